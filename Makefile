@@ -1,0 +1,55 @@
+# Two commands do everything: `make run` (the product, embedded default) and `make test`.
+# With DATABASE_URL / REDIS_URL set, both use PostgreSQL and Redis instead.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+WORKERS ?= 1
+
+.PHONY: setup run test lint bench clean browser
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch/torchvision are pinned exactly (pyproject.toml) so pip takes the local copies.
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+
+run: setup
+	@echo "Starting web on http://127.0.0.1:$(PORT)/ and a Celery worker (Ctrl+C stops both)."
+	@trap 'kill 0' EXIT INT TERM; \
+	$(VENV)/bin/celery -A config worker -B -Q claims,assessment -c $(WORKERS) --loglevel=INFO \
+	    -s var/celerybeat-schedule & \
+	$(PY) manage.py runserver 0.0.0.0:$(PORT) --noreload & \
+	wait
+
+# Installs Debian's Chromium for the browser tests when possible (root with apt-get).
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "Could not install Chromium; browser tests will skip."; \
+	fi
+
+test: $(VENV)/.installed browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$DATABASE_URL$$REDIS_URL" ]; then \
+	    echo "Integration tests again on the embedded default (SQLite + filesystem broker):"; \
+	    env -u DATABASE_URL -u REDIS_URL -u CLAIMVISION_REQUIRE_SERVICES \
+	        $(PY) -m pytest -m integration -p no:cacheprovider $(PYTEST_ARGS); \
+	fi
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(VENV)/.installed
+	$(PY) bench/upload.py
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache

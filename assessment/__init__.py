@@ -1,0 +1,1 @@
+"""Assessment: workers run the damage model on submitted photos and decide or route claims."""

@@ -1,0 +1,1 @@
+"""Claims: customers, their claims and photos, from intake to the assessment queue."""

@@ -1,0 +1,284 @@
+"""REST API for customers: accounts, claims, photos. One view per action; logic in services."""
+
+from django.http import FileResponse
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from claims import selectors, services
+from claims.idempotency import idempotent
+from claims.models import Photo
+from claims.permissions import IsCustomer
+from claims.roles import user_roles
+from config.errors import ApplicationError
+
+ERR_SERVER_OWNED = "These fields are set by the server and cannot be sent: {fields}."
+ERR_NO_IMAGE = "Attach the photo in the multipart field 'image'."
+ERR_ONE_IMAGE = "Send one photo per request in the field 'image'."
+
+SERVER_OWNED_FIELDS = {
+    "id",
+    "status",
+    "decision",
+    "reference",
+    "owner",
+    "submitted_at",
+    "created_at",
+    "updated_at",
+    "photos",
+}
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="A retried request with the same key returns the first result.",
+)
+
+
+def _reject_server_owned(data) -> None:
+    sent = sorted(SERVER_OWNED_FIELDS.intersection(data.keys()))
+    if sent:
+        raise ApplicationError(
+            ERR_SERVER_OWNED.format(fields=", ".join(sent)),
+            code="read_only_field",
+            details={"fields": sent},
+        )
+
+
+class PhotoOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    original_name = serializers.CharField()
+    format = serializers.CharField(source="image_format")
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    size_bytes = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    status = serializers.CharField()
+    quality_warnings = serializers.ListField(child=serializers.DictField())
+    image_url = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_image_url(self, photo: Photo) -> str:
+        return reverse(
+            "api-photo-image", kwargs={"claim_id": photo.claim_id, "photo_id": photo.id}
+        )
+
+
+class VehicleSerializer(serializers.Serializer):
+    make = serializers.CharField(source="vehicle_make")
+    model = serializers.CharField(source="vehicle_model")
+    year = serializers.IntegerField(source="vehicle_year")
+
+
+class ClaimOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    reference = serializers.CharField()
+    status = serializers.CharField()
+    status_display = serializers.CharField(source="get_status_display")
+    policy_number = serializers.CharField()
+    vehicle = VehicleSerializer(source="*")
+    incident_date = serializers.DateField()
+    description = serializers.CharField()
+    photos = PhotoOutputSerializer(many=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+
+
+class RegisterApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AnonRateThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.RegexField(r"^[\w.@+-]{3,150}$")
+        email = serializers.EmailField()
+        password = serializers.CharField(write_only=True, max_length=128)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        username = serializers.CharField()
+        email = serializers.EmailField()
+        roles = serializers.ListField(child=serializers.CharField())
+        token = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_register(**data.validated_data)
+        token, _ = Token.objects.get_or_create(user=user)
+        body = {
+            "id": user.id,
+            "username": user.username,
+            "email": user.email,
+            "roles": user_roles(user),
+            "token": token.key,
+        }
+        return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class TokenApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AnonRateThrottle]
+
+    @extend_schema(
+        request=AuthTokenSerializer,
+        responses={
+            200: inline_serializer(
+                "TokenOutput",
+                {"token": serializers.CharField(), "roles": serializers.ListField()},
+            )
+        },
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        data = AuthTokenSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        user = data.validated_data["user"]
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key, "roles": user_roles(user)})
+
+
+class ClaimCollectionApi(APIView):
+    """``GET`` lists the caller's claims; ``POST`` starts a new one."""
+
+    permission_classes = [IsCustomer]
+
+    class InputSerializer(serializers.Serializer):
+        policy_number = serializers.RegexField(r"^[A-Za-z0-9\-/ ]{4,40}$")
+        vehicle_make = serializers.CharField(max_length=60)
+        vehicle_model = serializers.CharField(max_length=60)
+        vehicle_year = serializers.IntegerField(min_value=1900, max_value=2100)
+        incident_date = serializers.DateField()
+        description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+
+        def validate_vehicle_year(self, value: int) -> int:
+            if value > timezone.localdate().year + 1:
+                raise serializers.ValidationError("The vehicle year is in the future.")
+            return value
+
+    @extend_schema(responses={200: ClaimOutputSerializer(many=True)}, tags=["claims"])
+    def get(self, request: Request) -> Response:
+        from rest_framework.pagination import PageNumberPagination
+
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(
+            selectors.claim_list_for_owner(owner=request.user), request, view=self
+        )
+        return paginator.get_paginated_response(ClaimOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: ClaimOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        tags=["claims"],
+    )
+    def post(self, request: Request) -> Response:
+        _reject_server_owned(request.data)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+
+        def create() -> Response:
+            claim = services.claim_create(owner=request.user, **data.validated_data)
+            claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim.pk)
+            return Response(ClaimOutputSerializer(claim).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, create)
+
+
+class ClaimDetailApi(APIView):
+    permission_classes = [IsCustomer]
+
+    @extend_schema(responses={200: ClaimOutputSerializer}, tags=["claims"])
+    def get(self, request: Request, claim_id: str) -> Response:
+        claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim_id)
+        return Response(ClaimOutputSerializer(claim).data)
+
+
+class ClaimSubmitApi(APIView):
+    permission_classes = [IsCustomer]
+
+    @extend_schema(request=None, responses={202: ClaimOutputSerializer}, tags=["claims"])
+    def post(self, request: Request, claim_id: str) -> Response:
+        claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim_id)
+        services.claim_submit(claim=claim)
+        claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim_id)
+        return Response(ClaimOutputSerializer(claim).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PhotoUploadApi(APIView):
+    permission_classes = [IsCustomer]
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        image = serializers.FileField()
+
+    @extend_schema(
+        request={"multipart/form-data": InputSerializer},
+        responses={201: PhotoOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        tags=["claims"],
+    )
+    def post(self, request: Request, claim_id: str) -> Response:
+        # The body was size-capped before it was read (claims.uploads).
+        claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim_id)
+        uploads = request.FILES.getlist("image")
+        if not uploads:
+            raise ApplicationError(ERR_NO_IMAGE, code="image_missing")
+        if len(uploads) > 1:
+            raise ApplicationError(ERR_ONE_IMAGE, code="too_many_files")
+
+        def ingest() -> Response:
+            photo = services.photo_ingest(claim=claim, upload=uploads[0])
+            return Response(PhotoOutputSerializer(photo).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, ingest)
+
+
+class PhotoDetailApi(APIView):
+    permission_classes = [IsCustomer]
+
+    @extend_schema(responses={200: PhotoOutputSerializer}, tags=["claims"])
+    def get(self, request: Request, claim_id: str, photo_id: str) -> Response:
+        photo = selectors.photo_get_for_owner(
+            owner=request.user, claim_id=claim_id, photo_id=photo_id
+        )
+        return Response(PhotoOutputSerializer(photo).data)
+
+    @extend_schema(responses={204: None}, tags=["claims"])
+    def delete(self, request: Request, claim_id: str, photo_id: str) -> Response:
+        photo = selectors.photo_get_for_owner(
+            owner=request.user, claim_id=claim_id, photo_id=photo_id
+        )
+        services.photo_delete(photo=photo)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PhotoImageApi(APIView):
+    """The metadata-free working copy. Originals are never served."""
+
+    permission_classes = [IsCustomer]
+
+    @extend_schema(responses={(200, "image/jpeg"): bytes}, tags=["claims"])
+    def get(self, request: Request, claim_id: str, photo_id: str) -> FileResponse:
+        photo = selectors.photo_get_for_owner(
+            owner=request.user, claim_id=claim_id, photo_id=photo_id
+        )
+        response = FileResponse(photo.working.open("rb"), content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=3600"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+

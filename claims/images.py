@@ -1,0 +1,193 @@
+"""Upload validation and the metadata-free working copy of a customer photo.
+
+The type is decided by the file's first bytes, never by its name or the client's header; the
+pixel count is checked from the header before anything is decoded (decompression bombs), and a
+full decode proves the file is complete. The working copy is re-encoded from pixels alone, so no
+EXIF (GPS, serial numbers, thumbnails), XMP, ICC or text chunk survives it.
+"""
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from typing import IO
+
+import cv2
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from config.errors import PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError
+
+# Never hand back half an image: a truncated upload is an error, not a grey bottom half.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+ERR_EMPTY = "The file is empty. Choose the photo again."
+ERR_TOO_LARGE = "The photo is larger than {limit_mb} MB. Send a smaller photo."
+ERR_NOT_IMAGE = (
+    "This file is not a JPEG, PNG or WebP photo (it looks like {kind}). Take or choose a photo."
+)
+ERR_TOO_MANY_PIXELS = (
+    "The image is {width}x{height} pixels, more than the {limit_mp} megapixels we accept."
+)
+ERR_CORRUPT = "The photo is damaged or incomplete (the upload may have been cut off). Try again."
+
+WARN_TOO_SMALL = "The photo is small ({width}x{height}); damage may not be visible. Retake it closer."
+WARN_TOO_BLURRY = "The photo looks blurry. Hold the phone still and retake it."
+WARN_TOO_DARK = "The photo is too dark. Retake it in better light."
+WARN_TOO_BRIGHT = "The photo is too bright or has glare. Retake it out of direct light."
+
+# Thresholds for the quality check, measured on a 512 px grey copy. A photo under 640 px on its
+# short side shows a whole car panel at under 1 px per mm; blur and exposure limits are the
+# usual variance-of-Laplacian and mean-luminance cut-offs, set conservatively so that only
+# clearly bad photos warn (a warning never blocks).
+MIN_SHORT_SIDE = 640
+MIN_SHARPNESS = 30.0
+MIN_BRIGHTNESS = 40.0
+MAX_BRIGHTNESS = 220.0
+
+WORKING_JPEG_QUALITY = 90
+
+_SIGNATURES: tuple[tuple[str, bytes, int], ...] = (
+    ("JPEG", b"\xff\xd8\xff", 0),
+    ("PNG", b"\x89PNG\r\n\x1a\n", 0),
+)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    width: int  # after EXIF orientation
+    height: int
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Quality:
+    warnings: list[dict] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The image format from magic bytes: JPEG, PNG, WEBP, or None."""
+    for name, magic, offset in _SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def _describe(head: bytes) -> str:
+    lowered = head[:256].lstrip().lower()
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if lowered.startswith((b"<!doctype html", b"<html")):
+        return "a web page"
+    if b"<svg" in lowered or lowered.startswith(b"<?xml"):
+        return "an SVG or XML file"
+    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc"):
+        return "a HEIC photo; set the camera to 'Most compatible' or share as JPEG"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "a GIF"
+    return "another kind of file"
+
+
+def inspect_upload(fileobj: IO[bytes], *, max_bytes: int, max_pixels: int) -> ImageInfo:
+    """Validate an uploaded photo and return its facts, or raise a precise ApplicationError."""
+    fileobj.seek(0, io.SEEK_END)
+    size = fileobj.tell()
+    fileobj.seek(0)
+    if size == 0:
+        raise UnprocessableError(ERR_EMPTY, code="empty_file")
+    if size > max_bytes:
+        raise PayloadTooLargeError(ERR_TOO_LARGE.format(limit_mb=max_bytes // (1024 * 1024)))
+    head = fileobj.read(64)
+    fmt = sniff_format(head)
+    if fmt is None:
+        raise UnsupportedMediaTypeError(
+            ERR_NOT_IMAGE.format(kind=_describe(head)), code="unsupported_image_type"
+        )
+
+    fileobj.seek(0)
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: fileobj.read(1024 * 1024), b""):
+        digest.update(chunk)
+
+    fileobj.seek(0)
+    try:
+        with Image.open(fileobj, formats=[fmt]) as img:
+            width, height = img.size
+            if width * height > max_pixels:
+                raise UnprocessableError(
+                    ERR_TOO_MANY_PIXELS.format(
+                        width=width, height=height, limit_mp=max_pixels // 1_000_000
+                    ),
+                    code="image_too_many_pixels",
+                    details={"width": width, "height": height, "max_pixels": max_pixels},
+                )
+            orientation = img.getexif().get(0x0112, 1)
+            img.load()  # full decode: a truncated or corrupt file fails here
+    except UnprocessableError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise UnprocessableError(ERR_CORRUPT, code="image_corrupt") from None
+    finally:
+        fileobj.seek(0)
+
+    if orientation in (5, 6, 7, 8):  # rotated by 90 or 270 degrees
+        width, height = height, width
+    return ImageInfo(
+        format=fmt, width=width, height=height, size_bytes=size, sha256=digest.hexdigest()
+    )
+
+
+def working_copy(fileobj: IO[bytes], *, max_side: int) -> tuple[bytes, np.ndarray]:
+    """Re-encode the photo upright, capped at ``max_side``, without any metadata.
+
+    Returns the JPEG bytes and a small grey copy for the quality check, so the photo is
+    decoded once. Draft mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale when the cap allows.
+    """
+    fileobj.seek(0)
+    with Image.open(fileobj) as img:
+        if img.format == "JPEG":
+            img.draft("RGB", (max_side, max_side))
+        upright = ImageOps.exif_transpose(img)
+        if upright.mode in ("RGBA", "LA", "P"):
+            upright = upright.convert("RGBA")
+            background = Image.new("RGB", upright.size, (255, 255, 255))
+            background.paste(upright, mask=upright.getchannel("A"))
+            upright = background
+        elif upright.mode != "RGB":
+            upright = upright.convert("RGB")
+        upright.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        # No exif=, icc_profile= or comment: the new file carries pixels only.
+        upright.save(out, format="JPEG", quality=WORKING_JPEG_QUALITY, optimize=False)
+        grey = upright.convert("L")
+        grey.thumbnail((512, 512), Image.Resampling.BILINEAR)
+        grey_array = np.asarray(grey)
+    fileobj.seek(0)
+    return out.getvalue(), grey_array
+
+
+def quality_check(grey: np.ndarray, *, width: int, height: int) -> Quality:
+    """Warnings a customer can act on (retake), with the numbers behind them."""
+    sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    brightness = float(grey.mean())
+    metrics = {
+        "sharpness": round(sharpness, 2),
+        "brightness": round(brightness, 2),
+        "short_side": min(width, height),
+    }
+    warnings = []
+    if min(width, height) < MIN_SHORT_SIDE:
+        warnings.append(
+            {"code": "too_small", "message": WARN_TOO_SMALL.format(width=width, height=height)}
+        )
+    if sharpness < MIN_SHARPNESS:
+        warnings.append({"code": "too_blurry", "message": WARN_TOO_BLURRY})
+    if brightness < MIN_BRIGHTNESS:
+        warnings.append({"code": "too_dark", "message": WARN_TOO_DARK})
+    elif brightness > MAX_BRIGHTNESS:
+        warnings.append({"code": "too_bright", "message": WARN_TOO_BRIGHT})
+    return Quality(warnings=warnings, metrics=metrics)

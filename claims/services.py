@@ -1,0 +1,301 @@
+"""Writes for claims: registration, the claim lifecycle, photo intake and queue hand-off."""
+
+import logging
+import os
+import secrets
+import unicodedata
+import uuid
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from claims import images
+from claims.models import Claim, Photo
+from claims.roles import Role
+from config.errors import ApplicationError, ConflictError
+
+logger = logging.getLogger(__name__)
+
+ERR_USERNAME_TAKEN = "That username is taken. Choose another one."
+ERR_WEAK_PASSWORD = "Choose a stronger password."
+ERR_TRANSITION = "A claim that is {current} cannot become {target}."
+ERR_NOT_DRAFT = "Photos can only be changed while the claim is a draft (this one is {status})."
+ERR_PHOTO_LIMIT = "A claim holds at most {limit} photos. Remove one before adding another."
+ERR_NO_PHOTOS = "Add at least one photo of the damage before submitting."
+ERR_FUTURE_INCIDENT = "The incident date cannot be in the future."
+
+S = Claim.Status
+# The lifecycle. Later stages (assessment, review) add their moves here, not elsewhere.
+TRANSITIONS: dict[str, set[str]] = {
+    S.DRAFT: {S.SUBMITTED},
+    S.SUBMITTED: {S.ASSESSING},
+    S.ASSESSING: {S.AUTO_DECIDED, S.IN_REVIEW},
+    S.AUTO_DECIDED: {S.IN_REVIEW},  # the customer contests an automatic decision
+    S.IN_REVIEW: {S.DECIDED, S.ASSESSING},  # more photos requested go back to assessment
+    S.DECIDED: set(),
+}
+
+_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
+
+
+def user_register(*, username: str, email: str, password: str):
+    """Create a customer account. Staff roles are never self-assigned."""
+    User = get_user_model()
+    try:
+        validate_password(password, user=User(username=username, email=email))
+    except DjangoValidationError as exc:
+        raise ApplicationError(
+            ERR_WEAK_PASSWORD, code="weak_password", details={"password": exc.messages}
+        ) from None
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username=username, email=email, password=password)
+            customers, _ = Group.objects.get_or_create(name=Role.CUSTOMER.value)
+            user.groups.add(customers)
+    except IntegrityError:
+        raise ConflictError(ERR_USERNAME_TAKEN, code="username_taken") from None
+    return user
+
+
+def _new_reference() -> str:
+    body = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))
+    return f"CLM-{timezone.now():%Y}-{body}"
+
+
+def claim_create(
+    *,
+    owner,
+    policy_number: str,
+    vehicle_make: str,
+    vehicle_model: str,
+    vehicle_year: int,
+    incident_date: date,
+    description: str = "",
+) -> Claim:
+    if incident_date > timezone.localdate():
+        raise ApplicationError(ERR_FUTURE_INCIDENT, code="incident_in_future")
+    for _ in range(5):  # 32^6 = 10^9 references a year: a clash is rare, five in a row absurd
+        try:
+            with transaction.atomic():
+                return Claim.objects.create(
+                    owner=owner,
+                    reference=_new_reference(),
+                    policy_number=policy_number.strip(),
+                    vehicle_make=vehicle_make.strip(),
+                    vehicle_model=vehicle_model.strip(),
+                    vehicle_year=vehicle_year,
+                    incident_date=incident_date,
+                    description=description.strip(),
+                )
+        except IntegrityError:
+            logger.warning("claim reference collision, retrying")
+    raise RuntimeError("could not allocate a unique claim reference")
+
+
+def claim_transition(*, claim: Claim, to: str, **fields) -> Claim:
+    """Move a claim along its lifecycle, atomically against concurrent movers.
+
+    The update is a compare-and-set on the current status, so two workers (or a worker and a
+    customer) racing on one claim cannot both move it.
+    """
+    current = claim.status
+    if to not in TRANSITIONS.get(current, set()):
+        raise ConflictError(
+            ERR_TRANSITION.format(current=current, target=to),
+            code="invalid_transition",
+            details={"from": current, "to": to},
+        )
+    updated = Claim.objects.filter(pk=claim.pk, status=current).update(
+        status=to, updated_at=timezone.now(), **fields
+    )
+    if not updated:
+        claim.refresh_from_db()
+        raise ConflictError(
+            ERR_TRANSITION.format(current=claim.status, target=to),
+            code="invalid_transition",
+            details={"from": claim.status, "to": to},
+        )
+    claim.refresh_from_db()
+    return claim
+
+
+def _require_draft(claim: Claim) -> None:
+    if claim.status != Claim.Status.DRAFT:
+        raise ConflictError(ERR_NOT_DRAFT.format(status=claim.status), code="claim_not_editable")
+
+
+def safe_display_name(name: str | None) -> str:
+    """The client's file name, reduced to something safe to show: no path, no control chars."""
+    if not name:
+        return ""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = name.strip().lstrip(".")
+    if len(name) > 120:
+        stem, ext = os.path.splitext(name)
+        name = stem[: 120 - len(ext[:10])] + ext[:10]
+    return name
+
+
+def photo_ingest(*, claim: Claim, upload: UploadedFile) -> Photo:
+    """Validate, store and register one photo. A 201 means the file is stored and committed."""
+    _require_draft(claim)
+    info = images.inspect_upload(
+        upload,
+        max_bytes=settings.CLAIMVISION_MAX_UPLOAD_BYTES,
+        max_pixels=settings.CLAIMVISION_MAX_IMAGE_PIXELS,
+    )
+    working_bytes, grey = images.working_copy(
+        upload, max_side=settings.CLAIMVISION_WORKING_MAX_SIDE
+    )
+    quality = images.quality_check(grey, width=info.width, height=info.height)
+
+    photo_id = uuid.uuid4()
+    extension = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}[info.format]
+    stored: list = []
+    try:
+        with transaction.atomic():
+            # Lock the claim row: the photo cap and the draft check hold against parallel uploads.
+            locked = Claim.objects.select_for_update().get(pk=claim.pk)
+            _require_draft(locked)
+            limit = settings.CLAIMVISION_MAX_PHOTOS_PER_CLAIM
+            if locked.photos.count() >= limit:
+                raise ConflictError(ERR_PHOTO_LIMIT.format(limit=limit), code="photo_limit_reached")
+            duplicate = (
+                Photo.objects.filter(sha256=info.sha256)
+                .exclude(claim__owner_id=claim.owner_id)
+                .order_by("created_at")
+                .first()
+            )
+            photo = Photo(
+                id=photo_id,
+                claim=locked,
+                original_name=safe_display_name(upload.name),
+                image_format=info.format,
+                size_bytes=info.size_bytes,
+                width=info.width,
+                height=info.height,
+                sha256=info.sha256,
+                duplicate_of=duplicate,
+                quality_warnings=quality.warnings,
+                quality_metrics=quality.metrics,
+            )
+            upload.seek(0)
+            photo.original.save(f"{claim.pk}/{photo_id}.{extension}", upload, save=False)
+            stored.append(photo.original)
+            photo.working.save(f"{claim.pk}/{photo_id}.jpg", ContentFile(working_bytes), save=False)
+            stored.append(photo.working)
+            photo.save()
+            Claim.objects.filter(pk=claim.pk).update(updated_at=timezone.now())
+    except Exception:
+        for field in stored:  # nothing half-written survives a failed upload
+            field.storage.delete(field.name)
+        raise
+    if duplicate is not None:
+        logger.info("photo %s duplicates photo %s of another customer", photo.id, duplicate.id)
+    return photo
+
+
+def photo_delete(*, photo: Photo) -> None:
+    with transaction.atomic():
+        claim = Claim.objects.select_for_update().get(pk=photo.claim_id)
+        _require_draft(claim)
+        names = [(f.storage, f.name) for f in (photo.original, photo.working) if f]
+        photo.delete()
+        transaction.on_commit(lambda: [storage.delete(name) for storage, name in names])
+
+
+def claim_submit(*, claim: Claim) -> Claim:
+    """Hand a draft claim to the workers. The task is sent only once the commit succeeded."""
+    from claims.tasks import claim_prepare_task
+
+    with transaction.atomic():
+        locked = Claim.objects.select_for_update().get(pk=claim.pk)
+        if locked.status == Claim.Status.DRAFT and not locked.photos.exists():
+            raise ApplicationError(ERR_NO_PHOTOS, code="no_photos")
+        now = timezone.now()
+        claim = claim_transition(claim=locked, to=S.SUBMITTED, submitted_at=now, enqueued_at=now)
+        transaction.on_commit(lambda: claim_prepare_task.delay(str(claim.pk)))
+    return claim
+
+
+def claim_prepare(*, claim_id: uuid.UUID | str) -> Claim | None:
+    """Make every photo of a submitted claim ready for assessment, then mark it assessing.
+
+    Idempotent: photos already prepared are skipped, and a claim already past ``submitted``
+    is left as it is, so a re-delivered task does no harm.
+    """
+    claim = Claim.objects.filter(pk=claim_id).first()
+    if claim is None:
+        logger.warning("claim %s vanished before preparation", claim_id)
+        return None
+    for photo in claim.photos.exclude(status=Photo.Status.PREPARED):
+        photo_prepare(photo=photo)
+    if claim.status == S.SUBMITTED:
+        try:
+            claim = claim_transition(claim=claim, to=S.ASSESSING, enqueued_at=timezone.now())
+        except ConflictError:
+            claim.refresh_from_db()  # another delivery of this task got there first
+    return claim
+
+
+def photo_prepare(*, photo: Photo) -> Photo:
+    """Re-create whatever is missing: the working copy, the quality check, the hash."""
+    if not photo.working or not photo.working.storage.exists(photo.working.name):
+        with photo.original.open("rb") as original:
+            working_bytes, grey = images.working_copy(
+                original, max_side=settings.CLAIMVISION_WORKING_MAX_SIDE
+            )
+        photo.working.save(f"{photo.claim_id}/{photo.id}.jpg", ContentFile(working_bytes), False)
+        quality = images.quality_check(grey, width=photo.width, height=photo.height)
+        photo.quality_warnings, photo.quality_metrics = quality.warnings, quality.metrics
+    photo.status = Photo.Status.PREPARED
+    photo.prepared_at = timezone.now()
+    photo.save(
+        update_fields=["working", "quality_warnings", "quality_metrics", "status", "prepared_at"]
+    )
+    return photo
+
+
+def claims_sweep_stuck(*, now=None) -> list[str]:
+    """Re-send claims whose processing has not moved for too long (lost message, dead broker)."""
+    from claims.tasks import claim_prepare_task
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.CLAIMVISION_STUCK_AFTER_SECONDS)
+    stuck = list(
+        Claim.objects.filter(status=S.SUBMITTED, enqueued_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:500]
+    )
+    resent = []
+    for pk in stuck:
+        if Claim.objects.filter(pk=pk, status=S.SUBMITTED, enqueued_at__lt=cutoff).update(
+            enqueued_at=now
+        ):
+            claim_prepare_task.delay(str(pk))
+            resent.append(str(pk))
+    if resent:
+        logger.warning("re-enqueued %d stuck claims", len(resent))
+    return resent
+
+
+__all__ = [
+    "claim_create",
+    "claim_prepare",
+    "claim_submit",
+    "claim_transition",
+    "claims_sweep_stuck",
+    "photo_delete",
+    "photo_ingest",
+    "photo_prepare",
+    "user_register",
+]

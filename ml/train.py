@@ -1,0 +1,376 @@
+"""Train the damage segmenter: ``python -m ml.train --out var/runs/x [--config cfg.json]``.
+
+Mixes synthetic typed scenes (COCO written by ``ml.synth``) with the de-duplicated real train
+split (binary labels, supervised through the partial-label loss). Checkpoints hold model,
+optimiser, scheduler, epoch, config and label map; ``--resume`` continues from ``last.pt``.
+Randomness derives from ``(seed, epoch, index)``, so a run is reproducible by seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, DataLoader
+from tqdm import tqdm
+
+from ml.datasets import (
+    EvalImages,
+    MixSampler,
+    SegItem,
+    TrainCrops,
+    class_pixel_counts,
+    items_from_samples,
+)
+from ml.evaluate import SegMetrics
+from ml.labels import DEFAULT_LABEL_MAP, UNTYPED_DAMAGE, LabelMap
+from ml.losses import frequency_class_weights, partial_label_loss
+from ml.model import build_model, reestimate_bn
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_LAST = "last.pt"
+CHECKPOINT_BEST = "best.pt"
+ERR_NO_DATA = "no training data: give --synth-train and/or a readable --real-root"
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a run; saved into each checkpoint and ``config.json``."""
+
+    out: str = "var/runs/default"
+    synth_train: list[str] = field(default_factory=list)  # COCO json files (ml.synth output)
+    synth_val: list[str] = field(default_factory=list)
+    real_root: str | None = None  # real-car-damage folder; None = ml.coco default if present
+    use_real: bool = True
+    real_share: float = 0.35  # share of training crops drawn from real photos
+    label_map: str | None = None  # JSON path; default: ml.labels.DEFAULT_LABEL_MAP
+    arch: str = "lraspp_mobilenet_v3_small"
+    bn_momentum: float = 0.1
+    input_long_side: int = 480  # inference input long side (ml.inference uses the same)
+    crop_size: int = 320
+    real_cache_long_side: int = 640
+    synth_cache_long_side: int = 512
+    batch_size: int = 8
+    epochs: int = 10
+    steps_per_epoch: int = 150
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    dice_weight: float = 0.5
+    class_weight_power: float = 0.5
+    untyped_weight: float | None = None
+    seed: int = 0
+    threads: int = 2
+    workers: int = 1
+    time_budget_min: float = 0.0  # stop (and checkpoint) after this long; 0 = no limit
+    bn_reestimate_batches: int = 16
+    max_synth_images: int = 0  # 0 = all
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> TrainConfig:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        return cls(**data)
+
+
+def load_label_map(cfg: TrainConfig) -> LabelMap:
+    return LabelMap.from_json(cfg.label_map) if cfg.label_map else DEFAULT_LABEL_MAP
+
+
+def load_synth_items(paths: Sequence[str], cfg: TrainConfig, lm: LabelMap) -> list[SegItem]:
+    from ml.coco import read_coco
+
+    samples = []
+    for p in paths:
+        samples += read_coco(_coco_json(p), lm)
+    if cfg.max_synth_images:
+        samples = samples[: cfg.max_synth_images]
+    return items_from_samples(samples, "synth", cfg.synth_cache_long_side)
+
+
+def _coco_json(path: str) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        found = sorted(p.glob("*.json"))
+        if len(found) != 1:
+            raise ValueError(f"expected one COCO json in {p}, found {[f.name for f in found]}")
+        return found[0]
+    return p
+
+
+def load_real_items(cfg: TrainConfig, lm: LabelMap) -> dict[str, list[SegItem]]:
+    from ml import coco
+
+    root = cfg.real_root or coco.DEFAULT_REAL_ROOT
+    if not cfg.use_real or not coco.real_dataset_available(root):
+        return {"train": [], "val": [], "test": []}
+    splits = coco.load_real_car_damage(root, seed=cfg.seed, label_map=lm)
+    return {
+        name: items_from_samples(getattr(splits, name), "real", cfg.real_cache_long_side)
+        for name in ("train", "val", "test")
+    }
+
+
+def untyped_damage_weight(items: Sequence[SegItem], power: float, cap: float = 10.0) -> float:
+    """Weight of untyped real damage pixels: (background / damage pixel ratio) ** power."""
+    counts = np.zeros(256, dtype=np.int64)
+    for it in items:
+        counts += np.bincount(it.mask.ravel(), minlength=256)
+    damage = counts[UNTYPED_DAMAGE]
+    return float(min(cap, (counts[0] / damage) ** power)) if damage else 1.0
+
+
+def lr_lambda(cfg: TrainConfig):
+    total = cfg.epochs * cfg.steps_per_epoch
+
+    def f(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        t = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+    return f
+
+
+def save_checkpoint(path: Path, **state) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: a crash never leaves a half-written checkpoint
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Checkpoints hold tensors and plain data only: ``weights_only=True`` never runs code."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train_one_epoch(model, loader, optimizer, scheduler, loss_kwargs, epoch: int) -> float:
+    model.train()
+    total, n = 0.0, 0
+    bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, mininterval=5)
+    for x, y in bar:
+        loss = partial_label_loss(model(x), y, **loss_kwargs)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        scheduler.step()
+        total += float(loss.detach())
+        n += 1
+        bar.set_postfix(loss=f"{total / n:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
+    return total / max(1, n)
+
+
+@torch.no_grad()
+def evaluate_items(model, items: Sequence[SegItem], lm: LabelMap, long_side: int) -> dict:
+    """Pixel metrics (argmax decisions) on whole images at the inference input size."""
+    model.eval()
+    metrics = SegMetrics(lm.num_classes)
+    for x, y in DataLoader(EvalImages(items, long_side), batch_size=1):
+        pred = model(x).argmax(1)
+        metrics.update(pred[0].numpy(), y[0].numpy())
+    return metrics.summary(lm.names)
+
+
+def build_loader(cfg: TrainConfig, train_sets: list[list[SegItem]], shares: list[float]):
+    datasets = [
+        TrainCrops(items, cfg.crop_size, cfg.input_long_side, seed=cfg.seed + 101 * i)
+        for i, items in enumerate(train_sets)
+    ]
+    sampler = MixSampler(
+        [len(d) for d in datasets], shares, cfg.steps_per_epoch * cfg.batch_size, seed=cfg.seed
+    )
+    loader = DataLoader(
+        ConcatDataset(datasets),
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=cfg.workers,
+        worker_init_fn=_worker_init,
+        drop_last=True,
+        persistent_workers=False,
+    )
+    return loader, datasets, sampler
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+def run(cfg: TrainConfig, resume: bool = False) -> dict:
+    """Train per ``cfg``; returns the final summary (also written to ``summary.json``)."""
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    lm = load_label_map(cfg)
+
+    t0 = time.perf_counter()
+    synth_train = load_synth_items(cfg.synth_train, cfg, lm) if cfg.synth_train else []
+    synth_val = load_synth_items(cfg.synth_val, cfg, lm) if cfg.synth_val else []
+    real = load_real_items(cfg, lm)
+    logger.info(
+        "data: synth train %d, synth val %d, real train %d, real val %d (%.0fs to load)",
+        len(synth_train), len(synth_val), len(real["train"]), len(real["val"]),
+        time.perf_counter() - t0,
+    )
+    if not synth_train and not real["train"]:
+        raise ValueError(ERR_NO_DATA)
+
+    counts = class_pixel_counts(synth_train or real["train"], lm.num_classes)
+    class_weights = frequency_class_weights(counts, power=cfg.class_weight_power)
+    logger.info("class weights %s", dict(zip(lm.names, np.round(class_weights, 2), strict=True)))
+    untyped_weight = cfg.untyped_weight
+    if untyped_weight is None and real["train"]:
+        untyped_weight = untyped_damage_weight(real["train"], cfg.class_weight_power)
+    logger.info("untyped-damage weight %s", untyped_weight)
+    loss_kwargs = {
+        "class_weights": torch.tensor(class_weights),
+        "untyped_weight": untyped_weight,
+        "dice_weight": cfg.dice_weight,
+    }
+
+    model = build_model(lm.num_classes, cfg.arch, cfg.bn_momentum)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+    start_epoch, best_score, history = 0, -1.0, []
+    if resume and (out / CHECKPOINT_LAST).exists():
+        ck = load_checkpoint(out / CHECKPOINT_LAST)
+        model.load_state_dict(ck["model"])
+        optimizer.load_state_dict(ck["optimizer"])
+        scheduler.load_state_dict(ck["scheduler"])
+        start_epoch, best_score, history = ck["epoch"] + 1, ck["best_score"], ck["history"]
+        logger.info("resumed from epoch %d", ck["epoch"])
+
+    train_sets = [s for s in (synth_train, real["train"]) if s]
+    shares = [1 - cfg.real_share, cfg.real_share] if len(train_sets) == 2 else [1.0]
+    loader, datasets, sampler = build_loader(cfg, train_sets, shares)
+    val_sets = {"real_val": real["val"], "synth_val": synth_val}
+
+    for epoch in range(start_epoch, cfg.epochs):
+        for d in datasets:
+            d.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+        te = time.perf_counter()
+        loss = train_one_epoch(model, loader, optimizer, scheduler, loss_kwargs, epoch)
+        record = {"epoch": epoch, "loss": loss, "train_s": time.perf_counter() - te}
+        for name, items in val_sets.items():
+            if items:
+                record[name] = _short(evaluate_items(model, items, lm, cfg.input_long_side))
+        history.append(record)
+        logger.info("epoch %d %s", epoch, json.dumps(record))
+        score = _selection_score(record)
+        state = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epoch": epoch,
+            "config": dataclasses.asdict(cfg),
+            "label_map": lm.to_dict(),
+            "best_score": max(best_score, score),
+            "history": history,
+        }
+        if score > best_score:
+            best_score = score
+            save_checkpoint(out / CHECKPOINT_BEST, **state)
+        save_checkpoint(out / CHECKPOINT_LAST, **state)
+        if cfg.time_budget_min and time.perf_counter() - t0 > cfg.time_budget_min * 60:
+            logger.warning("time budget of %.0f min reached after epoch %d", cfg.time_budget_min,
+                           epoch)
+            break
+
+    summary = finalize(cfg, out, lm, loader, val_sets)
+    summary["history"] = history
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def finalize(cfg: TrainConfig, out: Path, lm: LabelMap, loader, val_sets) -> dict:
+    """Load the best epoch, re-estimate BatchNorm statistics, keep them only if val improves."""
+    ck = load_checkpoint(out / CHECKPOINT_BEST)
+    model = build_model(lm.num_classes, cfg.arch, cfg.bn_momentum)
+    model.load_state_dict(ck["model"])
+    before = {k: _short(evaluate_items(model, v, lm, cfg.input_long_side))
+              for k, v in val_sets.items() if v}
+    batches = []
+    for i, (x, _) in enumerate(loader):
+        if i >= cfg.bn_reestimate_batches:
+            break
+        batches.append(x)
+    reestimate_bn(model, batches)
+    after = {k: _short(evaluate_items(model, v, lm, cfg.input_long_side))
+             for k, v in val_sets.items() if v}
+    use_new = _selection_score(after) >= _selection_score(before)
+    logger.info("BN re-estimation: before %s after %s -> %s", before, after,
+                "kept" if use_new else "reverted")
+    if use_new:
+        ck["model"] = model.state_dict()
+        save_checkpoint(out / CHECKPOINT_BEST, **ck)
+    return {"best_epoch": ck["epoch"], "val": after if use_new else before}
+
+
+def _short(summary: dict) -> dict:
+    keep = ("damage_iou", "damage_precision", "damage_recall", "mean_type_iou")
+    return {k: round(summary[k], 4) for k in keep if summary.get(k) is not None}
+
+
+def _selection_score(record: dict) -> float:
+    """Real val damage IoU when available (the product target), else synthetic mean IoU."""
+    if "real_val" in record and "damage_iou" in record["real_val"]:
+        synth = record.get("synth_val", {}).get("damage_iou", 0.0)
+        return record["real_val"]["damage_iou"] + 0.25 * synth
+    return record.get("synth_val", {}).get("damage_iou", -1.0)
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[TrainConfig, bool]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", help="JSON file with TrainConfig fields")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name in ("synth_train", "synth_val"):
+            parser.add_argument(flag, nargs="*", default=None)
+        elif f.type in ("bool",):
+            parser.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"))
+        elif f.type in ("int",):
+            parser.add_argument(flag, type=int)
+        elif f.type in ("float", "float | None"):
+            parser.add_argument(flag, type=float)
+        else:
+            parser.add_argument(flag, type=str)
+    args = parser.parse_args(argv)
+    cfg = TrainConfig.from_json(args.config) if args.config else TrainConfig()
+    for f in dataclasses.fields(TrainConfig):
+        value = getattr(args, f.name)
+        if value is not None:
+            setattr(cfg, f.name, value)
+    return cfg, args.resume
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    cfg, resume = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(Path(cfg.out) / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    summary = run(cfg, resume=resume)
+    logger.info("done: %s", json.dumps({k: v for k, v in summary.items() if k != "history"}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

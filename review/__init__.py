@@ -1,0 +1,1 @@
+"""Review: the adjusters' queue and correction screen."""
