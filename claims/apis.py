@@ -1,19 +1,33 @@
 """REST API for customers: accounts, claims, photos. One view per action; logic in services."""
 
+from collections.abc import Mapping
+
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from assessment import selectors as assessment_selectors
+from assessment.serializers import (
+    ClaimAssessmentSerializer,
+    DecisionSerializer,
+    PhotoAssessmentSerializer,
+    photo_assessment_for,
+)
 from claims import selectors, services
 from claims.idempotency import idempotent
 from claims.models import Photo
@@ -47,6 +61,8 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 def _reject_server_owned(data) -> None:
+    if not isinstance(data, Mapping):
+        return  # a JSON list or scalar: the serializer answers "expected a dictionary"
     sent = sorted(SERVER_OWNED_FIELDS.intersection(data.keys()))
     if sent:
         raise ApplicationError(
@@ -68,6 +84,12 @@ class PhotoOutputSerializer(serializers.Serializer):
     quality_warnings = serializers.ListField(child=serializers.DictField())
     image_url = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
+    assessment = serializers.SerializerMethodField()
+
+    @extend_schema_field(PhotoAssessmentSerializer(allow_null=True))
+    def get_assessment(self, photo: Photo) -> dict | None:
+        assessment = photo_assessment_for(photo)
+        return PhotoAssessmentSerializer(assessment).data if assessment else None
 
     def get_image_url(self, photo: Photo) -> str:
         return reverse(
@@ -94,6 +116,18 @@ class ClaimOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     submitted_at = serializers.DateTimeField(allow_null=True)
+    decision = serializers.SerializerMethodField()
+    assessment = serializers.SerializerMethodField()
+
+    @extend_schema_field(DecisionSerializer(allow_null=True))
+    def get_decision(self, claim) -> dict | None:
+        decision = assessment_selectors.decision_latest(claim=claim)
+        return DecisionSerializer(decision).data if decision else None
+
+    @extend_schema_field(ClaimAssessmentSerializer(allow_null=True))
+    def get_assessment(self, claim) -> dict | None:
+        record = assessment_selectors.claim_assessment_get(claim=claim)
+        return ClaimAssessmentSerializer(record).data if record else None
 
 
 class RegisterApi(APIView):

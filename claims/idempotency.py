@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from claims.models import IdempotencyRecord
-from config.errors import ApplicationError
+from config.errors import ApplicationError, UnprocessableError
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -86,7 +86,9 @@ def idempotent(request: Request, compute: Callable[[], Response]) -> Response:
         if record is None:
             raise
     if record.scope != scope or record.fingerprint != fingerprint:
-        raise ApplicationError(ERR_KEY_REUSED, code="idempotency_key_reused") from None
+        # 422, as the IETF Idempotency-Key draft says: the request is well formed, but the key
+        # already stands for other work.
+        raise UnprocessableError(ERR_KEY_REUSED, code="idempotency_key_reused") from None
     replay = Response(record.response_body, status=record.status_code)
     replay["Idempotent-Replayed"] = "true"
     return replay

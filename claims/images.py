@@ -28,9 +28,13 @@ ERR_NOT_IMAGE = (
 ERR_TOO_MANY_PIXELS = (
     "The image is {width}x{height} pixels, more than the {limit_mp} megapixels we accept."
 )
+# Pillow itself refuses a header past twice its own limit, before the size is handed to us.
+ERR_PIXEL_BOMB = "The image has more pixels than the {limit_mp} megapixels we accept."
 ERR_CORRUPT = "The photo is damaged or incomplete (the upload may have been cut off). Try again."
 
-WARN_TOO_SMALL = "The photo is small ({width}x{height}); damage may not be visible. Retake it closer."
+WARN_TOO_SMALL = (
+    "The photo is small ({width}x{height}); damage may not be visible. Retake it closer."
+)
 WARN_TOO_BLURRY = "The photo looks blurry. Hold the phone still and retake it."
 WARN_TOO_DARK = "The photo is too dark. Retake it in better light."
 WARN_TOO_BRIGHT = "The photo is too bright or has glare. Retake it out of direct light."
@@ -129,7 +133,13 @@ def inspect_upload(fileobj: IO[bytes], *, max_bytes: int, max_pixels: int) -> Im
             img.load()  # full decode: a truncated or corrupt file fails here
     except UnprocessableError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        raise UnprocessableError(
+            ERR_PIXEL_BOMB.format(limit_mp=max_pixels // 1_000_000),
+            code="image_too_many_pixels",
+            details={"max_pixels": max_pixels},
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise UnprocessableError(ERR_CORRUPT, code="image_corrupt") from None
     finally:
         fileobj.seek(0)
@@ -160,6 +170,9 @@ def working_copy(fileobj: IO[bytes], *, max_side: int) -> tuple[bytes, np.ndarra
         elif upright.mode != "RGB":
             upright = upright.convert("RGB")
         upright.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        # Pillow's JPEG writer copies a comment (COM) from ``info``, and exif_transpose and
+        # convert carry the original's ``info`` over: empty it so only pixels are written.
+        upright.info = {}
         out = io.BytesIO()
         # No exif=, icc_profile= or comment: the new file carries pixels only.
         upright.save(out, format="JPEG", quality=WORKING_JPEG_QUALITY, optimize=False)

@@ -244,6 +244,11 @@ def claim_prepare(*, claim_id: uuid.UUID | str) -> Claim | None:
             claim = claim_transition(claim=claim, to=S.ASSESSING, enqueued_at=timezone.now())
         except ConflictError:
             claim.refresh_from_db()  # another delivery of this task got there first
+    if claim.status == S.ASSESSING:
+        from assessment.services import claim_assessment_start
+
+        with transaction.atomic():
+            claim_assessment_start(claim=claim)
     return claim
 
 
@@ -266,36 +271,25 @@ def photo_prepare(*, photo: Photo) -> Photo:
 
 
 def claims_sweep_stuck(*, now=None) -> list[str]:
-    """Re-send claims whose processing has not moved for too long (lost message, dead broker)."""
+    """Re-send claims whose processing has not moved for too long (lost message, dead broker,
+    worker killed with its message unacknowledged). Re-sending is safe: every step is
+    idempotent per photo and model version."""
     from claims.tasks import claim_prepare_task
 
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.CLAIMVISION_STUCK_AFTER_SECONDS)
     stuck = list(
-        Claim.objects.filter(status=S.SUBMITTED, enqueued_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )[:500]
+        Claim.objects.filter(status__in=[S.SUBMITTED, S.ASSESSING], enqueued_at__lt=cutoff)
+        .order_by("enqueued_at")
+        .values_list("pk", flat=True)[:500]
     )
     resent = []
     for pk in stuck:
-        if Claim.objects.filter(pk=pk, status=S.SUBMITTED, enqueued_at__lt=cutoff).update(
-            enqueued_at=now
-        ):
+        if Claim.objects.filter(
+            pk=pk, status__in=[S.SUBMITTED, S.ASSESSING], enqueued_at__lt=cutoff
+        ).update(enqueued_at=now):
             claim_prepare_task.delay(str(pk))
             resent.append(str(pk))
     if resent:
         logger.warning("re-enqueued %d stuck claims", len(resent))
     return resent
-
-
-__all__ = [
-    "claim_create",
-    "claim_prepare",
-    "claim_submit",
-    "claim_transition",
-    "claims_sweep_stuck",
-    "photo_delete",
-    "photo_ingest",
-    "photo_prepare",
-    "user_register",
-]

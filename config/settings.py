@@ -5,6 +5,7 @@ run on a laptop. ``DJANGO_ENV=production`` switches on the production profile, w
 start without a real secret key and allowed hosts and passes ``manage.py check --deploy``.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -13,7 +14,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 # A .env file is optional and never committed; the environment wins over it.
-env.read_env(BASE_DIR / ".env", overwrite=False)
+if (BASE_DIR / ".env").exists():
+    env.read_env(BASE_DIR / ".env", overwrite=False)
 
 ENVIRONMENT = env.str("DJANGO_ENV", default="local")
 PRODUCTION = ENVIRONMENT == "production"
@@ -94,10 +96,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web server and worker share one file: wait for the write lock instead of failing, and
     # take it at the start of a transaction so concurrent writers do not deadlock.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        {
+            "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=20),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+        }
     )
     # Tests use a file so a real worker process can see the same test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # One file per test run (pid), so parallel runs on one checkout never share a database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -121,21 +128,22 @@ USE_TZ = True
 # --- Static files and photo storage -----------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise indexes it at start; empty until collectstatic
 MEDIA_ROOT = Path(env.str("CLAIMVISION_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # Photos are personal data: neither storage has a public URL. Originals are never served;
 # working copies (metadata stripped) are streamed by a view that checks object permissions.
 STORAGES = {
     "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT / "other", "base_url": None},
+        "BACKEND": "config.storage.PrivateFileSystemStorage",
+        "OPTIONS": {"subdir": "other"},
     },
     "originals": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT / "originals", "file_permissions_mode": 0o600},
+        "BACKEND": "config.storage.PrivateFileSystemStorage",
+        "OPTIONS": {"subdir": "originals", "file_permissions_mode": 0o600},
     },
     "working": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT / "working", "file_permissions_mode": 0o640},
+        "BACKEND": "config.storage.PrivateFileSystemStorage",
+        "OPTIONS": {"subdir": "working", "file_permissions_mode": 0o640},
     },
     "staticfiles": {
         "BACKEND": (
@@ -212,13 +220,14 @@ if REDIS_URL:
 else:
     # The embedded default: a broker in plain files under var/, no service to install.
     _broker_dir = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -252,6 +261,14 @@ CELERY_BEAT_SCHEDULE = {
 }
 # A submitted claim whose processing has not moved for this long is re-enqueued by the sweeper.
 CLAIMVISION_STUCK_AFTER_SECONDS = env.int("CLAIMVISION_STUCK_AFTER_SECONDS", default=300)
+
+# --- Assessment -------------------------------------------------------------------------
+# A photo whose assessment fails or kills its worker this many times goes to a person.
+CLAIMVISION_ASSESSMENT_MAX_ATTEMPTS = env.int("CLAIMVISION_ASSESSMENT_MAX_ATTEMPTS", default=3)
+# ONNX Runtime threads per worker process: cores / worker processes (2 cores, 1 process here).
+CLAIMVISION_INFERENCE_THREADS = env.int("CLAIMVISION_INFERENCE_THREADS", default=2)
+# Fault injection for the reliability tests (sleep before inference); always 0 in deployments.
+CLAIMVISION_ASSESS_DELAY_S = env.float("CLAIMVISION_ASSESS_DELAY_S", default=0.0)
 
 # --- Security ---------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

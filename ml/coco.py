@@ -11,6 +11,7 @@ import itertools
 import json
 import logging
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,14 @@ def read_rgb(path: str | Path) -> np.ndarray:
 # --------------------------------------------------------------------------- mask helpers
 
 
+def _decode(rle: Mapping[str, Any]) -> np.ndarray:
+    # pycocotools' Cython array triggers a NumPy 2 DeprecationWarning on every decode; it is
+    # harmless and would bury real warnings in test output.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return mask_utils.decode(rle)
+
+
 def mask_to_rle(mask: np.ndarray) -> dict[str, Any]:
     """Compressed COCO RLE with ASCII ``counts`` (JSON-ready)."""
     rle = mask_utils.encode(np.asfortranarray(np.asarray(mask, dtype=np.uint8)))
@@ -117,12 +126,12 @@ def _to_binary_rle(segm: Any, height: int, width: int) -> dict[str, Any]:
 def rle_to_mask(rle: Mapping[str, Any]) -> np.ndarray:
     """Bool mask from a compressed (str/bytes counts) or uncompressed (list counts) RLE."""
     h, w = rle["size"]
-    return mask_utils.decode(_to_binary_rle(dict(rle), h, w)).astype(bool)
+    return _decode(_to_binary_rle(dict(rle), h, w)).astype(bool)
 
 
 def segmentation_to_mask(segm: Any, height: int, width: int) -> np.ndarray:
     """Bool mask from any COCO ``segmentation`` (polygons, compressed or uncompressed RLE)."""
-    m = mask_utils.decode(_to_binary_rle(segm, height, width)).astype(bool)
+    m = _decode(_to_binary_rle(segm, height, width)).astype(bool)
     if m.shape != (height, width):
         raise ValueError(ERR_SHAPE)
     return m

@@ -58,8 +58,8 @@ def network_size(height: int, width: int, long_side: int) -> tuple[int, int]:
     percent, which is cheaper than padding and keeps the mask aligned with the whole photo.
     """
     scale = long_side / max(height, width)
-    h = max(STRIDE, int(round(height * scale / STRIDE)) * STRIDE)
-    w = max(STRIDE, int(round(width * scale / STRIDE)) * STRIDE)
+    h = max(STRIDE, round(height * scale / STRIDE) * STRIDE)
+    w = max(STRIDE, round(width * scale / STRIDE) * STRIDE)
     return h, w
 
 
@@ -138,6 +138,9 @@ class TrainCrops(Dataset):
         self.seed = seed
         self.epoch = 0
         self.extra_augment = extra_augment
+        from ml.augment import RandomJpeg
+
+        self.jpeg = RandomJpeg(p=0.3)  # customer photos arrive recompressed by apps
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -152,11 +155,12 @@ class TrainCrops(Dataset):
         if self.extra_augment is not None:
             image, mask = self.extra_augment(image, mask, rng)
         long_side = self.base_long_side * math.exp(rng.uniform(*np.log(self.scale_range)))
-        image, mask = resize_long_side(image, mask, int(round(long_side)))
+        image, mask = resize_long_side(image, mask, round(long_side))
         image, mask = self._crop(image, mask, rng)
         if rng.random() < 0.5:
             image, mask = image[:, ::-1], mask[:, ::-1]
         image = _photometric(np.ascontiguousarray(image), rng)
+        image, mask = self.jpeg(image, mask, rng)
         return to_tensor(image), torch.from_numpy(np.ascontiguousarray(mask)).long()
 
     def _crop(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator):
@@ -165,9 +169,7 @@ class TrainCrops(Dataset):
         if h < c or w < c:  # pad with ignore so padding is never scored
             ph, pw = max(0, c - h), max(0, c - w)
             image = cv2.copyMakeBorder(image, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=0)
-            mask = cv2.copyMakeBorder(
-                mask, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=IGNORE_INDEX
-            )
+            mask = cv2.copyMakeBorder(mask, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=IGNORE_INDEX)
             h, w = mask.shape
         ys, xs = (None, None)
         if rng.random() < self.damage_crop_prob:
@@ -180,6 +182,29 @@ class TrainCrops(Dataset):
         else:
             y0, x0 = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
         return image[y0 : y0 + c, x0 : x0 + c], mask[y0 : y0 + c, x0 : x0 + c]
+
+
+class CopyPasteDamage:
+    """Paste damage from other cached items onto an item (``ml.augment.copy_paste``).
+
+    Used on real photos: real untyped damage moves to other cars (more damage contexts from
+    51 photos), synthetic typed damage lands on real cars (types seen on real paint and light).
+    Each source list is tried with its own probability.
+    """
+
+    def __init__(self, sources: Sequence[tuple[Sequence[SegItem], float]]) -> None:
+        self.sources = [(list(items), p) for items, p in sources if items and p > 0]
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator):
+        from ml.augment import copy_paste
+
+        for items, p in self.sources:
+            if rng.random() < p:
+                src = items[int(rng.integers(len(items)))]
+                image, mask = copy_paste(
+                    image, mask, src.image, src.mask, rng, max_regions=2, min_area=64
+                )
+        return image, mask
 
 
 class EvalImages(Dataset):

@@ -62,8 +62,10 @@ class SegMetrics:
         inter = np.diag(self.cm).astype(float)
         union = self.cm.sum(0) + self.cm.sum(1) - np.diag(self.cm)
         support = self.cm.sum(1)
-        return [float(i / u) if s > 0 and u > 0 else None
-                for i, u, s in zip(inter, union, support, strict=True)]
+        return [
+            float(i / u) if s > 0 and u > 0 else None
+            for i, u, s in zip(inter, union, support, strict=True)
+        ]
 
     def summary(self, names: Sequence[str]) -> dict:
         ious = self.per_class_iou()
@@ -190,8 +192,13 @@ def plot_coverage_risk(curve: dict, title: str, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
     ax.plot(curve["coverage"], curve["risk"], drawstyle="steps-post")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="coverage (share auto-accepted)",
-           ylabel="risk (share not acceptable)", title=title)
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="coverage (share auto-accepted)",
+        ylabel="risk (share not acceptable)",
+        title=title,
+    )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -248,24 +255,36 @@ def evaluate_predictions(records: Sequence[dict], num_classes: int, names: Seque
 def write_report(report: dict, out: Path, prefix: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{prefix}.json").write_text(json.dumps(report, indent=2))
-    plot_reliability(report["region_calibration"], f"{prefix}: region confidence",
-                     out / f"{prefix}_reliability_regions.png")
-    plot_reliability(report["photo_calibration"], f"{prefix}: photo confidence",
-                     out / f"{prefix}_reliability_photo.png")
-    plot_coverage_risk(report["coverage_risk"], f"{prefix}: photo confidence",
-                       out / f"{prefix}_coverage_risk.png")
+    plot_reliability(
+        report["region_calibration"],
+        f"{prefix}: region confidence",
+        out / f"{prefix}_reliability_regions.png",
+    )
+    plot_reliability(
+        report["photo_calibration"],
+        f"{prefix}: photo confidence",
+        out / f"{prefix}_reliability_photo.png",
+    )
+    plot_coverage_risk(
+        report["coverage_risk"], f"{prefix}: photo confidence", out / f"{prefix}_coverage_risk.png"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from ml.calibration import collect_records, load_split_items
     from ml.inference import DEFAULT_MODEL_DIR, Segmenter
 
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model-dir", default=str(DEFAULT_MODEL_DIR))
     parser.add_argument("--backend", default="onnx", choices=("onnx", "torch"))
-    parser.add_argument("--split", action="append", required=True,
-                        help="real_test | real_val | real_train | synth:<coco.json> (repeatable)")
+    parser.add_argument(
+        "--split",
+        action="append",
+        required=True,
+        help="real_test | real_val | real_train | synth:<coco.json> (repeatable)",
+    )
     parser.add_argument("--real-root", default=None)
     parser.add_argument("--out", required=True, help="folder for <split>.json and PNG plots")
     parser.add_argument("--limit", type=int, default=0)
@@ -296,10 +315,14 @@ def headline(report: dict) -> dict:
         "damage_precision": px["damage_precision"],
         "damage_recall": px["damage_recall"],
         "mean_type_iou": px["mean_type_iou"],
-        "region_p_r_iou0.5": [report["regions"]["iou_0.5"]["precision"],
-                              report["regions"]["iou_0.5"]["recall"]],
-        "region_p_r_iou0.25": [report["regions"]["iou_0.25"]["precision"],
-                               report["regions"]["iou_0.25"]["recall"]],
+        "region_p_r_iou0.5": [
+            report["regions"]["iou_0.5"]["precision"],
+            report["regions"]["iou_0.5"]["recall"],
+        ],
+        "region_p_r_iou0.25": [
+            report["regions"]["iou_0.25"]["precision"],
+            report["regions"]["iou_0.25"]["recall"],
+        ],
         "image_auroc": report["image_auroc"],
         "region_ece": report["region_calibration"]["ece"],
         "photo_ece": report["photo_calibration"]["ece"],

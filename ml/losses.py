@@ -80,7 +80,11 @@ def soft_damage_dice(
 def frequency_class_weights(
     pixel_counts: Sequence[float], power: float = 0.5, max_weight: float = 10.0
 ) -> list[float]:
-    """Inverse-frequency weights ``(f_median / f_c) ** power``, clipped; unseen classes get 1."""
+    """Inverse-frequency weights ``(f_median / f_c) ** power``, scaled so background is 1.
+
+    Clipped at ``max_weight``; unseen classes get 1. Background = 1 keeps typed weights on the
+    same scale as the untyped-damage weight ``(n_background / n_damage) ** power``.
+    """
     counts = torch.as_tensor(pixel_counts, dtype=torch.float64)
     seen = counts > 0
     if not bool(seen.any()):
@@ -89,5 +93,6 @@ def frequency_class_weights(
     med = freq[seen].median()
     w = torch.ones_like(freq)
     w[seen] = (med / freq[seen]) ** power
+    w = w / w[0] if seen[0] else w  # relative to background, which the untyped weight shares
     w = w.clamp(max=max_weight)
     return [float(v) for v in w]

@@ -24,6 +24,7 @@ from torch.utils.data import ConcatDataset, DataLoader
 from tqdm import tqdm
 
 from ml.datasets import (
+    CopyPasteDamage,
     EvalImages,
     MixSampler,
     SegItem,
@@ -53,6 +54,8 @@ class TrainConfig:
     real_root: str | None = None  # real-car-damage folder; None = ml.coco default if present
     use_real: bool = True
     real_share: float = 0.35  # share of training crops drawn from real photos
+    paste_real_prob: float = 0.4  # copy-paste real damage onto a real training photo
+    paste_synth_prob: float = 0.3  # copy-paste synthetic typed damage onto a real photo
     label_map: str | None = None  # JSON path; default: ml.labels.DEFAULT_LABEL_MAP
     arch: str = "lraspp_mobilenet_v3_small"
     bn_momentum: float = 0.1
@@ -67,7 +70,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     dice_weight: float = 0.5
-    class_weight_power: float = 0.5
+    class_weight_power: float = 0.3
     untyped_weight: float | None = None
     seed: int = 0
     threads: int = 2
@@ -184,10 +187,22 @@ def evaluate_items(model, items: Sequence[SegItem], lm: LabelMap, long_side: int
     return metrics.summary(lm.names)
 
 
-def build_loader(cfg: TrainConfig, train_sets: list[list[SegItem]], shares: list[float]):
+def build_loader(
+    cfg: TrainConfig,
+    train_sets: list[list[SegItem]],
+    shares: list[float],
+    augments: list | None = None,
+):
+    augments = augments or [None] * len(train_sets)
     datasets = [
-        TrainCrops(items, cfg.crop_size, cfg.input_long_side, seed=cfg.seed + 101 * i)
-        for i, items in enumerate(train_sets)
+        TrainCrops(
+            items,
+            cfg.crop_size,
+            cfg.input_long_side,
+            seed=cfg.seed + 101 * i,
+            extra_augment=aug,
+        )
+        for i, (items, aug) in enumerate(zip(train_sets, augments, strict=True))
     ]
     sampler = MixSampler(
         [len(d) for d in datasets], shares, cfg.steps_per_epoch * cfg.batch_size, seed=cfg.seed
@@ -224,7 +239,10 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
     real = load_real_items(cfg, lm)
     logger.info(
         "data: synth train %d, synth val %d, real train %d, real val %d (%.0fs to load)",
-        len(synth_train), len(synth_val), len(real["train"]), len(real["val"]),
+        len(synth_train),
+        len(synth_val),
+        len(real["train"]),
+        len(real["val"]),
         time.perf_counter() - t0,
     )
     if not synth_train and not real["train"]:
@@ -257,7 +275,12 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
 
     train_sets = [s for s in (synth_train, real["train"]) if s]
     shares = [1 - cfg.real_share, cfg.real_share] if len(train_sets) == 2 else [1.0]
-    loader, datasets, sampler = build_loader(cfg, train_sets, shares)
+    augments = [None] * len(train_sets)
+    if real["train"]:
+        augments[-1] = CopyPasteDamage(
+            [(real["train"], cfg.paste_real_prob), (synth_train, cfg.paste_synth_prob)]
+        )
+    loader, datasets, sampler = build_loader(cfg, train_sets, shares, augments)
     val_sets = {"real_val": real["val"], "synth_val": synth_val}
 
     for epoch in range(start_epoch, cfg.epochs):
@@ -288,8 +311,9 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
             save_checkpoint(out / CHECKPOINT_BEST, **state)
         save_checkpoint(out / CHECKPOINT_LAST, **state)
         if cfg.time_budget_min and time.perf_counter() - t0 > cfg.time_budget_min * 60:
-            logger.warning("time budget of %.0f min reached after epoch %d", cfg.time_budget_min,
-                           epoch)
+            logger.warning(
+                "time budget of %.0f min reached after epoch %d", cfg.time_budget_min, epoch
+            )
             break
 
     summary = finalize(cfg, out, lm, loader, val_sets)
@@ -303,19 +327,29 @@ def finalize(cfg: TrainConfig, out: Path, lm: LabelMap, loader, val_sets) -> dic
     ck = load_checkpoint(out / CHECKPOINT_BEST)
     model = build_model(lm.num_classes, cfg.arch, cfg.bn_momentum)
     model.load_state_dict(ck["model"])
-    before = {k: _short(evaluate_items(model, v, lm, cfg.input_long_side))
-              for k, v in val_sets.items() if v}
+    before = {
+        k: _short(evaluate_items(model, v, lm, cfg.input_long_side))
+        for k, v in val_sets.items()
+        if v
+    }
     batches = []
     for i, (x, _) in enumerate(loader):
         if i >= cfg.bn_reestimate_batches:
             break
         batches.append(x)
     reestimate_bn(model, batches)
-    after = {k: _short(evaluate_items(model, v, lm, cfg.input_long_side))
-             for k, v in val_sets.items() if v}
+    after = {
+        k: _short(evaluate_items(model, v, lm, cfg.input_long_side))
+        for k, v in val_sets.items()
+        if v
+    }
     use_new = _selection_score(after) >= _selection_score(before)
-    logger.info("BN re-estimation: before %s after %s -> %s", before, after,
-                "kept" if use_new else "reverted")
+    logger.info(
+        "BN re-estimation: before %s after %s -> %s",
+        before,
+        after,
+        "kept" if use_new else "reverted",
+    )
     if use_new:
         ck["model"] = model.state_dict()
         save_checkpoint(out / CHECKPOINT_BEST, **ck)

@@ -1,0 +1,297 @@
+"""Model versions, photo and claim assessments, estimates, decision policies, decisions, audit.
+
+Invariants live in the database: one assessment per (photo, model version), one claim
+assessment per claim, confidences in [0, 1], one active model and one active policy, and an
+audit trail that refuses updates and deletes (triggers, see migration 0002).
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ModelVersion(models.Model):
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", "Candidate"
+        SHADOW = "shadow", "Shadow"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    version = models.CharField(max_length=80, unique=True)
+    path = models.CharField(max_length=500)  # model directory, absolute or relative to the repo
+    artifact_sha256 = models.CharField(max_length=64)
+    label_map = models.JSONField()
+    metrics = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CANDIDATE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="active"), name="one_active_model_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.version
+
+
+class PhotoAssessment(models.Model):
+    """The model's reading of one photo. Never updated; a new model version makes a new row."""
+
+    photo = models.ForeignKey("claims.Photo", on_delete=models.CASCADE, related_name="assessments")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT)
+    photo_confidence = models.FloatField()
+    image_width = models.PositiveIntegerField()
+    image_height = models.PositiveIntegerField()
+    mask_width = models.PositiveIntegerField()
+    mask_height = models.PositiveIntegerField()
+    timings_ms = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["photo", "model_version"], name="one_assessment_per_photo_and_model"
+            ),
+            models.CheckConstraint(
+                condition=Q(photo_confidence__gte=0) & Q(photo_confidence__lte=1),
+                name="photo_confidence_unit_interval",
+            ),
+        ]
+
+
+class Region(models.Model):
+    class Severity(models.TextChoices):
+        MINOR = "minor", "Minor"
+        MODERATE = "moderate", "Moderate"
+        SEVERE = "severe", "Severe"
+
+    assessment = models.ForeignKey(PhotoAssessment, on_delete=models.CASCADE, related_name="regions")
+    index = models.PositiveSmallIntegerField()
+    label = models.CharField(max_length=60)  # a name from the model version's label map
+    label_id = models.PositiveSmallIntegerField()
+    confidence = models.FloatField()
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    area_share = models.FloatField()
+    bbox = models.JSONField()  # [x, y, w, h] in mask pixels
+    polygon = models.JSONField()  # [[x, y], ...] in mask pixels
+    mask_rle = models.JSONField()  # COCO compressed RLE {"size": [h, w], "counts": str}
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "index"], name="region_index_unique"),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0) & Q(confidence__lte=1),
+                name="region_confidence_unit_interval",
+            ),
+            models.CheckConstraint(
+                condition=Q(area_share__gte=0) & Q(area_share__lte=1),
+                name="region_area_share_unit_interval",
+            ),
+        ]
+
+
+class PhotoAssessmentAttempt(models.Model):
+    """How often a photo was tried under a model version: a photo that keeps killing workers
+    goes to a person instead of looping. Incremented, and committed, before inference starts."""
+
+    photo = models.ForeignKey("claims.Photo", on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT)
+    attempts = models.PositiveIntegerField(default=0)
+    failed = models.BooleanField(default=False)
+    last_error = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["photo", "model_version"], name="one_attempt_row_per_photo_and_model"
+            )
+        ]
+
+
+class PriceTable(models.Model):
+    """Labour rates and currency; staff edit it in the admin. The active one prices estimates."""
+
+    name = models.CharField(max_length=80)
+    currency = models.CharField(max_length=3, default="EUR")
+    labour_rate = models.DecimalField(max_digits=8, decimal_places=2)  # per hour, body work
+    paint_rate = models.DecimalField(max_digits=8, decimal_places=2)  # per hour, refinish
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_price_table"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.currency})"
+
+
+class PriceRule(models.Model):
+    class Operation(models.TextChoices):
+        REPAIR = "repair", "Repair"
+        REPLACE = "replace", "Replace"
+        REFINISH = "refinish", "Refinish"
+        REMOVE_INSTALL = "r_and_i", "Remove and install"
+
+    table = models.ForeignKey(PriceTable, on_delete=models.CASCADE, related_name="rules")
+    damage_type = models.CharField(max_length=60)  # label name; "*" matches any type
+    severity = models.CharField(max_length=10, choices=Region.Severity.choices)
+    operation = models.CharField(max_length=10, choices=Operation.choices)
+    labour_hours = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal(0))
+    parts_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal(0))
+    description = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["table", "damage_type", "severity", "operation"], name="price_rule_unique"
+            )
+        ]
+
+
+class ClaimAssessment(models.Model):
+    """The claim as a whole under one model version: its damage record and estimate."""
+
+    claim = models.OneToOneField(
+        "claims.Claim", on_delete=models.CASCADE, related_name="assessment"
+    )
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT)
+    overall_severity = models.CharField(max_length=10, blank=True)  # blank: no damage found
+    region_count = models.PositiveIntegerField(default=0)
+    min_photo_confidence = models.FloatField(null=True, blank=True)
+    currency = models.CharField(max_length=3)
+    estimate_total = models.DecimalField(max_digits=12, decimal_places=2)
+    source = models.CharField(max_length=10, default="model")  # model | adjuster
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class EstimateLine(models.Model):
+    claim_assessment = models.ForeignKey(
+        ClaimAssessment, on_delete=models.CASCADE, related_name="lines"
+    )
+    photo = models.ForeignKey("claims.Photo", on_delete=models.CASCADE, related_name="+")
+    region_index = models.PositiveSmallIntegerField()
+    damage_type = models.CharField(max_length=60)
+    severity = models.CharField(max_length=10)
+    operation = models.CharField(max_length=10, choices=PriceRule.Operation.choices)
+    description = models.CharField(max_length=160)
+    labour_hours = models.DecimalField(max_digits=6, decimal_places=2)
+    hourly_rate = models.DecimalField(max_digits=8, decimal_places=2)
+    parts_cost = models.DecimalField(max_digits=10, decimal_places=2)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class DecisionPolicy(models.Model):
+    """A versioned decision policy. Rules are data (validated by ``assessment.policy``); a
+    version is never edited once saved: staff add a new version and activate it."""
+
+    version = models.PositiveIntegerField(unique=True)
+    rules = models.JSONField()
+    note = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name_plural = "decision policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_policy"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"policy v{self.version}"
+
+
+class Decision(models.Model):
+    class Outcome(models.TextChoices):
+        AUTO_APPROVED = "auto_approved", "Approved automatically"
+        NO_DAMAGE = "no_damage", "No damage found"
+        ROUTED_TO_REVIEW = "routed_to_review", "Sent to an adjuster"
+        APPROVED = "approved", "Approved by an adjuster"
+        APPROVED_WITH_CORRECTIONS = "approved_with_corrections", "Approved with corrections"
+        DENIED = "denied", "Denied"
+        MORE_PHOTOS = "more_photos", "More photos requested"
+
+    claim = models.ForeignKey("claims.Claim", on_delete=models.CASCADE, related_name="decisions")
+    outcome = models.CharField(max_length=30, choices=Outcome.choices)
+    automatic = models.BooleanField()
+    reasons = models.JSONField(default=list)  # [{"code": str, "message": str}]
+    policy = models.ForeignKey(DecisionPolicy, null=True, on_delete=models.PROTECT)
+    model_version = models.ForeignKey(ModelVersion, null=True, on_delete=models.PROTECT)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class AuditRecordQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("audit records are append-only")
+
+    def delete(self):
+        raise PermissionError("audit records are append-only")
+
+
+class AuditRecord(models.Model):
+    """Append-only trail of every automated decision and every human override.
+
+    Enforced twice: here in code (no save of an existing row, no update or delete through the
+    ORM) and in the database by triggers that abort UPDATE and DELETE (migration 0002).
+    """
+
+    class Kind(models.TextChoices):
+        AUTOMATED_DECISION = "automated_decision", "Automated decision"
+        HUMAN_DECISION = "human_decision", "Human decision"
+        HUMAN_OVERRIDE = "human_override", "Human override"
+        CUSTOMER_CONTEST = "customer_contest", "Customer contested"
+        ASSESSMENT_FAILED = "assessment_failed", "Assessment failed"
+
+    claim_id = models.UUIDField(db_index=True)  # not a foreign key: the trail outlives rows
+    claim_reference = models.CharField(max_length=20)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    actor = models.CharField(max_length=150)  # "system" or the user name
+    actor_id = models.IntegerField(null=True, blank=True)
+    inputs = models.JSONField(default=dict)  # e.g. {"photos": {id: sha256}}
+    model_version = models.CharField(max_length=80, blank=True)
+    policy_version = models.PositiveIntegerField(null=True, blank=True)
+    scores = models.JSONField(default=dict)
+    thresholds = models.JSONField(default=dict)
+    rules_fired = models.JSONField(default=list)
+    outcome = models.CharField(max_length=40)
+    detail = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = AuditRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None or not self._state.adding:
+            raise PermissionError("audit records are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("audit records are append-only")

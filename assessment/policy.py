@@ -1,0 +1,203 @@
+"""The decision policy: rules as data, and one pure function that applies them to a claim.
+
+A policy never reads the database: ``decide(rules, facts)`` takes plain records and returns the
+outcome with every reason that applied, so it can be unit-tested, back-tested on history
+(issue 6) and audited (the facts and thresholds are what the audit record stores).
+"""
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+SEVERITY_ORDER = {"minor": 0, "moderate": 1, "severe": 2}
+
+# Plain-word messages per reason code: shown to adjusters and customers, asserted by tests.
+REASON_MESSAGES = {
+    "low_photo_confidence": "The model is not sure enough about photo {photo} ({value:.2f} < {threshold:.2f}).",
+    "low_region_confidence": "The model is not sure about a {label} on photo {photo} ({value:.2f} < {threshold:.2f}).",
+    "always_human_type": "Damage of type {label} is always checked by an adjuster.",
+    "always_human_severity": "{severity} damage is always checked by an adjuster.",
+    "estimate_over_limit": "The estimate ({value:.2f}) is above what is decided automatically ({threshold:.2f}).",
+    "photo_quality": "Photo {photo} may be unusable: {warnings}.",
+    "duplicate_photo": "Photo {photo} also appears in another customer's claim.",
+    "no_damage_found": "The model found no damage; an adjuster confirms before closing.",
+    "assessment_failed": "Photo {photo} could not be assessed automatically ({error}).",
+    "no_price_rule": "No price rule covers {label} ({severity}); an adjuster prices it.",
+    "customer_contested": "The customer asked for a person to review the automatic decision.",
+}
+
+
+@dataclass(frozen=True)
+class PolicyRules:
+    """Thresholds and switches. Defaults are conservative: the starter model is weak on real
+    photos (docs/model-card.md), so it decides only what it is sure of."""
+
+    min_photo_confidence: float = 0.85
+    min_region_confidence: float = 0.7
+    min_region_confidence_by_type: dict[str, float] = field(
+        default_factory=lambda: {"crack": 0.85, "scratch": 0.75}
+    )
+    max_auto_estimate: float = 2000.0
+    always_human_types: list[str] = field(default_factory=lambda: ["glass_shatter", "tire_flat"])
+    always_human_severities: list[str] = field(default_factory=lambda: ["severe"])
+    quality_warnings_route: list[str] = field(
+        default_factory=lambda: ["too_blurry", "too_dark", "too_bright", "too_small"]
+    )
+    duplicate_photo_routes: bool = True
+    no_damage: Literal["review", "auto_close"] = "review"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PolicyRules":
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown policy rules: {', '.join(sorted(unknown))}")
+        rules = cls(**data)
+        rules.validate()
+        return rules
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validate(self) -> None:
+        for name in ("min_photo_confidence", "min_region_confidence"):
+            value = getattr(self, name)
+            if not 0 <= float(value) <= 1:
+                raise ValueError(f"{name} must be within [0, 1]")
+        for label, value in self.min_region_confidence_by_type.items():
+            if not 0 <= float(value) <= 1:
+                raise ValueError(f"min_region_confidence_by_type[{label}] must be within [0, 1]")
+        if float(self.max_auto_estimate) < 0:
+            raise ValueError("max_auto_estimate must not be negative")
+        bad = set(self.always_human_severities) - set(SEVERITY_ORDER)
+        if bad:
+            raise ValueError(f"unknown severities: {', '.join(sorted(bad))}")
+        if self.no_damage not in ("review", "auto_close"):
+            raise ValueError("no_damage must be 'review' or 'auto_close'")
+
+
+@dataclass(frozen=True)
+class RegionFacts:
+    label: str
+    confidence: float
+    severity: str
+    priced: bool = True
+
+
+@dataclass(frozen=True)
+class PhotoFacts:
+    photo: str  # a short label people can find: "2" for the second photo
+    confidence: float | None  # None when the photo could not be assessed
+    regions: list[RegionFacts]
+    quality_warnings: list[str] = field(default_factory=list)
+    duplicate: bool = False
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimFacts:
+    photos: list[PhotoFacts]
+    estimate_total: float
+    contested: bool = False
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    value: Any = None
+    threshold: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    automatic: bool
+    outcome: str  # auto_approved | no_damage | routed_to_review
+    reasons: list[Reason]
+
+
+def _reason(code: str, value=None, threshold=None, **fmt) -> Reason:
+    message = REASON_MESSAGES[code].format(value=value or 0, threshold=threshold or 0, **fmt)
+    return Reason(code=code, message=message, value=value, threshold=threshold)
+
+
+def decide(rules: PolicyRules, facts: ClaimFacts) -> Outcome:
+    """Apply every rule; any reason routes the claim to a person. Reasons are never short-
+    circuited, so the adjuster sees all of them."""
+    reasons: list[Reason] = []
+    if facts.contested:
+        reasons.append(_reason("customer_contested"))
+    for photo in facts.photos:
+        if photo.confidence is None:
+            reasons.append(_reason("assessment_failed", photo=photo.photo, error=photo.error))
+            continue
+        if photo.confidence < rules.min_photo_confidence:
+            reasons.append(
+                _reason(
+                    "low_photo_confidence",
+                    round(photo.confidence, 4),
+                    rules.min_photo_confidence,
+                    photo=photo.photo,
+                )
+            )
+        routed_quality = [w for w in photo.quality_warnings if w in rules.quality_warnings_route]
+        if routed_quality:
+            reasons.append(
+                _reason("photo_quality", photo=photo.photo, warnings=", ".join(routed_quality))
+            )
+        if photo.duplicate and rules.duplicate_photo_routes:
+            reasons.append(_reason("duplicate_photo", photo=photo.photo))
+        for region in photo.regions:
+            threshold = rules.min_region_confidence_by_type.get(
+                region.label, rules.min_region_confidence
+            )
+            if region.confidence < threshold:
+                reasons.append(
+                    _reason(
+                        "low_region_confidence",
+                        round(region.confidence, 4),
+                        threshold,
+                        label=region.label,
+                        photo=photo.photo,
+                    )
+                )
+            if region.label in rules.always_human_types:
+                reasons.append(_reason("always_human_type", label=region.label))
+            if region.severity in rules.always_human_severities:
+                reasons.append(
+                    _reason("always_human_severity", severity=region.severity.capitalize())
+                )
+            if not region.priced:
+                reasons.append(
+                    _reason("no_price_rule", label=region.label, severity=region.severity)
+                )
+    if facts.estimate_total > rules.max_auto_estimate:
+        reasons.append(
+            _reason(
+                "estimate_over_limit",
+                round(facts.estimate_total, 2),
+                float(rules.max_auto_estimate),
+            )
+        )
+    no_damage = all(not p.regions for p in facts.photos if p.confidence is not None)
+    if no_damage and rules.no_damage == "review" and not any(
+        r.code == "assessment_failed" for r in reasons
+    ):
+        reasons.append(_reason("no_damage_found"))
+
+    reasons = _dedupe(reasons)
+    if reasons:
+        return Outcome(automatic=False, outcome="routed_to_review", reasons=reasons)
+    return Outcome(automatic=True, outcome="no_damage" if no_damage else "auto_approved", reasons=[])
+
+
+def _dedupe(reasons: list[Reason]) -> list[Reason]:
+    seen, unique = set(), []
+    for reason in reasons:
+        key = (reason.code, reason.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(reason)
+    return unique

@@ -1,0 +1,80 @@
+"""Output shapes for assessment results, embedded in the claims API (``decision``,
+``assessment``, and each photo's ``regions``)."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from assessment import selectors
+from assessment.models import PhotoAssessment
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class DecisionSerializer(serializers.Serializer):
+    outcome = serializers.CharField()
+    outcome_display = serializers.CharField(source="get_outcome_display")
+    automatic = serializers.BooleanField()
+    reasons = ReasonSerializer(many=True)
+    policy_version = serializers.IntegerField(source="policy.version", allow_null=True)
+    model_version = serializers.CharField(source="model_version.version", allow_null=True)
+    decided_at = serializers.DateTimeField(source="created_at")
+
+
+class EstimateLineSerializer(serializers.Serializer):
+    photo_id = serializers.UUIDField()
+    region_index = serializers.IntegerField()
+    damage_type = serializers.CharField()
+    severity = serializers.CharField()
+    operation = serializers.CharField()
+    description = serializers.CharField()
+    labour_hours = serializers.DecimalField(max_digits=6, decimal_places=2)
+    hourly_rate = serializers.DecimalField(max_digits=8, decimal_places=2)
+    parts_cost = serializers.DecimalField(max_digits=10, decimal_places=2)
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class ClaimAssessmentSerializer(serializers.Serializer):
+    overall_severity = serializers.CharField()
+    region_count = serializers.IntegerField()
+    currency = serializers.CharField()
+    estimate_total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    lines = EstimateLineSerializer(many=True)
+    model_version = serializers.CharField(source="model_version.version")
+    source = serializers.CharField()
+    legend = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_legend(self, obj) -> dict:
+        return selectors.label_colours(obj.model_version)
+
+
+class RegionSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    label = serializers.CharField()
+    confidence = serializers.FloatField()
+    severity = serializers.CharField()
+    area_share = serializers.FloatField()
+    bbox = serializers.ListField(child=serializers.IntegerField())
+    polygon = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
+    mask_rle = serializers.DictField()
+
+
+class PhotoAssessmentSerializer(serializers.Serializer):
+    model_version = serializers.CharField(source="model_version.version")
+    photo_confidence = serializers.FloatField()
+    mask_width = serializers.IntegerField()
+    mask_height = serializers.IntegerField()
+    regions = RegionSerializer(many=True)
+
+
+def photo_assessment_for(photo) -> PhotoAssessment | None:
+    return (
+        PhotoAssessment.objects.filter(photo=photo)
+        .select_related("model_version")
+        .prefetch_related("regions")
+        .order_by("-created_at")
+        .first()
+    )

@@ -1,0 +1,541 @@
+"""Writes for assessment: the model registry, photo assessment, the claim's damage record,
+estimate and automatic decision, and the audit trail.
+
+The flow is explicit (no signals): ``claims.services.claim_prepare`` calls
+``claim_assessment_start``, which enqueues one ``assess_photo`` task per photo; each task calls
+``photo_assess``, which ends by calling ``claim_assessment_try_finish``. That last step runs
+under a row lock on the claim, so however many workers finish photos at once, exactly one of
+them builds the claim assessment and records the decision.
+"""
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from assessment import estimate as pricing
+from assessment import policy
+from assessment.models import (
+    AuditRecord,
+    ClaimAssessment,
+    Decision,
+    DecisionPolicy,
+    EstimateLine,
+    ModelVersion,
+    PhotoAssessment,
+    PhotoAssessmentAttempt,
+    PriceTable,
+    Region,
+)
+from claims.models import Claim, Photo
+from config.errors import ConflictError
+
+logger = logging.getLogger(__name__)
+
+ERR_NOT_AUTO_DECIDED = "Only an automatic decision can be contested (this claim is {status})."
+ERR_NO_ACTIVE_PRICE_TABLE = "No active price table: an admin must activate one."
+
+
+# --------------------------------------------------------------------------- model registry
+
+
+def _model_dir(model_version: ModelVersion) -> Path:
+    path = Path(model_version.path)
+    return path if path.is_absolute() else Path(settings.BASE_DIR) / path
+
+
+def _artifact_sha256(model_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(p.name for p in model_dir.iterdir() if p.is_file()):
+        digest.update(name.encode())
+        digest.update((model_dir / name).read_bytes())
+    return digest.hexdigest()
+
+
+def model_version_register(*, model_dir: Path, activate: bool = False) -> ModelVersion:
+    """Record a model directory (model.json + artifacts) as a version; idempotent by version."""
+    meta = json.loads((model_dir / "model.json").read_text())
+    try:
+        path = str(model_dir.resolve().relative_to(Path(settings.BASE_DIR).resolve()))
+    except ValueError:
+        path = str(model_dir.resolve())
+    model_version, _ = ModelVersion.objects.get_or_create(
+        version=meta["version"],
+        defaults={
+            "path": path,
+            "artifact_sha256": _artifact_sha256(model_dir),
+            "label_map": meta["label_map"],
+            "metrics": meta.get("metrics", {}),
+        },
+    )
+    if activate and model_version.status != ModelVersion.Status.ACTIVE:
+        model_version_activate(model_version=model_version)
+    return model_version
+
+
+def model_version_activate(*, model_version: ModelVersion) -> ModelVersion:
+    """Make one version active; workers pick it up at their next task, without a restart."""
+    with transaction.atomic():
+        ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exclude(
+            pk=model_version.pk
+        ).update(status=ModelVersion.Status.RETIRED)
+        ModelVersion.objects.filter(pk=model_version.pk).update(
+            status=ModelVersion.Status.ACTIVE, activated_at=timezone.now()
+        )
+    model_version.refresh_from_db()
+    return model_version
+
+
+def model_version_active() -> ModelVersion:
+    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+    if active is not None:
+        return active
+    from ml.inference import DEFAULT_MODEL_DIR
+
+    # First use on a fresh installation: the bundled starter model becomes the active one.
+    with transaction.atomic():
+        active = ModelVersion.objects.select_for_update().filter(status="active").first()
+        return active or model_version_register(model_dir=DEFAULT_MODEL_DIR, activate=True)
+
+
+class _SegmenterCache:
+    """One loaded model per worker process, swapped when the active version changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._segmenter = None
+
+    def get(self, model_version: ModelVersion):
+        with self._lock:
+            if self._version != model_version.version:
+                from ml.inference import Segmenter
+
+                logger.info("loading model %s", model_version.version)
+                self._segmenter = Segmenter.load(
+                    _model_dir(model_version), threads=settings.CLAIMVISION_INFERENCE_THREADS
+                )
+                self._version = model_version.version
+            return self._segmenter
+
+
+segmenters = _SegmenterCache()
+
+
+# --------------------------------------------------------------------------- photo assessment
+
+
+def claim_assessment_start(*, claim: Claim) -> list[str]:
+    """Enqueue assessment of every photo that has none under the active model (after commit)."""
+    from assessment.tasks import assess_photo_task
+
+    model_version = model_version_active()
+    pending = [
+        str(pk)
+        for pk in claim.photos.exclude(assessments__model_version=model_version).values_list(
+            "pk", flat=True
+        )
+    ]
+    Claim.objects.filter(pk=claim.pk).update(enqueued_at=timezone.now())
+    for photo_id in pending:
+        transaction.on_commit(lambda photo_id=photo_id: assess_photo_task.delay(photo_id))
+    if not pending:  # every photo already assessed (a re-delivery): finish the claim
+        transaction.on_commit(lambda: claim_assessment_try_finish(claim_id=claim.pk))
+    return pending
+
+
+def _attempt_begin(photo: Photo, model_version: ModelVersion) -> PhotoAssessmentAttempt:
+    """Count this try and commit the count before the model runs: a try that kills the
+    worker process is counted too."""
+    with transaction.atomic():
+        attempt, _ = PhotoAssessmentAttempt.objects.get_or_create(
+            photo=photo, model_version=model_version
+        )
+        PhotoAssessmentAttempt.objects.filter(pk=attempt.pk).update(attempts=F("attempts") + 1)
+    attempt.refresh_from_db()
+    return attempt
+
+
+def _attempt_fail(attempt: PhotoAssessmentAttempt, error: str) -> None:
+    PhotoAssessmentAttempt.objects.filter(pk=attempt.pk).update(
+        failed=True, last_error=error[:300]
+    )
+    logger.warning("photo %s failed assessment: %s", attempt.photo_id, error)
+
+
+def photo_assess(*, photo_id) -> PhotoAssessment | None:
+    """Assess one photo with the active model, at most once per (photo, model version)."""
+    photo = Photo.objects.select_related("claim").filter(pk=photo_id).first()
+    if photo is None:
+        logger.warning("photo %s vanished before assessment", photo_id)
+        return None
+    model_version = model_version_active()
+    existing = PhotoAssessment.objects.filter(photo=photo, model_version=model_version).first()
+    if existing is not None:  # re-delivery after the result was committed
+        claim_assessment_try_finish(claim_id=photo.claim_id)
+        return existing
+
+    attempt = _attempt_begin(photo, model_version)
+    if attempt.failed or attempt.attempts > settings.CLAIMVISION_ASSESSMENT_MAX_ATTEMPTS:
+        if not attempt.failed:
+            _attempt_fail(
+                attempt,
+                f"tried {attempt.attempts - 1} times without finishing "
+                f"(last error: {attempt.last_error or 'the worker died'})",
+            )
+        claim_assessment_try_finish(claim_id=photo.claim_id)
+        return None
+
+    from ml.inference import ImageDecodeError
+
+    delay = settings.CLAIMVISION_ASSESS_DELAY_S
+    if delay:  # fault-injection knob for the reliability tests; 0 in every real deployment
+        time.sleep(delay)
+    started = time.perf_counter()
+    with photo.working.open("rb") as handle:
+        data = handle.read()
+    read_ms = (time.perf_counter() - started) * 1000
+    segmenter = segmenters.get(model_version)
+    try:
+        prediction = segmenter.predict(data).to_dict()
+    except ImageDecodeError as exc:
+        _attempt_fail(attempt, f"the photo could not be decoded: {exc}")
+        claim_assessment_try_finish(claim_id=photo.claim_id)
+        return None
+    except Exception as exc:
+        PhotoAssessmentAttempt.objects.filter(pk=attempt.pk).update(last_error=str(exc)[:300])
+        raise
+
+    db_started = time.perf_counter()
+    try:
+        with transaction.atomic():
+            assessment = PhotoAssessment.objects.create(
+                photo=photo,
+                model_version=model_version,
+                photo_confidence=prediction["photo_confidence"],
+                image_width=prediction["image_width"],
+                image_height=prediction["image_height"],
+                mask_width=prediction["mask_width"],
+                mask_height=prediction["mask_height"],
+                timings_ms={**prediction["timings_ms"], "read": round(read_ms, 2)},
+            )
+            Region.objects.bulk_create(
+                [
+                    Region(
+                        assessment=assessment,
+                        index=index,
+                        label=region["label"],
+                        label_id=region["label_id"],
+                        confidence=region["confidence"],
+                        severity=region["severity"],
+                        area_share=region["area_share"],
+                        bbox=region["bbox"],
+                        polygon=region["polygon"],
+                        mask_rle=region["mask_rle"],
+                    )
+                    for index, region in enumerate(prediction["regions"])
+                ]
+            )
+    except IntegrityError:
+        # Another worker stored this (photo, model version) first: keep theirs.
+        assessment = PhotoAssessment.objects.get(photo=photo, model_version=model_version)
+    else:
+        timings = dict(assessment.timings_ms)
+        timings["db"] = round((time.perf_counter() - db_started) * 1000, 2)
+        PhotoAssessment.objects.filter(pk=assessment.pk).update(timings_ms=timings)
+        assessment.timings_ms = timings
+    claim_assessment_try_finish(claim_id=photo.claim_id)
+    return assessment
+
+
+# --------------------------------------------------------------------------- the claim
+
+
+def decision_policy_active() -> DecisionPolicy:
+    active = DecisionPolicy.objects.filter(is_active=True).first()
+    if active is not None:
+        return active
+    with transaction.atomic():
+        active = DecisionPolicy.objects.select_for_update().filter(is_active=True).first()
+        if active is None:
+            version = DecisionPolicy.objects.order_by("-version").first()
+            active = DecisionPolicy.objects.create(
+                version=(version.version + 1) if version else 1,
+                rules=policy.PolicyRules().to_dict(),
+                note="defaults",
+                is_active=True,
+            )
+    return active
+
+
+def decision_policy_create(*, rules: dict, note: str = "", created_by=None, activate: bool):
+    """Add a policy version (validated); versions are never edited in place."""
+    validated = policy.PolicyRules.from_dict(rules).to_dict()
+    with transaction.atomic():
+        last = DecisionPolicy.objects.select_for_update().order_by("-version").first()
+        if activate:
+            DecisionPolicy.objects.filter(is_active=True).update(is_active=False)
+        return DecisionPolicy.objects.create(
+            version=(last.version + 1) if last else 1,
+            rules=validated,
+            note=note,
+            created_by=created_by,
+            is_active=activate,
+        )
+
+
+def decision_policy_activate(*, decision_policy: DecisionPolicy) -> None:
+    with transaction.atomic():
+        DecisionPolicy.objects.filter(is_active=True).update(is_active=False)
+        DecisionPolicy.objects.filter(pk=decision_policy.pk).update(is_active=True)
+
+
+def _price_inputs() -> tuple[list[pricing.Rule], pricing.Rates]:
+    table = PriceTable.objects.filter(is_active=True).prefetch_related("rules").first()
+    if table is None:
+        raise ConflictError(ERR_NO_ACTIVE_PRICE_TABLE, code="no_price_table")
+    rules = [
+        pricing.Rule(
+            damage_type=r.damage_type,
+            severity=r.severity,
+            operation=r.operation,
+            labour_hours=r.labour_hours,
+            parts_cost=r.parts_cost,
+            description=r.description,
+        )
+        for r in table.rules.all()
+    ]
+    return rules, pricing.Rates(table.currency, table.labour_rate, table.paint_rate)
+
+
+@dataclass(frozen=True)
+class _ClaimReading:
+    photos: list[Photo]
+    assessments: dict
+    failures: dict
+
+
+def _read_claim(claim: Claim, model_version: ModelVersion) -> _ClaimReading | None:
+    photos = list(claim.photos.order_by("created_at"))
+    assessments = {
+        a.photo_id: a
+        for a in PhotoAssessment.objects.filter(
+            photo__in=photos, model_version=model_version
+        ).prefetch_related("regions")
+    }
+    failures = {
+        a.photo_id: a
+        for a in PhotoAssessmentAttempt.objects.filter(
+            photo__in=photos, model_version=model_version, failed=True
+        )
+    }
+    if any(p.pk not in assessments and p.pk not in failures for p in photos):
+        return None
+    return _ClaimReading(photos, assessments, failures)
+
+
+def claim_assessment_try_finish(*, claim_id) -> ClaimAssessment | None:
+    """Build the claim's assessment and decide, once every photo is assessed (or failed).
+
+    Runs under a row lock on the claim: concurrent workers finishing the last photos serialise
+    here, and only the one that finds the claim still ``assessing`` decides.
+    """
+    with transaction.atomic():
+        claim = Claim.objects.select_for_update().filter(pk=claim_id).first()
+        if claim is None or claim.status != Claim.Status.ASSESSING:
+            return None
+        model_version = model_version_active()
+        reading = _read_claim(claim, model_version)
+        if reading is None:
+            return None
+        return _claim_assess_and_decide(claim, model_version, reading)
+
+
+def _claim_assess_and_decide(
+    claim: Claim, model_version: ModelVersion, reading: _ClaimReading
+) -> ClaimAssessment:
+    from claims.services import claim_transition
+
+    rules, rates = _price_inputs()
+    priced_regions = [
+        pricing.PricedRegion(str(photo.pk), region.index, region.label, region.severity)
+        for photo in reading.photos
+        if photo.pk in reading.assessments
+        for region in reading.assessments[photo.pk].regions.all()
+    ]
+    quote = pricing.estimate(priced_regions, rules, rates)
+    unpriced = {(r.photo_id, r.region_index) for r in quote.unpriced}
+
+    photo_facts = []
+    for number, photo in enumerate(reading.photos, start=1):
+        assessment = reading.assessments.get(photo.pk)
+        failure = reading.failures.get(photo.pk)
+        photo_facts.append(
+            policy.PhotoFacts(
+                photo=str(number),
+                confidence=assessment.photo_confidence if assessment else None,
+                regions=[
+                    policy.RegionFacts(
+                        label=r.label,
+                        confidence=r.confidence,
+                        severity=r.severity,
+                        priced=(str(photo.pk), r.index) not in unpriced,
+                    )
+                    for r in (assessment.regions.all() if assessment else [])
+                ],
+                quality_warnings=[w["code"] for w in photo.quality_warnings],
+                duplicate=photo.duplicate_of_id is not None,
+                error=failure.last_error if failure and not assessment else "",
+            )
+        )
+    facts = policy.ClaimFacts(photos=photo_facts, estimate_total=float(quote.total))
+    active_policy = decision_policy_active()
+    rules_in_force = policy.PolicyRules.from_dict(active_policy.rules)
+    outcome = policy.decide(rules_in_force, facts)
+
+    ClaimAssessment.objects.filter(claim=claim).delete()  # a re-assessment replaces the record
+    claim_assessment = ClaimAssessment.objects.create(
+        claim=claim,
+        model_version=model_version,
+        overall_severity=pricing.overall_severity([r.severity for r in priced_regions]),
+        region_count=len(priced_regions),
+        min_photo_confidence=min(
+            (a.photo_confidence for a in reading.assessments.values()), default=None
+        ),
+        currency=quote.currency,
+        estimate_total=quote.total,
+    )
+    EstimateLine.objects.bulk_create(
+        [
+            EstimateLine(
+                claim_assessment=claim_assessment,
+                photo_id=line.photo_id,
+                region_index=line.region_index,
+                damage_type=line.damage_type,
+                severity=line.severity,
+                operation=line.operation,
+                description=line.description,
+                labour_hours=line.labour_hours,
+                hourly_rate=line.hourly_rate,
+                parts_cost=line.parts_cost,
+                total=line.total,
+            )
+            for line in quote.lines
+        ]
+    )
+    reasons = [r.to_dict() for r in outcome.reasons]
+    Decision.objects.create(
+        claim=claim,
+        outcome=outcome.outcome,
+        automatic=outcome.automatic,
+        reasons=reasons,
+        policy=active_policy,
+        model_version=model_version,
+    )
+    audit_record(
+        claim=claim,
+        kind=AuditRecord.Kind.AUTOMATED_DECISION,
+        actor=None,
+        inputs={"photos": {str(p.pk): p.sha256 for p in reading.photos}},
+        model_version=model_version.version,
+        policy_version=active_policy.version,
+        scores={
+            "photos": {
+                str(p.pk): {
+                    "photo_confidence": reading.assessments[p.pk].photo_confidence,
+                    "regions": [
+                        {"label": r.label, "confidence": r.confidence, "severity": r.severity}
+                        for r in reading.assessments[p.pk].regions.all()
+                    ],
+                }
+                for p in reading.photos
+                if p.pk in reading.assessments
+            },
+            "estimate_total": str(quote.total),
+            "currency": quote.currency,
+        },
+        thresholds=rules_in_force.to_dict(),
+        rules_fired=reasons,
+        outcome=outcome.outcome,
+    )
+    target = Claim.Status.AUTO_DECIDED if outcome.automatic else Claim.Status.IN_REVIEW
+    claim_transition(claim=claim, to=target)
+    logger.info("claim %s: %s (%d reasons)", claim.reference, outcome.outcome, len(reasons))
+    return claim_assessment
+
+
+def claim_contest(*, claim: Claim, user, reason: str = "") -> Claim:
+    """The customer asks for a person (GDPR art. 22): an automatic decision goes to review."""
+    from claims.services import claim_transition
+
+    with transaction.atomic():
+        locked = Claim.objects.select_for_update().get(pk=claim.pk)
+        if locked.status != Claim.Status.AUTO_DECIDED:
+            raise ConflictError(
+                ERR_NOT_AUTO_DECIDED.format(status=locked.status), code="not_contestable"
+            )
+        previous = Decision.objects.filter(claim=locked).first()
+        message = policy.REASON_MESSAGES["customer_contested"]
+        reasons = [{"code": "customer_contested", "message": message}]
+        if reason:
+            reasons[0]["detail"] = reason[:1000]
+        Decision.objects.create(
+            claim=locked,
+            outcome=Decision.Outcome.ROUTED_TO_REVIEW,
+            automatic=False,
+            reasons=reasons,
+            policy=previous.policy if previous else None,
+            model_version=previous.model_version if previous else None,
+        )
+        audit_record(
+            claim=locked,
+            kind=AuditRecord.Kind.CUSTOMER_CONTEST,
+            actor=user,
+            inputs={},
+            model_version=previous.model_version.version if previous and previous.model_version else "",
+            policy_version=previous.policy.version if previous and previous.policy else None,
+            rules_fired=reasons,
+            outcome=Decision.Outcome.ROUTED_TO_REVIEW,
+            detail={"previous_outcome": previous.outcome if previous else None},
+        )
+        return claim_transition(claim=locked, to=Claim.Status.IN_REVIEW)
+
+
+def audit_record(
+    *,
+    claim: Claim,
+    kind: str,
+    actor,
+    inputs: dict,
+    model_version: str = "",
+    policy_version: int | None = None,
+    scores: dict | None = None,
+    thresholds: dict | None = None,
+    rules_fired: list | None = None,
+    outcome: str,
+    detail: dict | None = None,
+) -> AuditRecord:
+    return AuditRecord.objects.create(
+        claim_id=claim.pk,
+        claim_reference=claim.reference,
+        kind=kind,
+        actor=actor.get_username() if actor else "system",
+        actor_id=actor.pk if actor else None,
+        inputs=inputs,
+        model_version=model_version,
+        policy_version=policy_version,
+        scores=scores or {},
+        thresholds=thresholds or {},
+        rules_fired=rules_fired or [],
+        outcome=outcome,
+        detail=detail or {},
+    )
+

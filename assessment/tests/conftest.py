@@ -1,0 +1,106 @@
+"""Fixtures for assessment tests: an active model version and a scripted segmenter.
+
+Unit tests here script the model's output (the real model is exercised in ml/tests and in the
+integration tests with a real worker); everything else, database included, is real.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from assessment import services
+from assessment.models import ModelVersion
+from claims.tests.conftest import (  # noqa: F401 - shared fixtures
+    _fast_and_isolated,
+    api_client_for,
+    claim,
+    customer,
+    enqueued,
+    media_root,
+    other_customer,
+    photo,
+)
+from claims.tests.factories import ClaimFactory, PhotoFactory
+from ml.coco import mask_to_polygons, mask_to_rle
+from ml.labels import DEFAULT_LABEL_MAP
+
+
+def region(label: str, confidence: float, severity: str = "minor", *, box=(10, 10, 20, 12)):
+    """One region as ml.inference returns it, on a 64x48 mask."""
+    mask = np.zeros((48, 64), dtype=bool)
+    x, y, w, h = box
+    mask[y : y + h, x : x + w] = True
+    flat = mask_to_polygons(mask)[0]
+    return {
+        "label": label,
+        "label_id": DEFAULT_LABEL_MAP.by_name(label).id,
+        "confidence": confidence,
+        "severity": severity,
+        "mask_rle": mask_to_rle(mask),
+        "polygon": [[float(x), float(y)] for x, y in zip(flat[::2], flat[1::2], strict=True)],
+        "bbox": [x, y, w, h],
+        "area_share": float(mask.mean()),
+    }
+
+
+@dataclass
+class _Prediction:
+    data: dict
+
+    def to_dict(self) -> dict:
+        return self.data
+
+
+@dataclass
+class ScriptedSegmenter:
+    """Returns the scripted regions for every photo; records how often it was called."""
+
+    regions: list = field(default_factory=list)
+    photo_confidence: float = 0.95
+    error: Exception | None = None
+    calls: int = 0
+
+    def predict(self, data: bytes) -> _Prediction:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return _Prediction(
+            {
+                "model_version": "test-v1",
+                "image_width": 640,
+                "image_height": 480,
+                "mask_width": 64,
+                "mask_height": 48,
+                "photo_confidence": self.photo_confidence,
+                "regions": self.regions,
+                "timings_ms": {"decode": 1.0, "model": 2.0, "post": 0.5, "total": 3.5},
+            }
+        )
+
+
+@pytest.fixture
+def model_version(db) -> ModelVersion:
+    return ModelVersion.objects.create(
+        version="test-v1",
+        path="/nonexistent",
+        artifact_sha256="0" * 64,
+        label_map=DEFAULT_LABEL_MAP.to_dict(),
+        status=ModelVersion.Status.ACTIVE,
+    )
+
+
+@pytest.fixture
+def segmenter(monkeypatch, model_version) -> ScriptedSegmenter:
+    scripted = ScriptedSegmenter()
+    monkeypatch.setattr(services.segmenters, "get", lambda mv: scripted)
+    return scripted
+
+
+@pytest.fixture
+def assessing_claim(customer):
+    """A claim in ``assessing`` with two prepared photos, as claim_prepare leaves it."""
+    claim = ClaimFactory(owner=customer, submitted=True, status="assessing")
+    PhotoFactory(claim=claim)
+    PhotoFactory(claim=claim)
+    return claim

@@ -1,0 +1,143 @@
+/* Start a claim: validate in the page, then POST JSON to the API with an Idempotency-Key so a
+ * double tap or a retried request never creates two claims. */
+(function () {
+  "use strict";
+  var form = document.getElementById("claim-form");
+  if (!form) return;
+  var summary = document.getElementById("form-errors");
+  var button = document.getElementById("create-claim");
+  var buttonText = button.textContent;
+  var FIELDS = ["policy_number", "vehicle_make", "vehicle_model", "vehicle_year", "incident_date", "description"];
+  var LABELS = {
+    policy_number: "Policy number", vehicle_make: "Make", vehicle_model: "Model",
+    vehicle_year: "Year", incident_date: "Date of the incident", description: "What happened"
+  };
+  // Domain errors that belong to one field.
+  var CODE_FIELD = { incident_in_future: "incident_date" };
+  // One key per claim being started: kept across retries, replaced only once a claim exists.
+  var key = CV.uuid();
+  var busy = false;
+
+  function clearErrors() {
+    summary.hidden = true;
+    summary.textContent = "";
+    FIELDS.forEach(function (name) {
+      var input = form.elements[name];
+      var p = document.getElementById(name + "_error");
+      input.removeAttribute("aria-invalid");
+      input.closest(".field").classList.remove("field--invalid");
+      p.hidden = true;
+      p.textContent = "";
+    });
+  }
+
+  function setFieldError(name, message) {
+    var input = form.elements[name];
+    var p = document.getElementById(name + "_error");
+    if (!input || !p) return false;
+    p.textContent = message;
+    p.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+    input.closest(".field").classList.add("field--invalid");
+    return true;
+  }
+
+  function localMessage(el) {
+    var v = el.validity;
+    if (v.valueMissing) {
+      return el.name === "incident_date" ? "Enter the date of the incident." : "Enter the " + LABELS[el.name].toLowerCase() + ".";
+    }
+    if (el.name === "policy_number" && (v.patternMismatch || v.tooShort)) {
+      return "Use 4 to 40 letters, digits, spaces, - or /.";
+    }
+    if (el.name === "vehicle_year" && (v.rangeOverflow || v.rangeUnderflow || v.badInput || v.stepMismatch)) {
+      return "Enter a year between " + el.min + " and " + el.max + ".";
+    }
+    if (el.name === "incident_date" && v.rangeOverflow) return "The incident date cannot be in the future.";
+    return el.validationMessage;
+  }
+
+  /* A summary at the top, focused, with a link to each field in error. */
+  function showSummary(title, errors) {
+    summary.textContent = "";
+    var h = document.createElement("p");
+    h.className = "error-summary__title";
+    h.textContent = title;
+    summary.appendChild(h);
+    if (errors.length) {
+      var ul = document.createElement("ul");
+      errors.forEach(function (e) {
+        var li = document.createElement("li");
+        if (e.field) {
+          var a = document.createElement("a");
+          a.href = "#" + e.field;
+          a.textContent = e.message;
+          a.addEventListener("click", function (ev) { ev.preventDefault(); form.elements[e.field].focus(); });
+          li.appendChild(a);
+        } else {
+          li.textContent = e.message;
+        }
+        ul.appendChild(li);
+      });
+      summary.appendChild(ul);
+    }
+    summary.hidden = false;
+    summary.focus();
+  }
+
+  function setBusy(on) {
+    busy = on;
+    // aria-disabled, not disabled: a disabled button would drop keyboard focus to the page.
+    button.setAttribute("aria-disabled", on ? "true" : "false");
+    button.setAttribute("aria-busy", on ? "true" : "false");
+    button.textContent = on ? "Creating your claim…" : buttonText;
+  }
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    if (busy) return;
+    clearErrors();
+    var errors = [];
+    FIELDS.forEach(function (name) {
+      var el = form.elements[name];
+      if (el.type !== "textarea" && el.type !== "number" && el.value !== el.value.trim()) el.value = el.value.trim();
+      if (!el.checkValidity()) {
+        var msg = localMessage(el);
+        setFieldError(name, msg);
+        errors.push({ field: name, message: msg });
+      }
+    });
+    if (errors.length) {
+      showSummary("Please correct " + (errors.length === 1 ? "this field" : "these fields") + ":", errors);
+      return;
+    }
+    var body = {
+      policy_number: form.elements.policy_number.value,
+      vehicle_make: form.elements.vehicle_make.value,
+      vehicle_model: form.elements.vehicle_model.value,
+      vehicle_year: parseInt(form.elements.vehicle_year.value, 10),
+      incident_date: form.elements.incident_date.value,
+      description: form.elements.description.value
+    };
+    setBusy(true);
+    CV.api(form.dataset.api, { method: "POST", body: body, idempotencyKey: key }).then(function (claim) {
+      window.location.assign(form.dataset.next.replace(CV.ZERO_UUID, claim.id));
+    }, function (err) {
+      setBusy(false);
+      var list = [];
+      if (err.code === "idempotency_key_reused") key = CV.uuid();
+      var fields = err.details && err.details.fields;
+      if (fields && typeof fields === "object") {
+        Object.keys(fields).forEach(function (name) {
+          var msg = [].concat(fields[name]).join(" ");
+          if (setFieldError(name, msg)) list.push({ field: name, message: LABELS[name] + ": " + msg });
+          else list.push({ message: msg });
+        });
+      } else if (CODE_FIELD[err.code]) {
+        setFieldError(CODE_FIELD[err.code], err.message);
+        list.push({ field: CODE_FIELD[err.code], message: err.message });
+      }
+      showSummary(err.message, list);
+    });
+  });
+})();
