@@ -4,6 +4,7 @@
 failure of the whole run instead of a silent fall-back to the embedded default.
 """
 
+import importlib
 import os
 import socket
 from urllib.parse import urlparse
@@ -47,3 +48,38 @@ def _media_root(tmp_path_factory: pytest.TempPathFactory):
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     yield settings.MEDIA_ROOT
     settings.MEDIA_ROOT = previous
+
+
+@pytest.fixture(autouse=True)
+def _audit_trail_flushable(request: pytest.FixtureRequest):
+    """Let transactional tests' flush empty the append-only audit table, and nothing else.
+
+    The database refuses to delete audit records (assessment migration 0002). Tests that commit
+    (real workers, browsers) end with a flush of every table; just before it, this fixture
+    (set up after the database fixture, so torn down before it) opens the purge switch on
+    PostgreSQL or empties the table behind dropped-and-recreated triggers on SQLite.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server")
+    )
+    if not transactional:
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("RESET claimvision.allow_audit_purge")
+    yield
+    triggers = importlib.import_module("assessment.migrations.0002_audit_append_only")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET claimvision.allow_audit_purge = 'on'")
+        elif connection.vendor == "sqlite":
+            for statement in triggers.SQLITE_DOWN:
+                cursor.execute(statement)
+            cursor.execute(f"DELETE FROM {triggers.TABLE}")
+            for statement in triggers.SQLITE_UP:
+                cursor.execute(statement)

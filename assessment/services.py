@@ -32,6 +32,7 @@ from assessment.models import (
     ModelVersion,
     PhotoAssessment,
     PhotoAssessmentAttempt,
+    PriceRule,
     PriceTable,
     Region,
 )
@@ -68,7 +69,7 @@ def model_version_register(*, model_dir: Path, activate: bool = False) -> ModelV
     except ValueError:
         path = str(model_dir.resolve())
     model_version, _ = ModelVersion.objects.get_or_create(
-        version=meta["version"],
+        version=meta.get("model_version") or meta["version"],
         defaults={
             "path": path,
             "artifact_sha256": _artifact_sha256(model_dir),
@@ -298,10 +299,21 @@ def decision_policy_activate(*, decision_policy: DecisionPolicy) -> None:
         DecisionPolicy.objects.filter(pk=decision_policy.pk).update(is_active=True)
 
 
-def _price_inputs() -> tuple[list[pricing.Rule], pricing.Rates]:
-    table = PriceTable.objects.filter(is_active=True).prefetch_related("rules").first()
-    if table is None:
+def price_table_active() -> PriceTable:
+    """The active price table; an empty database starts from the defaults."""
+    table = PriceTable.objects.filter(is_active=True).first()
+    if table is not None:
+        return table
+    if PriceTable.objects.exists():  # staff deactivated every table: refuse to guess prices
         raise ConflictError(ERR_NO_ACTIVE_PRICE_TABLE, code="no_price_table")
+    from assessment.defaults import price_table_create_default
+
+    with transaction.atomic():
+        return price_table_create_default(PriceTable, PriceRule)
+
+
+def _price_inputs() -> tuple[list[pricing.Rule], pricing.Rates]:
+    table = price_table_active()
     rules = [
         pricing.Rule(
             damage_type=r.damage_type,

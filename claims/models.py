@@ -143,4 +143,7 @@ class IdempotencyRecord(models.Model):
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_user_key")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"
+
 

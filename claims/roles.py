@@ -23,7 +23,8 @@ def user_has_role(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
 def user_roles(user: AbstractBaseUser | AnonymousUser) -> list[str]:
     if not user.is_authenticated:
         return []
-    roles = list(user.groups.filter(name__in=[r.value for r in Role]).values_list("name", flat=True))
+    names = user.groups.filter(name__in=[r.value for r in Role]).values_list("name", flat=True)
+    roles = list(names)
     if user.is_superuser:
         roles.append(Role.ADMIN.value)
     return sorted(roles)

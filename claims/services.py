@@ -25,7 +25,7 @@ from config.errors import ApplicationError, ConflictError
 logger = logging.getLogger(__name__)
 
 ERR_USERNAME_TAKEN = "That username is taken. Choose another one."
-ERR_WEAK_PASSWORD = "Choose a stronger password."
+ERR_WEAK_PASSWORD = "Choose a stronger password."  # noqa: S105 - a message, not a password
 ERR_TRANSITION = "A claim that is {current} cannot become {target}."
 ERR_NOT_DRAFT = "Photos can only be changed while the claim is a draft (this one is {status})."
 ERR_PHOTO_LIMIT = "A claim holds at most {limit} photos. Remove one before adding another."

@@ -44,8 +44,12 @@ STATUS_EXPLANATIONS = {
     Claim.Status.SUBMITTED: (
         "We have your claim and photos. The assessment starts shortly; this page updates by itself."
     ),
-    Claim.Status.ASSESSING: "We are assessing the damage in your photos. This page updates by itself.",
-    Claim.Status.IN_REVIEW: "An adjuster is looking at your claim. We will let you know the outcome.",
+    Claim.Status.ASSESSING: (
+        "We are assessing the damage in your photos. This page updates by itself."
+    ),
+    Claim.Status.IN_REVIEW: (
+        "An adjuster is looking at your claim. We will let you know the outcome."
+    ),
     Claim.Status.AUTO_DECIDED: "Your claim has been decided automatically.",
     Claim.Status.DECIDED: "Your claim has been decided.",
 }
@@ -118,9 +122,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @customer_required
 def claim_new(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
-    return render(
-        request, "claims/claim_new.html", {"today": today, "max_year": today.year + 1}
-    )
+    return render(request, "claims/claim_new.html", {"today": today, "max_year": today.year + 1})
 
 
 @customer_required

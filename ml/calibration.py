@@ -262,13 +262,42 @@ def photo_accepted(regions, target: np.ndarray, k: int, iou_threshold: float = M
 # --------------------------------------------------------------------------- data plumbing
 
 
+def intact_items(n: int, seed: int, size: int = 512):
+    """``n`` synthetic intact cars (no damage drawn): the negatives for image-level AUROC.
+
+    Rendered with a taxonomy that shares no name with the renderer's damage types.
+    """
+    from ml.datasets import SegItem
+    from ml.labels import LabelMap
+    from ml.synth import render_scene, scene_rng
+
+    intact = LabelMap.from_names(["intact"])
+    items = []
+    for i in range(n):
+        scene = render_scene(scene_rng(seed, i), size, label_map=intact)
+        bgr = cv2.imdecode(np.frombuffer(scene.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        items.append(SegItem(rgb, np.zeros(rgb.shape[:2], np.uint8), "synth", f"intact-{i}"))
+    return items
+
+
 def load_split_items(split: str, lm: LabelMap, real_root: str | None = None, seed: int = 0):
-    """``real_train|real_val|real_test`` (de-duplicated splits) or ``synth:<coco.json>``."""
+    """Items of a split spec; ``+`` joins several into one report.
+
+    ``real_train|real_val|real_test`` (de-duplicated real splits), ``synth:<coco.json>[,...]``
+    (files written by ml.synth) or ``intact:<n>:<seed>`` (synthetic cars without damage).
+    """
     from ml import coco
     from ml.datasets import items_from_samples
 
-    if split.startswith("synth:"):
-        return items_from_samples(coco.read_coco(split[6:], lm), "synth", 512)
+    if "+" in split:
+        return [it for part in split.split("+") for it in load_split_items(part, lm, real_root)]
+    if split.startswith("intact:"):
+        _, n, s = split.split(":")
+        return intact_items(int(n), int(s))
+    if split.startswith("synth:"):  # one or more COCO files, comma-separated
+        samples = [s for path in split[6:].split(",") for s in coco.read_coco(path, lm)]
+        return items_from_samples(samples, "synth", 512)
     name = split.removeprefix("real_")
     if name not in ("train", "val", "test"):
         raise ValueError(f"unknown split {split!r}")

@@ -283,11 +283,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--split",
         action="append",
         required=True,
-        help="real_test | real_val | real_train | synth:<coco.json> (repeatable)",
+        help="real_test | real_val | real_train | synth:<coco.json> | intact:<n>:<seed>; "
+        "'+' joins parts into one report (repeatable)",
     )
     parser.add_argument("--real-root", default=None)
     parser.add_argument("--out", required=True, help="folder for <split>.json and PNG plots")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="also store the headline numbers under metrics.<split> in MODEL_DIR/model.json",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     seg = Segmenter.load(args.model_dir, backend=args.backend)
@@ -299,10 +305,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             items = items[: args.limit]
         report = evaluate_predictions(collect_records(seg, items), lm.num_classes, lm.names)
         report["model_version"] = seg.model_version
-        prefix = split.split(":")[0] if split.startswith("synth:") else split
+        prefix = "synth_holdout" if split.startswith(("synth:", "intact:")) else split
         write_report(report, Path(args.out), prefix)
         results[prefix] = report
         logger.info("%s: %s", prefix, json.dumps(headline(report)))
+    if args.record:
+        path = Path(args.model_dir) / "model.json"
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta.setdefault("metrics", {}).update({k: headline(v) for k, v in results.items()})
+        path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

@@ -93,6 +93,8 @@ def frequency_class_weights(
     med = freq[seen].median()
     w = torch.ones_like(freq)
     w[seen] = (med / freq[seen]) ** power
-    w = w / w[0] if seen[0] else w  # relative to background, which the untyped weight shares
+    if seen[0]:  # relative to background, the scale the untyped-damage weight uses too
+        w = w / w[0]
+    w[~seen] = 1.0
     w = w.clamp(max=max_weight)
     return [float(v) for v in w]

@@ -76,6 +76,12 @@ class TrainConfig:
     threads: int = 2
     workers: int = 1
     time_budget_min: float = 0.0  # stop (and checkpoint) after this long; 0 = no limit
+    # > 0: the cosine schedule runs over this many minutes of training steps (evaluation
+    # excluded) instead of epochs x steps, and training ends when they are spent. Finishes on
+    # time on a shared machine, at the price of bit-exact reproducibility (the step count
+    # depends on machine load); 0 = step schedule, reproducible by seed.
+    schedule_minutes: float = 0.0
+    max_val_images: int = 100  # per validation set, for the per-epoch metrics
     bn_reestimate_batches: int = 16
     max_synth_images: int = 0  # 0 = all
 
@@ -136,14 +142,35 @@ def untyped_damage_weight(items: Sequence[SegItem], power: float, cap: float = 1
     return float(min(cap, (counts[0] / damage) ** power)) if damage else 1.0
 
 
-def lr_lambda(cfg: TrainConfig):
-    total = cfg.epochs * cfg.steps_per_epoch
+@dataclass
+class Progress:
+    """Where training is on its schedule: by steps, or by training seconds when time-based."""
+
+    total_steps: int
+    budget_s: float = 0.0  # > 0: time-based schedule
+    step: int = 0
+    train_s: float = 0.0
+
+    @property
+    def fraction(self) -> float:
+        if self.budget_s > 0:
+            return min(1.0, self.train_s / self.budget_s)
+        return min(1.0, self.step / max(1, self.total_steps))
+
+    @property
+    def done(self) -> bool:
+        return self.budget_s > 0 and self.train_s >= self.budget_s
+
+
+def lr_lambda(cfg: TrainConfig, progress: Progress):
+    """Linear warm-up over ``warmup_steps``, then cosine to 2% along ``progress.fraction``."""
+    warm_fraction = cfg.warmup_steps / max(1, progress.total_steps)
 
     def f(step: int) -> float:
         if step < cfg.warmup_steps:
             return (step + 1) / cfg.warmup_steps
-        t = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
-        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+        t = (progress.fraction - warm_fraction) / max(1e-9, 1 - warm_fraction)
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, t))))
 
     return f
 
@@ -159,20 +186,29 @@ def load_checkpoint(path: str | Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def train_one_epoch(model, loader, optimizer, scheduler, loss_kwargs, epoch: int) -> float:
+def train_one_epoch(
+    model, loader, optimizer, scheduler, loss_kwargs, epoch: int, progress: Progress
+) -> float:
     model.train()
     total, n = 0.0, 0
     bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, mininterval=5)
+    last = time.perf_counter()
     for x, y in bar:
         loss = partial_label_loss(model(x), y, **loss_kwargs)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
+        now = time.perf_counter()
+        progress.step += 1
+        progress.train_s += now - last
+        last = now
         scheduler.step()
         total += float(loss.detach())
         n += 1
         bar.set_postfix(loss=f"{total / n:.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
+        if progress.done:
+            break
     return total / max(1, n)
 
 
@@ -263,7 +299,8 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
 
     model = build_model(lm.num_classes, cfg.arch, cfg.bn_momentum)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+    progress = Progress(cfg.epochs * cfg.steps_per_epoch, cfg.schedule_minutes * 60)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, progress))
     start_epoch, best_score, history = 0, -1.0, []
     if resume and (out / CHECKPOINT_LAST).exists():
         ck = load_checkpoint(out / CHECKPOINT_LAST)
@@ -271,6 +308,7 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
         optimizer.load_state_dict(ck["optimizer"])
         scheduler.load_state_dict(ck["scheduler"])
         start_epoch, best_score, history = ck["epoch"] + 1, ck["best_score"], ck["history"]
+        progress.step, progress.train_s = ck["progress"]["step"], ck["progress"]["train_s"]
         logger.info("resumed from epoch %d", ck["epoch"])
 
     train_sets = [s for s in (synth_train, real["train"]) if s]
@@ -281,15 +319,24 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
             [(real["train"], cfg.paste_real_prob), (synth_train, cfg.paste_synth_prob)]
         )
     loader, datasets, sampler = build_loader(cfg, train_sets, shares, augments)
-    val_sets = {"real_val": real["val"], "synth_val": synth_val}
+    val_sets = {
+        "real_val": real["val"][: cfg.max_val_images],
+        "synth_val": synth_val[: cfg.max_val_images],
+    }
 
     for epoch in range(start_epoch, cfg.epochs):
         for d in datasets:
             d.set_epoch(epoch)
         sampler.set_epoch(epoch)
         te = time.perf_counter()
-        loss = train_one_epoch(model, loader, optimizer, scheduler, loss_kwargs, epoch)
-        record = {"epoch": epoch, "loss": loss, "train_s": time.perf_counter() - te}
+        loss = train_one_epoch(model, loader, optimizer, scheduler, loss_kwargs, epoch, progress)
+        record = {
+            "epoch": epoch,
+            "loss": loss,
+            "train_s": time.perf_counter() - te,
+            "step": progress.step,
+            "lr": scheduler.get_last_lr()[0],
+        }
         for name, items in val_sets.items():
             if items:
                 record[name] = _short(evaluate_items(model, items, lm, cfg.input_long_side))
@@ -305,6 +352,7 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
             "label_map": lm.to_dict(),
             "best_score": max(best_score, score),
             "history": history,
+            "progress": {"step": progress.step, "train_s": progress.train_s},
         }
         if score > best_score:
             best_score = score
@@ -313,6 +361,11 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
         if cfg.time_budget_min and time.perf_counter() - t0 > cfg.time_budget_min * 60:
             logger.warning(
                 "time budget of %.0f min reached after epoch %d", cfg.time_budget_min, epoch
+            )
+            break
+        if progress.done:
+            logger.info(
+                "time schedule of %.1f min complete after epoch %d", cfg.schedule_minutes, epoch
             )
             break
 

@@ -1,4 +1,9 @@
-"""The database itself refuses UPDATE and DELETE on audit records (PostgreSQL and SQLite)."""
+"""The database itself refuses UPDATE and DELETE on audit records (PostgreSQL and SQLite).
+
+On PostgreSQL a retention purge is possible only for a session that sets
+``claimvision.allow_audit_purge = on`` (a DBA's deliberate act, e.g. after the legal retention
+period; the test suite uses it to empty tables between tests). Nothing in the product sets it.
+"""
 
 from django.db import migrations
 
@@ -7,6 +12,12 @@ TABLE = "assessment_auditrecord"
 POSTGRES_UP = f"""
 CREATE OR REPLACE FUNCTION audit_record_append_only() RETURNS trigger AS $$
 BEGIN
+    IF current_setting('claimvision.allow_audit_purge', true) = 'on' AND TG_OP <> 'UPDATE' THEN
+        IF TG_OP = 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+        RETURN NULL;
+    END IF;
     RAISE EXCEPTION 'audit records are append-only (%% refused)', TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END;

@@ -264,3 +264,20 @@ def test_photo_delete_api_answers_404_for_a_photo_of_another_claim(
 
     assert response.status_code == 404
     assert snapshot() == before
+
+
+def test_photo_upload_api_handles_a_photo_streamed_to_a_temporary_file(
+    claim, customer_client, media_root, settings
+):
+    # Over FILE_UPLOAD_MAX_MEMORY_SIZE, Django spools the upload to disk instead of memory.
+    content = encode(Image.fromarray(noise(1400, 1100, 0, 256)), "JPEG", quality=100)
+    assert len(content) > settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+
+    first = upload(customer_client, claim.pk, content, key="big-1")
+    replay = upload(customer_client, claim.pk, content, key="big-1")
+
+    assert first.status_code == replay.status_code == 201
+    assert replay["Idempotent-Replayed"] == "true"
+    photo = Photo.objects.get()
+    assert (photo.width, photo.height, photo.size_bytes) == (1400, 1100, len(content))
+    assert (media_root / "originals" / photo.original.name).read_bytes() == content

@@ -6,6 +6,7 @@ import stat
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import RequestFactory
 from django.utils import timezone
 from PIL import Image
@@ -242,8 +243,6 @@ def test_bad_input_filename_long_but_within_header_limit(claim, customer_client,
 
 
 def test_bad_input_filename_of_10000_characters_reaching_the_service(claim, media_root, tmp_path):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     name = "../" * 10 + "c" * 10_000 + ".jpg"
 
     photo = services.photo_ingest(
@@ -327,8 +326,6 @@ def test_bad_input_photo_delete_after_submit(customer, customer_client, snapshot
 
 
 def others_claim_requests(claim_id, photo_id) -> list[tuple[str, str, dict]]:
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     image = SimpleUploadedFile("x.jpg", jpeg_bytes(), content_type="image/jpeg")
     key = {"headers": {"Idempotency-Key": "intruder-1"}}
     return [
@@ -397,8 +394,15 @@ def small_cap(settings):
     return CAP
 
 
-def test_bad_input_over_the_cap_by_content_length(claim, customer_client, snapshot, small_cap):
+def test_bad_input_over_the_cap_by_content_length(
+    claim, customer_client, snapshot, small_cap, monkeypatch
+):
     content = b"\xff\xd8\xff" + bytes(uploads.body_limit())
+    monkeypatch.setattr(
+        uploads.CappedUploadHandler,
+        "receive_data_chunk",
+        lambda *args: pytest.fail("the body was streamed"),
+    )
     before = snapshot()
 
     response = upload(customer_client, claim.pk, content)

@@ -139,14 +139,14 @@ N_CONCURRENT = 6
 
 
 def run_concurrently(request) -> list:
-    """Start ``N_CONCURRENT`` requests at once; each thread uses its own DB connection."""
+    """Run ``request(i)`` in ``N_CONCURRENT`` threads at once, each with its own connection."""
     barrier = threading.Barrier(N_CONCURRENT)
     results: list = [None] * N_CONCURRENT
 
     def worker(i: int) -> None:
         try:
             barrier.wait(timeout=10)
-            results[i] = request()
+            results[i] = request(i)
         except Exception as exc:  # reported by the assertions below
             results[i] = exc
         finally:
@@ -163,8 +163,9 @@ def run_concurrently(request) -> list:
 @pytest.mark.django_db(transaction=True)
 def test_idempotency_concurrent_creates_with_one_key_make_one_claim(api_client_for):
     user = CustomerFactory()
+    clients = [api_client_for(user) for _ in range(N_CONCURRENT)]
 
-    results = run_concurrently(lambda: create(api_client_for(user), "race-1"))
+    results = run_concurrently(lambda i: create(clients[i], "race-1"))
 
     assert [getattr(r, "status_code", r) for r in results] == [201] * N_CONCURRENT
     assert Claim.objects.count() == 1
@@ -177,10 +178,9 @@ def test_idempotency_concurrent_creates_with_one_key_make_one_claim(api_client_f
 def test_idempotency_concurrent_uploads_with_one_key_store_one_photo(api_client_for, media_root):
     claim = ClaimFactory()
     content = jpeg_bytes()
+    clients = [api_client_for(claim.owner) for _ in range(N_CONCURRENT)]
 
-    results = run_concurrently(
-        lambda: upload(api_client_for(claim.owner), claim.pk, content, key="race-2")
-    )
+    results = run_concurrently(lambda i: upload(clients[i], claim.pk, content, key="race-2"))
 
     assert [getattr(r, "status_code", r) for r in results] == [201] * N_CONCURRENT
     assert Photo.objects.count() == 1
@@ -191,8 +191,10 @@ def test_idempotency_concurrent_uploads_with_one_key_store_one_photo(api_client_
 def test_photo_limit_holds_against_concurrent_uploads(api_client_for, settings, media_root):
     settings.CLAIMVISION_MAX_PHOTOS_PER_CLAIM = 2
     claim = ClaimFactory()
+    clients = [api_client_for(claim.owner) for _ in range(N_CONCURRENT)]
+    contents = [jpeg_bytes() for _ in range(N_CONCURRENT)]
 
-    results = run_concurrently(lambda: upload(api_client_for(claim.owner), claim.pk, jpeg_bytes()))
+    results = run_concurrently(lambda i: upload(clients[i], claim.pk, contents[i]))
 
     statuses = sorted(getattr(r, "status_code", r) for r in results)
     assert statuses == [201, 201] + [409] * (N_CONCURRENT - 2)

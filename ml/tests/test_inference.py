@@ -93,8 +93,14 @@ def test_reduction_factor_keeps_long_side_at_or_above_target():
     assert reduction_factor(1024, 1024, 480) == 2
 
 
+_FULL = _jpeg(_pattern(200, 300))
+_TRUNCATED = _FULL[: len(_FULL) // 2]
+
+
 @pytest.mark.parametrize(
-    ("data", "message"), [(b"", ERR_EMPTY), (b"not an image at all", ERR_DECODE)]
+    ("data", "message"),
+    [(b"", ERR_EMPTY), (b"not an image at all", ERR_DECODE), (_TRUNCATED, ERR_DECODE)],
+    ids=["empty", "garbage", "truncated-jpeg"],
 )
 def test_predict_invalid_bytes_raise_image_decode_error(tiny_dir, data, message):
     seg = Segmenter.load(tiny_dir)

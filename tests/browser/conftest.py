@@ -15,9 +15,9 @@ from pathlib import Path
 # thread with a running loop unless told that this (test-only) use is fine.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
 
 SKIP_MESSAGE = (
     "Chromium not found: install Debian's chromium (apt-get install chromium) or set "
@@ -146,15 +146,20 @@ def damage_photo_bytes(seed: int, size: tuple[int, int] = (1600, 1200)) -> bytes
     )
     for cx in (0.24, 0.76):
         draw.ellipse([w * cx - 120, h * 0.68, w * cx + 120, h * 0.68 + 240], fill=(20, 20, 22))
-        draw.ellipse([w * cx - 60, h * 0.68 + 60, w * cx + 60, h * 0.68 + 180], fill=(150, 150, 155))
+        draw.ellipse(
+            [w * cx - 60, h * 0.68 + 60, w * cx + 60, h * 0.68 + 180], fill=(150, 150, 155)
+        )
     # The damage: a dent and scratches across the door.
     cx, cy = w * rng.uniform(0.35, 0.6), h * rng.uniform(0.5, 0.62)
     darker = tuple(max(0, c - 50) for c in body)
     draw.ellipse([cx - 110, cy - 60, cx + 110, cy + 60], fill=darker)
     for _ in range(7):
         x0, y0 = cx + rng.uniform(-260, 60), cy + rng.uniform(-90, 90)
-        draw.line([(x0, y0), (x0 + rng.uniform(150, 380), y0 + rng.uniform(-40, 40))],
-                  fill=(225, 225, 225), width=int(rng.integers(2, 6)))
+        draw.line(
+            [(x0, y0), (x0 + rng.uniform(150, 380), y0 + rng.uniform(-40, 40))],
+            fill=(225, 225, 225),
+            width=int(rng.integers(2, 6)),
+        )
     pixels = np.asarray(image, dtype=np.float32)
     pixels += rng.normal(0, 7, pixels.shape)
     out = io.BytesIO()

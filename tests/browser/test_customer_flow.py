@@ -71,9 +71,7 @@ def test_phone_flow_register_claim_photos_submit_status(phone_page, make_photo, 
     page.set_input_files("#camera-input", [str(first), str(second)])
 
     # then: each has a downscaled preview and a progress bar at 100 %
-    page.wait_for_function(
-        "document.querySelectorAll('.photo-card[data-state=done]').length === 2"
-    )
+    page.wait_for_function("document.querySelectorAll('.photo-card[data-state=done]').length === 2")
     assert page.locator("progress").evaluate_all("els => els.map(e => e.value)") == [100, 100]
     previews = page.locator(".photo-card__img").evaluate_all(
         "els => els.map(e => [e.currentSrc.slice(0, 5), e.naturalWidth, e.complete])"

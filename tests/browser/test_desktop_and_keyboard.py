@@ -67,6 +67,7 @@ def test_keyboard_only_claim_flow(phone_page, customer, make_photo):
     page = phone_page
     page.goto("/accounts/login/")
     # the username field has focus on arrival
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_username'")
     page.keyboard.type(customer.username)
     page.keyboard.press("Tab")
     page.keyboard.type(CUSTOMER_PASSWORD)
