@@ -25,6 +25,8 @@ class ClaimContestApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim_id)
-        services.claim_contest(claim=claim, user=request.user, reason=data.validated_data.get("reason", ""))
+        services.claim_contest(
+            claim=claim, user=request.user, reason=data.validated_data.get("reason", "")
+        )
         claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim_id)
         return Response(ClaimOutputSerializer(claim).data, status=status.HTTP_202_ACCEPTED)

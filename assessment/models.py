@@ -63,6 +63,9 @@ class PhotoAssessment(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.photo_id} by {self.model_version_id}"
+
 
 class Region(models.Model):
     class Severity(models.TextChoices):
@@ -70,7 +73,9 @@ class Region(models.Model):
         MODERATE = "moderate", "Moderate"
         SEVERE = "severe", "Severe"
 
-    assessment = models.ForeignKey(PhotoAssessment, on_delete=models.CASCADE, related_name="regions")
+    assessment = models.ForeignKey(
+        PhotoAssessment, on_delete=models.CASCADE, related_name="regions"
+    )
     index = models.PositiveSmallIntegerField()
     label = models.CharField(max_length=60)  # a name from the model version's label map
     label_id = models.PositiveSmallIntegerField()
@@ -95,6 +100,9 @@ class Region(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.label} ({self.severity}, {self.confidence:.2f})"
+
 
 class PhotoAssessmentAttempt(models.Model):
     """How often a photo was tried under a model version: a photo that keeps killing workers
@@ -113,6 +121,9 @@ class PhotoAssessmentAttempt(models.Model):
                 fields=["photo", "model_version"], name="one_attempt_row_per_photo_and_model"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.photo_id}: {self.attempts} attempts"
 
 
 class PriceTable(models.Model):
@@ -158,6 +169,9 @@ class PriceRule(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.damage_type}/{self.severity}: {self.operation}"
+
 
 class ClaimAssessment(models.Model):
     """The claim as a whole under one model version: its damage record and estimate."""
@@ -174,6 +188,9 @@ class ClaimAssessment(models.Model):
     source = models.CharField(max_length=10, default="model")  # model | adjuster
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.claim_id}: {self.estimate_total} {self.currency}"
 
 
 class EstimateLine(models.Model):
@@ -193,6 +210,9 @@ class EstimateLine(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.total}"
 
 
 class DecisionPolicy(models.Model):
@@ -245,6 +265,9 @@ class Decision(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.claim_id}: {self.outcome}"
+
 
 class AuditRecordQuerySet(models.QuerySet):
     def update(self, **kwargs):
@@ -287,6 +310,9 @@ class AuditRecord(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.claim_reference} {self.kind} {self.outcome}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None or not self._state.adding:

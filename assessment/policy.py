@@ -12,11 +12,17 @@ SEVERITY_ORDER = {"minor": 0, "moderate": 1, "severe": 2}
 
 # Plain-word messages per reason code: shown to adjusters and customers, asserted by tests.
 REASON_MESSAGES = {
-    "low_photo_confidence": "The model is not sure enough about photo {photo} ({value:.2f} < {threshold:.2f}).",
-    "low_region_confidence": "The model is not sure about a {label} on photo {photo} ({value:.2f} < {threshold:.2f}).",
+    "low_photo_confidence": (
+        "The model is not sure enough about photo {photo} ({value:.2f} < {threshold:.2f})."
+    ),
+    "low_region_confidence": (
+        "The model is not sure about a {label} on photo {photo} ({value:.2f} < {threshold:.2f})."
+    ),
     "always_human_type": "Damage of type {label} is always checked by an adjuster.",
     "always_human_severity": "{severity} damage is always checked by an adjuster.",
-    "estimate_over_limit": "The estimate ({value:.2f}) is above what is decided automatically ({threshold:.2f}).",
+    "estimate_over_limit": (
+        "The estimate ({value:.2f}) is above what is decided automatically ({threshold:.2f})."
+    ),
     "photo_quality": "Photo {photo} may be unusable: {warnings}.",
     "duplicate_photo": "Photo {photo} also appears in another customer's claim.",
     "no_damage_found": "The model found no damage; an adjuster confirms before closing.",
@@ -182,15 +188,19 @@ def decide(rules: PolicyRules, facts: ClaimFacts) -> Outcome:
             )
         )
     no_damage = all(not p.regions for p in facts.photos if p.confidence is not None)
-    if no_damage and rules.no_damage == "review" and not any(
-        r.code == "assessment_failed" for r in reasons
+    if (
+        no_damage
+        and rules.no_damage == "review"
+        and not any(r.code == "assessment_failed" for r in reasons)
     ):
         reasons.append(_reason("no_damage_found"))
 
     reasons = _dedupe(reasons)
     if reasons:
         return Outcome(automatic=False, outcome="routed_to_review", reasons=reasons)
-    return Outcome(automatic=True, outcome="no_damage" if no_damage else "auto_approved", reasons=[])
+    return Outcome(
+        automatic=True, outcome="no_damage" if no_damage else "auto_approved", reasons=[]
+    )
 
 
 def _dedupe(reasons: list[Reason]) -> list[Reason]:

@@ -166,9 +166,7 @@ def _attempt_begin(photo: Photo, model_version: ModelVersion) -> PhotoAssessment
 
 
 def _attempt_fail(attempt: PhotoAssessmentAttempt, error: str) -> None:
-    PhotoAssessmentAttempt.objects.filter(pk=attempt.pk).update(
-        failed=True, last_error=error[:300]
-    )
+    PhotoAssessmentAttempt.objects.filter(pk=attempt.pk).update(failed=True, last_error=error[:300])
     logger.warning("photo %s failed assessment: %s", attempt.photo_id, error)
 
 
@@ -512,7 +510,9 @@ def claim_contest(*, claim: Claim, user, reason: str = "") -> Claim:
             kind=AuditRecord.Kind.CUSTOMER_CONTEST,
             actor=user,
             inputs={},
-            model_version=previous.model_version.version if previous and previous.model_version else "",
+            model_version=previous.model_version.version
+            if previous and previous.model_version
+            else "",
             policy_version=previous.policy.version if previous and previous.policy else None,
             rules_fired=reasons,
             outcome=Decision.Outcome.ROUTED_TO_REVIEW,
@@ -550,4 +550,3 @@ def audit_record(
         outcome=outcome,
         detail=detail or {},
     )
-

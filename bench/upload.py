@@ -75,11 +75,26 @@ def measure_in_process(photos: list[bytes], repeats: int) -> float:
 
 def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
     python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True)
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True
+    )
     proc = subprocess.Popen(
-        [python, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers),
-         "--timeout", "120", "--log-level", "warning"],
-        cwd=REPO, env=env,
+        [
+            python,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -95,7 +110,11 @@ def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
 def register(base: str, name: str) -> str:
     response = requests.post(
         f"{base}/api/v1/auth/register/",
-        json={"username": name, "email": f"{name}@bench.test", "password": secrets.token_urlsafe(16)},
+        json={
+            "username": name,
+            "email": f"{name}@bench.test",
+            "password": secrets.token_urlsafe(16),
+        },
         timeout=30,
     )
     response.raise_for_status()
@@ -105,8 +124,13 @@ def register(base: str, name: str) -> str:
 def new_claim(session: requests.Session, base: str) -> str:
     response = session.post(
         f"{base}/api/v1/claims/",
-        json={"policy_number": "BENCH-0001", "vehicle_make": "Bench", "vehicle_model": "Mark",
-              "vehicle_year": 2020, "incident_date": "2026-01-01"},
+        json={
+            "policy_number": "BENCH-0001",
+            "vehicle_make": "Bench",
+            "vehicle_model": "Mark",
+            "vehicle_year": 2020,
+            "incident_date": "2026-01-01",
+        },
         timeout=30,
     )
     response.raise_for_status()
@@ -122,7 +146,9 @@ def run_clients(base: str, photos: list[bytes], clients: int, uploads: int):
     def client(index: int) -> None:
         nonlocal errors
         session = requests.Session()
-        session.headers["Authorization"] = f"Token {register(base, f'bench{index}-{secrets.token_hex(3)}')}"
+        session.headers["Authorization"] = (
+            f"Token {register(base, f'bench{index}-{secrets.token_hex(3)}')}"
+        )
         claim_id, in_claim = new_claim(session, base), 0
         for n in range(per_client):
             if in_claim == 12:
@@ -140,7 +166,9 @@ def run_clients(base: str, photos: list[bytes], clients: int, uploads: int):
                     durations.append(elapsed)
                 else:
                     errors += 1
-                    logger.warning("upload failed: %s %s", response.status_code, response.text[:200])
+                    logger.warning(
+                        "upload failed: %s %s", response.status_code, response.text[:200]
+                    )
             in_claim += 1
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
@@ -203,11 +231,15 @@ def main(argv: list[str] | None = None) -> dict:
         "validation_share_of_upload": round(ours_ms / statistics.median(alone), 3),
     }
     print(f"backend {backend}: {len(durations)} uploads by {args.clients} clients in {wall:.1f} s")
-    print(f"upload p50 {figures['upload_p50_ms']} ms, p95 {figures['upload_p95_ms']} ms, "
-          f"{figures['uploads_per_s']} uploads/s, errors {errors}")
-    print(f"validation + re-encode in process: {ours_ms:.1f} ms "
-          f"= {figures['validation_share_of_upload']} of a single client's upload p50 "
-          f"({figures['upload_single_client_p50_ms']} ms)")
+    print(
+        f"upload p50 {figures['upload_p50_ms']} ms, p95 {figures['upload_p95_ms']} ms, "
+        f"{figures['uploads_per_s']} uploads/s, errors {errors}"
+    )
+    print(
+        f"validation + re-encode in process: {ours_ms:.1f} ms "
+        f"= {figures['validation_share_of_upload']} of a single client's upload p50 "
+        f"({figures['upload_single_client_p50_ms']} ms)"
+    )
     print(json.dumps(figures))
     return figures
 

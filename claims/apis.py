@@ -311,6 +311,8 @@ class PhotoImageApi(APIView):
         photo = selectors.photo_get_for_owner(
             owner=request.user, claim_id=claim_id, photo_id=photo_id
         )
+        if not photo.working or not photo.working.storage.exists(photo.working.name):
+            services.photo_prepare(photo=photo)  # re-create a lost working copy from the original
         response = FileResponse(photo.working.open("rb"), content_type="image/jpeg")
         response["Cache-Control"] = "private, max-age=3600"
         response["X-Content-Type-Options"] = "nosniff"

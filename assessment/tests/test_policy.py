@@ -39,7 +39,10 @@ def test_decide_confident_small_claim_is_automatic():
         (_claim(_photo(duplicate=True)), "duplicate_photo"),
         (_claim(_photo(regions=[])), "no_damage_found"),
         (_claim(_photo(confidence=None, regions=[], error="boom")), "assessment_failed"),
-        (_claim(_photo(regions=[RegionFacts("dent", 0.9, "minor", priced=False)])), "no_price_rule"),
+        (
+            _claim(_photo(regions=[RegionFacts("dent", 0.9, "minor", priced=False)])),
+            "no_price_rule",
+        ),
         (_claim(_photo(), contested=True), "customer_contested"),
     ],
 )

@@ -14,7 +14,6 @@ from assessment.models import (
     ModelVersion,
     PhotoAssessment,
     PhotoAssessmentAttempt,
-    Region,
 )
 from assessment.tests.conftest import region
 from claims.models import Claim
@@ -47,21 +46,36 @@ def test_photo_assess_stores_regions_once_per_photo_and_model(segmenter, assessi
 
 def test_database_refuses_second_assessment_for_same_photo_and_model(model_version, photo):
     PhotoAssessment.objects.create(
-        photo=photo, model_version=model_version, photo_confidence=0.5,
-        image_width=1, image_height=1, mask_width=1, mask_height=1,
+        photo=photo,
+        model_version=model_version,
+        photo_confidence=0.5,
+        image_width=1,
+        image_height=1,
+        mask_width=1,
+        mask_height=1,
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         PhotoAssessment.objects.create(
-            photo=photo, model_version=model_version, photo_confidence=0.5,
-            image_width=1, image_height=1, mask_width=1, mask_height=1,
+            photo=photo,
+            model_version=model_version,
+            photo_confidence=0.5,
+            image_width=1,
+            image_height=1,
+            mask_width=1,
+            mask_height=1,
         )
 
 
 def test_database_refuses_confidence_outside_unit_interval(model_version, photo):
     with pytest.raises(IntegrityError), transaction.atomic():
         PhotoAssessment.objects.create(
-            photo=photo, model_version=model_version, photo_confidence=1.2,
-            image_width=1, image_height=1, mask_width=1, mask_height=1,
+            photo=photo,
+            model_version=model_version,
+            photo_confidence=1.2,
+            image_width=1,
+            image_height=1,
+            mask_width=1,
+            mask_height=1,
         )
 
 
@@ -204,7 +218,9 @@ def test_decision_policy_versions_are_new_rows_and_validated(db):
         services.decision_policy_create(rules={"min_photo_confidence": 7}, activate=False)
 
 
-def test_contest_sends_auto_decided_claim_to_review_and_audits(segmenter, assessing_claim, customer):
+def test_contest_sends_auto_decided_claim_to_review_and_audits(
+    segmenter, assessing_claim, customer
+):
     segmenter.regions = [region("dent", 0.95, "minor")]
     _assess_all(assessing_claim)
     assessing_claim.refresh_from_db()
@@ -215,7 +231,9 @@ def test_contest_sends_auto_decided_claim_to_review_and_audits(segmenter, assess
     assert assessing_claim.status == Claim.Status.IN_REVIEW
     latest = Decision.objects.filter(claim=assessing_claim).first()
     assert latest.reasons[0]["code"] == "customer_contested"
-    kinds = list(AuditRecord.objects.filter(claim_id=assessing_claim.pk).values_list("kind", flat=True))
+    kinds = list(
+        AuditRecord.objects.filter(claim_id=assessing_claim.pk).values_list("kind", flat=True)
+    )
     assert kinds == ["automated_decision", "customer_contest"]
     with pytest.raises(ConflictError):
         services.claim_contest(claim=assessing_claim, user=customer)
@@ -244,7 +262,10 @@ def test_audit_record_refuses_update_and_delete_in_the_database(segmenter, asses
         f"UPDATE {table} SET outcome = 'tampered' WHERE id = %s",
         f"DELETE FROM {table} WHERE id = %s",
     ):
-        with pytest.raises(Exception, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(statement, [record.pk])
+        with (
+            pytest.raises(Exception, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, [record.pk])
     assert AuditRecord.objects.get(pk=record.pk).outcome == original

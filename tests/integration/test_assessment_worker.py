@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
@@ -72,8 +71,13 @@ def _client(name: str = "erin") -> APIClient:
 def _submitted_claim(client: APIClient, photos: int, *, submit: bool = True) -> str:
     response = client.post(
         "/api/v1/claims/",
-        {"policy_number": "POL-445566", "vehicle_make": "Fiat", "vehicle_model": "Panda",
-         "vehicle_year": 2018, "incident_date": "2026-10-30"},
+        {
+            "policy_number": "POL-445566",
+            "vehicle_make": "Fiat",
+            "vehicle_model": "Panda",
+            "vehicle_year": 2018,
+            "incident_date": "2026-10-30",
+        },
         format="json",
     )
     claim_id = response.json()["id"]
@@ -101,8 +105,12 @@ def test_real_worker_assesses_photos_and_decides_the_claim(active_model, start_w
     client = _client()
     claim_id = _submitted_claim(client, 3)
 
-    wait_for(lambda: Claim.objects.get(pk=claim_id).status in DECIDED, timeout=120,
-             what="a decision", worker=worker)
+    wait_for(
+        lambda: Claim.objects.get(pk=claim_id).status in DECIDED,
+        timeout=120,
+        what="a decision",
+        worker=worker,
+    )
 
     _assert_exactly_one_of_everything(claim_id, 3)
     body = client.get(f"/api/v1/claims/{claim_id}/").json()
@@ -119,19 +127,28 @@ def test_worker_killed_mid_inference_reruns_task_and_stores_one_assessment(
     worker_env["CLAIMVISION_ASSESS_DELAY_S"] = "4"
     worker = start_worker()
     claim_id = _submitted_claim(_client(), 1)
-    wait_for(lambda: PhotoAssessmentAttempt.objects.filter(photo__claim_id=claim_id).exists(),
-             timeout=60, what="the assessment to start", worker=worker)
+    wait_for(
+        lambda: PhotoAssessmentAttempt.objects.filter(photo__claim_id=claim_id).exists(),
+        timeout=60,
+        what="the assessment to start",
+        worker=worker,
+    )
 
     # when its pool process is killed with SIGKILL in the middle of the task
-    children = subprocess.run(["pgrep", "-P", str(worker.proc.pid)], capture_output=True,
-                              text=True, check=False).stdout.split()
+    children = subprocess.run(
+        ["pgrep", "-P", str(worker.proc.pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
     assert children, "the worker has no pool process to kill"
     for pid in children:
         os.kill(int(pid), 9)
 
     # then the task is delivered again and exactly one assessment exists
-    wait_for(lambda: Claim.objects.get(pk=claim_id).status in DECIDED, timeout=120,
-             what="a decision after the kill", worker=worker)
+    wait_for(
+        lambda: Claim.objects.get(pk=claim_id).status in DECIDED,
+        timeout=120,
+        what="a decision after the kill",
+        worker=worker,
+    )
     _assert_exactly_one_of_everything(claim_id, 1)
     attempt = PhotoAssessmentAttempt.objects.get(photo__claim_id=claim_id)
     assert attempt.attempts == 2
@@ -144,8 +161,12 @@ def test_two_workers_on_one_claim_make_one_claim_assessment_and_one_decision(
     workers = [start_worker(), start_worker()]
     claim_id = _submitted_claim(_client(), 6)
 
-    wait_for(lambda: Claim.objects.get(pk=claim_id).status in DECIDED, timeout=180,
-             what="a decision", worker=workers[0])
+    wait_for(
+        lambda: Claim.objects.get(pk=claim_id).status in DECIDED,
+        timeout=180,
+        what="a decision",
+        worker=workers[0],
+    )
 
     _assert_exactly_one_of_everything(claim_id, 6)
     busy = [w for w in workers if "assessment.assess_photo" in w.output()]
@@ -166,14 +187,15 @@ def _hold_write_lock(seconds: float, started: threading.Event) -> None:
     import psycopg
 
     with psycopg.connect(
-        host=settings_dict["HOST"] or "127.0.0.1", port=settings_dict["PORT"] or 5432,
-        user=settings_dict["USER"] or "postgres", dbname=settings_dict["NAME"],
+        host=settings_dict["HOST"] or "127.0.0.1",
+        port=settings_dict["PORT"] or 5432,
+        user=settings_dict["USER"] or "postgres",
+        dbname=settings_dict["NAME"],
         password=settings_dict.get("PASSWORD") or None,
-    ) as db:
-        with db.transaction():
-            db.execute("LOCK TABLE assessment_photoassessment IN ACCESS EXCLUSIVE MODE")
-            started.set()
-            time.sleep(seconds)
+    ) as db, db.transaction():
+        db.execute("LOCK TABLE assessment_photoassessment IN ACCESS EXCLUSIVE MODE")
+        started.set()
+        time.sleep(seconds)
 
 
 def test_database_unavailable_while_result_is_written_retries_without_partial_rows(
@@ -185,8 +207,12 @@ def test_database_unavailable_while_result_is_written_retries_without_partial_ro
     worker_env["DATABASE_LOCK_TIMEOUT_MS"] = "1000"
     worker = start_worker()
     claim_id = _submitted_claim(_client(), 1)
-    wait_for(lambda: PhotoAssessmentAttempt.objects.filter(photo__claim_id=claim_id).exists(),
-             timeout=60, what="the assessment to start", worker=worker)
+    wait_for(
+        lambda: PhotoAssessmentAttempt.objects.filter(photo__claim_id=claim_id).exists(),
+        timeout=60,
+        what="the assessment to start",
+        worker=worker,
+    )
 
     # when the database refuses writes while the result is being written
     started = threading.Event()
@@ -198,8 +224,12 @@ def test_database_unavailable_while_result_is_written_retries_without_partial_ro
     holder.join()
 
     # then the task retried and the result is whole
-    wait_for(lambda: Claim.objects.get(pk=claim_id).status in DECIDED, timeout=120,
-             what="a decision after the outage", worker=worker)
+    wait_for(
+        lambda: Claim.objects.get(pk=claim_id).status in DECIDED,
+        timeout=120,
+        what="a decision after the outage",
+        worker=worker,
+    )
     _assert_exactly_one_of_everything(claim_id, 1)
     assert "Retry in" in worker.output()
     assessment = PhotoAssessment.objects.get(photo__claim_id=claim_id)
@@ -207,9 +237,22 @@ def test_database_unavailable_while_result_is_written_retries_without_partial_ro
 
 
 REDIS_START = [
-    "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-    "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
-    "--logfile", "/var/log/redis/ci.log",
+    "redis-server",
+    "--daemonize",
+    "yes",
+    "--bind",
+    "127.0.0.1",
+    "-::1",
+    "--port",
+    "6379",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    "/var/lib/redis",
+    "--logfile",
+    "/var/log/redis/ci.log",
 ]
 
 
@@ -228,8 +271,11 @@ def test_redis_restart_with_tasks_queued_every_claim_still_reaches_a_decision(
     subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], check=False)
     time.sleep(1)
     subprocess.run(REDIS_START, check=True)
-    wait_for(lambda: subprocess.run(["redis-cli", "ping"], capture_output=True).returncode == 0,
-             timeout=30, what="Redis to come back")
+    wait_for(
+        lambda: subprocess.run(["redis-cli", "ping"], capture_output=True).returncode == 0,
+        timeout=30,
+        what="Redis to come back",
+    )
     worker = start_worker()
 
     # then the sweeper re-sends the stuck claims and all of them are decided
@@ -237,8 +283,14 @@ def test_redis_restart_with_tasks_queued_every_claim_still_reaches_a_decision(
 
     settings.CLAIMVISION_STUCK_AFTER_SECONDS = 0
     assert sorted(claims_sweep_stuck()) == sorted(claim_ids)
-    wait_for(lambda: set(Claim.objects.filter(pk__in=claim_ids).values_list("status", flat=True))
-             <= DECIDED, timeout=180, what="every claim to be decided", worker=worker)
+    wait_for(
+        lambda: (
+            set(Claim.objects.filter(pk__in=claim_ids).values_list("status", flat=True)) <= DECIDED
+        ),
+        timeout=180,
+        what="every claim to be decided",
+        worker=worker,
+    )
     for claim_id in claim_ids:
         _assert_exactly_one_of_everything(claim_id, 1)
 
