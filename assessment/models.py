@@ -27,6 +27,15 @@ class ModelVersion(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CANDIDATE)
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # Registry (assessment.learning): lineage, data, and how the version compared when made.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    training_snapshot = models.JSONField(default=dict, blank=True)  # samples and label versions
+    eval_metrics = models.JSONField(default=dict, blank=True)  # frozen reviewed evaluation set
+    real_metrics = models.JSONField(default=dict, blank=True)  # real photo set, test split
+    comparison = models.JSONField(default=dict, blank=True)  # vs the active model at evaluation
+    notes = models.TextField(blank=True)
 
     class Meta:
         constraints = [
@@ -37,6 +46,52 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return self.version
+
+
+class RetrainingRun(models.Model):
+    """One retraining attempt: what started it, how far it is, and the candidate it made."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        COUNT = "count", "Enough new reviewed photos"
+        SCHEDULE = "schedule", "Schedule"
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    progress = models.FloatField(default=0.0)
+    message = models.CharField(max_length=300, blank=True)
+    # Reviewed photos (PhotoLabels rows) that existed when the run was queued: the count
+    # trigger fires on photos reviewed since the last run.
+    reviewed_count = models.PositiveIntegerField(default=0)
+    parent = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    candidate = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    promoted = models.BooleanField(default=False)
+    log_tail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress__gte=0) & Q(progress__lte=1),
+                name="retraining_progress_unit_interval",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"retraining {self.pk} ({self.status})"
 
 
 class PhotoAssessment(models.Model):

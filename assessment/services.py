@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 ERR_NOT_AUTO_DECIDED = "Only an automatic decision can be contested (this claim is {status})."
 ERR_NO_ACTIVE_PRICE_TABLE = "No active price table: an admin must activate one."
+MSG_MORE_PHOTOS_RECEIVED = "The customer sent the further photos an adjuster asked for."
 
 
 # --------------------------------------------------------------------------- model registry
@@ -410,36 +411,21 @@ def _claim_assess_and_decide(
     active_policy = decision_policy_active()
     rules_in_force = policy.PolicyRules.from_dict(active_policy.rules)
     outcome = policy.decide(rules_in_force, facts)
+    if _more_photos_were_requested(claim):
+        # An adjuster asked for these photos and decides with them: never decide automatically.
+        reason = policy.Reason(code="more_photos_received", message=MSG_MORE_PHOTOS_RECEIVED)
+        outcome = policy.Outcome(
+            automatic=False, outcome="routed_to_review", reasons=[reason, *outcome.reasons]
+        )
 
-    ClaimAssessment.objects.filter(claim=claim).delete()  # a re-assessment replaces the record
-    claim_assessment = ClaimAssessment.objects.create(
+    claim_assessment = claim_assessment_replace(
         claim=claim,
         model_version=model_version,
-        overall_severity=pricing.overall_severity([r.severity for r in priced_regions]),
-        region_count=len(priced_regions),
+        severities=[r.severity for r in priced_regions],
+        quote=quote,
         min_photo_confidence=min(
             (a.photo_confidence for a in reading.assessments.values()), default=None
         ),
-        currency=quote.currency,
-        estimate_total=quote.total,
-    )
-    EstimateLine.objects.bulk_create(
-        [
-            EstimateLine(
-                claim_assessment=claim_assessment,
-                photo_id=line.photo_id,
-                region_index=line.region_index,
-                damage_type=line.damage_type,
-                severity=line.severity,
-                operation=line.operation,
-                description=line.description,
-                labour_hours=line.labour_hours,
-                hourly_rate=line.hourly_rate,
-                parts_cost=line.parts_cost,
-                total=line.total,
-            )
-            for line in quote.lines
-        ]
     )
     reasons = [r.to_dict() for r in outcome.reasons]
     Decision.objects.create(
@@ -480,6 +466,60 @@ def _claim_assess_and_decide(
     claim_transition(claim=claim, to=target)
     logger.info("claim %s: %s (%d reasons)", claim.reference, outcome.outcome, len(reasons))
     return claim_assessment
+
+
+def _more_photos_were_requested(claim: Claim) -> bool:
+    latest = Decision.objects.filter(claim=claim).order_by("-created_at", "-id").first()
+    return latest is not None and latest.outcome == Decision.Outcome.MORE_PHOTOS
+
+
+def claim_assessment_replace(
+    *,
+    claim: Claim,
+    model_version: ModelVersion,
+    severities: list[str],
+    quote: pricing.Estimate,
+    min_photo_confidence: float | None,
+    source: str = "model",
+) -> ClaimAssessment:
+    """Replace the claim's damage record and estimate lines (a re-assessment, or an adjuster's
+    corrections with ``source="adjuster"``). The previous figures live on in the audit trail."""
+    ClaimAssessment.objects.filter(claim=claim).delete()
+    claim_assessment = ClaimAssessment.objects.create(
+        claim=claim,
+        model_version=model_version,
+        overall_severity=pricing.overall_severity(severities),
+        region_count=len(severities),
+        min_photo_confidence=min_photo_confidence,
+        currency=quote.currency,
+        estimate_total=quote.total,
+        source=source,
+    )
+    EstimateLine.objects.bulk_create(
+        [
+            EstimateLine(
+                claim_assessment=claim_assessment,
+                photo_id=line.photo_id,
+                region_index=line.region_index,
+                damage_type=line.damage_type,
+                severity=line.severity,
+                operation=line.operation,
+                description=line.description,
+                labour_hours=line.labour_hours,
+                hourly_rate=line.hourly_rate,
+                parts_cost=line.parts_cost,
+                total=line.total,
+            )
+            for line in quote.lines
+        ]
+    )
+    return claim_assessment
+
+
+def price_quote(regions: list[pricing.PricedRegion]) -> pricing.Estimate:
+    """Price regions with the active price table (the same code the automatic path uses)."""
+    rules, rates = _price_inputs()
+    return pricing.estimate(regions, rules, rates)
 
 
 def claim_contest(*, claim: Claim, user, reason: str = "") -> Claim:

@@ -113,6 +113,32 @@ def cpu_peak_theoretical(threads: int) -> float | None:
     return threads * 2 * 8 * 2 * mhz / 1e3
 
 
+def compare_archs(height: int, width: int, threads: int, iters: int = 20) -> list[tuple]:
+    """ONNX Runtime latency of each candidate architecture (untrained weights: same cost)."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    from ml.export import export_onnx
+    from ml.model import ARCHITECTURES, count_parameters
+
+    rows = []
+    x = (np.random.default_rng(0).random((1, 3, height, width)) * 255).astype(np.float32)
+    for arch in ARCHITECTURES:
+        model = build_model(7, arch).eval()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "m.onnx"
+            export_onnx(model, path, height, width)
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = threads
+            sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            ms = time_calls(lambda s=sess: s.run(None, {"image": x}), iters, warmup=3)
+            size_mb = path.stat().st_size / 2**20
+        gflop = count_flops(model, height, width) / 1e9
+        rows.append((arch, count_parameters(model) / 1e6, gflop, statistics.median(ms), size_mb))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -122,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iters", type=int, default=30)
     parser.add_argument("--torch-iters", type=int, default=10)
     parser.add_argument("--maskrcnn-iters", type=int, default=3)
+    parser.add_argument(
+        "--compare-archs", action="store_true", help="also time every candidate architecture"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -167,6 +196,14 @@ def main(argv: list[str] | None = None) -> int:
         ("CPU peak, theoretical AVX2 FMA", f"{theo:.1f} GFLOP/s" if theo else "n/a"),
         ("threads / cpu count", f"{args.threads} / {os.cpu_count()}"),
     ]
+    if args.compare_archs:
+        for arch, params, gflop, ms, size_mb in compare_archs(h, w, args.threads):
+            rows.append(
+                (
+                    f"  {arch} ONNX {w}x{h}",
+                    f"{ms:.1f} ms, {gflop:.2f} GFLOP, {params:.2f} M params, {size_mb:.1f} MB",
+                )
+            )
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")

@@ -26,6 +26,8 @@ class Claim(models.Model):
         AUTO_DECIDED = "auto_decided", "Decided automatically"
         IN_REVIEW = "in_review", "With an adjuster"
         DECIDED = "decided", "Decided"
+        # An adjuster asked for more photos: the customer may add photos and submit again.
+        MORE_PHOTOS_REQUESTED = "more_photos_requested", "More photos requested"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     reference = models.CharField(max_length=20, unique=True, editable=False)
@@ -38,7 +40,7 @@ class Claim(models.Model):
     vehicle_year = models.PositiveSmallIntegerField()
     incident_date = models.DateField()
     description = models.TextField(max_length=5000, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -61,6 +63,7 @@ class Claim(models.Model):
                         "auto_decided",
                         "in_review",
                         "decided",
+                        "more_photos_requested",
                     ]
                 ), name="claim_status_valid"
             ),

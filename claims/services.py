@@ -28,8 +28,12 @@ ERR_USERNAME_TAKEN = "That username is taken. Choose another one."
 ERR_WEAK_PASSWORD = "Choose a stronger password."  # noqa: S105 - a message, not a password
 ERR_TRANSITION = "A claim that is {current} cannot become {target}."
 ERR_NOT_DRAFT = "Photos can only be changed while the claim is a draft (this one is {status})."
+ERR_PHOTO_ALREADY_ASSESSED = (
+    "This photo was already assessed and stays with the claim; only new photos can be removed."
+)
 ERR_PHOTO_LIMIT = "A claim holds at most {limit} photos. Remove one before adding another."
 ERR_NO_PHOTOS = "Add at least one photo of the damage before submitting."
+ERR_NO_NEW_PHOTOS = "Add at least one new photo before sending the claim back to us."
 ERR_FUTURE_INCIDENT = "The incident date cannot be in the future."
 
 S = Claim.Status
@@ -39,7 +43,8 @@ TRANSITIONS: dict[str, set[str]] = {
     S.SUBMITTED: {S.ASSESSING},
     S.ASSESSING: {S.AUTO_DECIDED, S.IN_REVIEW},
     S.AUTO_DECIDED: {S.IN_REVIEW},  # the customer contests an automatic decision
-    S.IN_REVIEW: {S.DECIDED, S.ASSESSING},  # more photos requested go back to assessment
+    S.IN_REVIEW: {S.DECIDED, S.MORE_PHOTOS_REQUESTED},
+    S.MORE_PHOTOS_REQUESTED: {S.SUBMITTED},  # the customer added photos and submitted again
     S.DECIDED: set(),
 }
 
@@ -127,8 +132,12 @@ def claim_transition(*, claim: Claim, to: str, **fields) -> Claim:
     return claim
 
 
+# Photos may be added while a claim is a draft, and again when an adjuster asked for more.
+PHOTO_EDITABLE_STATUSES = {S.DRAFT, S.MORE_PHOTOS_REQUESTED}
+
+
 def _require_draft(claim: Claim) -> None:
-    if claim.status != Claim.Status.DRAFT:
+    if claim.status not in PHOTO_EDITABLE_STATUSES:
         raise ConflictError(ERR_NOT_DRAFT.format(status=claim.status), code="claim_not_editable")
 
 
@@ -208,21 +217,36 @@ def photo_delete(*, photo: Photo) -> None:
     with transaction.atomic():
         claim = Claim.objects.select_for_update().get(pk=photo.claim_id)
         _require_draft(claim)
+        if claim.status != S.DRAFT and photo.status != Photo.Status.RECEIVED:
+            # Photos already assessed are evidence behind the earlier assessment and decision.
+            raise ConflictError(ERR_PHOTO_ALREADY_ASSESSED, code="photo_not_removable")
         names = [(f.storage, f.name) for f in (photo.original, photo.working) if f]
         photo.delete()
         transaction.on_commit(lambda: [storage.delete(name) for storage, name in names])
 
 
 def claim_submit(*, claim: Claim) -> Claim:
-    """Hand a draft claim to the workers. The task is sent only once the commit succeeded."""
+    """Hand a draft claim to the workers. The task is sent only once the commit succeeded.
+
+    A claim for which an adjuster asked more photos is submitted again the same way once the
+    customer added at least one (new photos are those not yet prepared); it keeps its first
+    submission time.
+    """
     from claims.tasks import claim_prepare_task
 
     with transaction.atomic():
         locked = Claim.objects.select_for_update().get(pk=claim.pk)
         if locked.status == Claim.Status.DRAFT and not locked.photos.exists():
             raise ApplicationError(ERR_NO_PHOTOS, code="no_photos")
+        if (
+            locked.status == S.MORE_PHOTOS_REQUESTED
+            and not locked.photos.filter(status=Photo.Status.RECEIVED).exists()
+        ):
+            raise ApplicationError(ERR_NO_NEW_PHOTOS, code="no_new_photos")
         now = timezone.now()
-        claim = claim_transition(claim=locked, to=S.SUBMITTED, submitted_at=now, enqueued_at=now)
+        claim = claim_transition(
+            claim=locked, to=S.SUBMITTED, submitted_at=locked.submitted_at or now, enqueued_at=now
+        )
         transaction.on_commit(lambda: claim_prepare_task.delay(str(claim.pk)))
     return claim
 

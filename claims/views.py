@@ -9,6 +9,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from claims import selectors, services
@@ -23,21 +24,21 @@ from config.errors import ApplicationError, NotFoundError
 POLL_INTERVAL_MS = 3000
 POLLING_STATUSES = [Claim.Status.SUBMITTED.value, Claim.Status.ASSESSING.value]
 
-# The timeline a customer sees; later states fold into the step they belong to.
-TIMELINE = [
-    ("draft", "Draft"),
-    ("submitted", "Submitted"),
-    ("assessing", "Being assessed"),
-    ("decided", "Decided"),
-]
-TIMELINE_STEP = {
-    Claim.Status.DRAFT: 0,
-    Claim.Status.SUBMITTED: 1,
-    Claim.Status.ASSESSING: 2,
-    Claim.Status.IN_REVIEW: 2,
-    Claim.Status.AUTO_DECIDED: 3,
-    Claim.Status.DECIDED: 3,
+# The timeline a customer sees. It depends on the status and on whether the claim was decided
+# automatically before a person took it over (contested): earlier steps stay visible as done.
+# Status names are strings, not ``Claim.Status`` members, so a status another app adds (such
+# as ``more_photos_requested``) gets a timeline without this module importing it.
+STEP_LABELS = {
+    "draft": "Draft",
+    "submitted": "Submitted",
+    "assessing": "Being assessed",
+    "auto_decided": "Decided automatically",
+    "in_review": "With an adjuster",
+    "more_photos_requested": "More photos needed",
+    "decided": "Decided",
 }
+_INTAKE = ["draft", "submitted", "assessing"]
+MORE_PHOTOS_REQUESTED = "more_photos_requested"
 # What each status means to the customer, on the status page (and to its poller).
 STATUS_EXPLANATIONS = {
     Claim.Status.DRAFT: "This claim has not been submitted yet.",
@@ -50,9 +51,17 @@ STATUS_EXPLANATIONS = {
     Claim.Status.IN_REVIEW: (
         "An adjuster is looking at your claim. We will let you know the outcome."
     ),
-    Claim.Status.AUTO_DECIDED: "Your claim has been decided automatically.",
+    Claim.Status.AUTO_DECIDED: (
+        "Your claim has been decided automatically. If you disagree, you can ask for a person "
+        "to review it."
+    ),
     Claim.Status.DECIDED: "Your claim has been decided.",
+    MORE_PHOTOS_REQUESTED: (
+        "An adjuster needs more photos before deciding. Add them and submit the claim again."
+    ),
 }
+# Outcomes that put a claim in ``auto_decided`` (assessment.models.Decision.Outcome).
+AUTOMATIC_OUTCOMES = ("auto_approved", "no_damage")
 
 
 def customer_required(view):
@@ -125,12 +134,16 @@ def claim_new(request: HttpRequest) -> HttpResponse:
     return render(request, "claims/claim_new.html", {"today": today, "max_year": today.year + 1})
 
 
+# A draft, or a claim whose adjuster asked for more photos: the customer may add photos.
+EDITABLE_STATUSES = {Claim.Status.DRAFT, Claim.Status.MORE_PHOTOS_REQUESTED}
+
+
 @customer_required
 def claim_photos(request: HttpRequest, claim_id) -> HttpResponse:
     claim = _claim_or_404(request, claim_id)
     if isinstance(claim, HttpResponse):
         return claim
-    if claim.status != Claim.Status.DRAFT:
+    if claim.status not in EDITABLE_STATUSES:
         return redirect("claim-status", claim_id=claim.pk)
     return render(
         request,
@@ -144,7 +157,7 @@ def claim_review(request: HttpRequest, claim_id) -> HttpResponse:
     claim = _claim_or_404(request, claim_id)
     if isinstance(claim, HttpResponse):
         return claim
-    if claim.status != Claim.Status.DRAFT:
+    if claim.status not in EDITABLE_STATUSES:
         return redirect("claim-status", claim_id=claim.pk)
     return render(request, "claims/claim_review.html", {"claim": claim})
 
@@ -154,25 +167,61 @@ def claim_status(request: HttpRequest, claim_id) -> HttpResponse:
     claim = _claim_or_404(request, claim_id)
     if isinstance(claim, HttpResponse):
         return claim
-    current = TIMELINE_STEP.get(claim.status, 0)
-    steps = [
-        {"key": key, "label": label, "state": _step_state(index, current)}
-        for index, (key, label) in enumerate(TIMELINE)
-    ]
+    after_auto = _was_decided_automatically(claim)
     return render(
         request,
         "claims/claim_status.html",
         {
             "claim": claim,
-            "steps": steps,
-            "timeline_step": {str(k): v for k, v in TIMELINE_STEP.items()},
+            "claim_data": ClaimOutputSerializer(claim).data,
+            "steps": timeline_steps(claim.status, after_auto=after_auto),
+            "timelines": {
+                "after_auto": after_auto,
+                "plain": {s: timeline_steps(s, after_auto=False) for s in STEP_LABELS},
+                "auto": {s: timeline_steps(s, after_auto=True) for s in STEP_LABELS},
+            },
             "polling": claim.status in POLLING_STATUSES,
             "polling_statuses": POLLING_STATUSES,
             "poll_interval_ms": POLL_INTERVAL_MS,
             "explanation": STATUS_EXPLANATIONS.get(claim.status, ""),
             "explanations": {str(k): v for k, v in STATUS_EXPLANATIONS.items()},
+            "photos_url": reverse("claim-photos", kwargs={"claim_id": claim.pk}),
         },
     )
+
+
+def timeline_steps(status: str, *, after_auto: bool = False) -> list[dict]:
+    """The steps shown for ``status``: intake, then the decision path the claim took.
+
+    Before a decision the last step is a plain "Decided". An automatic decision ends the
+    timeline unless the customer contests it; a person's review adds "With an adjuster" (and
+    "More photos needed" while the adjuster waits for photos) before "Decided".
+    """
+    status = str(status)
+    if status in _INTAKE or status not in STEP_LABELS:
+        keys = [*_INTAKE, "decided"]
+        # A status this page does not know yet comes after intake: show it as being worked on.
+        current = keys.index(status) if status in _INTAKE else len(_INTAKE) - 1
+    elif status == "auto_decided":
+        keys = [*_INTAKE, "auto_decided"]
+        current = len(keys) - 1
+    else:
+        keys = [*_INTAKE, *(["auto_decided"] if after_auto else []), "in_review"]
+        if status == MORE_PHOTOS_REQUESTED:
+            keys.append(MORE_PHOTOS_REQUESTED)
+        keys.append("decided")
+        current = keys.index(status)
+    return [
+        {"key": key, "label": STEP_LABELS[key], "state": _step_state(index, current)}
+        for index, key in enumerate(keys)
+    ]
+
+
+def _was_decided_automatically(claim: Claim) -> bool:
+    """Whether the claim had an automatic decision before a person took it over."""
+    if claim.status == Claim.Status.AUTO_DECIDED:
+        return False  # it is the current step, not history
+    return claim.decisions.filter(automatic=True, outcome__in=AUTOMATIC_OUTCOMES).exists()
 
 
 def _step_state(index: int, current: int) -> str:

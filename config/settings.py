@@ -255,6 +255,8 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_DEFAULT_QUEUE = "claims"
 CELERY_TASK_ROUTES = {
     "claims.*": {"queue": "claims"},
+    # Exact names win over patterns: retraining runs for minutes on its own worker pool.
+    "assessment.retrain": {"queue": "training"},
     "assessment.*": {"queue": "assessment"},
     "review.*": {"queue": "claims"},
 }
@@ -264,6 +266,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "claims.sweep_stuck_claims",
         # Every minute: a stuck claim costs a customer waiting time, the query is one index scan.
         "schedule": 60.0,
+    },
+    "assessment-retrain-check": {
+        "task": "assessment.retrain_check",
+        # Every 10 minutes: two counts in the database; retraining is hours apart at most.
+        "schedule": 600.0,
     },
 }
 # A submitted claim whose processing has not moved for this long is re-enqueued by the sweeper.
@@ -276,6 +283,33 @@ CLAIMVISION_ASSESSMENT_MAX_ATTEMPTS = env.int("CLAIMVISION_ASSESSMENT_MAX_ATTEMP
 CLAIMVISION_INFERENCE_THREADS = env.int("CLAIMVISION_INFERENCE_THREADS", default=2)
 # Fault injection for the reliability tests (sleep before inference); always 0 in deployments.
 CLAIMVISION_ASSESS_DELAY_S = env.float("CLAIMVISION_ASSESS_DELAY_S", default=0.0)
+
+# --- Learning loop (docs/learning-loop.md) ---------------------------------------------
+# Retrain automatically once this many photos were reviewed since the last run (0 = never).
+CLAIMVISION_RETRAIN_AFTER_REVIEWED = env.int("CLAIMVISION_RETRAIN_AFTER_REVIEWED", default=50)
+# Also retrain every this many hours when anything was reviewed since the last run (0 = off).
+CLAIMVISION_RETRAIN_SCHEDULE_HOURS = env.float("CLAIMVISION_RETRAIN_SCHEDULE_HOURS", default=0.0)
+# A candidate replaces the active model only if its mean IoU on the frozen evaluation set is
+# higher by this much, and no damage type's IoU drops by more than the tolerance.
+CLAIMVISION_PROMOTION_MARGIN = env.float("CLAIMVISION_PROMOTION_MARGIN", default=0.01)
+CLAIMVISION_PROMOTION_TOLERANCE = env.float("CLAIMVISION_PROMOTION_TOLERANCE", default=0.02)
+# Fine-tuning optimiser steps per run: 300 steps of batch 8 at 320 px take ~2 minutes for the
+# shipped LR-ASPP MobileNetV3-Small on 2 cores (0.25 s a step, ml/model.py).
+CLAIMVISION_RETRAIN_STEPS = env.int("CLAIMVISION_RETRAIN_STEPS", default=300)
+# Reviewed severities needed (train split, each level at least a tenth of them) before a
+# learned severity classifier is fitted and compared with the rules (docs/learning-loop.md).
+CLAIMVISION_SEVERITY_MIN_REVIEWED = env.int("CLAIMVISION_SEVERITY_MIN_REVIEWED", default=300)
+
+# --- Review -----------------------------------------------------------------------------
+# Service-level target: a claim routed to a person should be decided within this many hours.
+# The queue's priority reaches its maximum when a claim has waited this long.
+CLAIMVISION_REVIEW_SLA_HOURS = env.float("CLAIMVISION_REVIEW_SLA_HOURS", default=24.0)
+# A review lock lapses this long after its last renewal; the screen renews it every minute while
+# the adjuster is active, so 15 minutes covers a phone call but frees a claim left open overnight.
+CLAIMVISION_REVIEW_LOCK_MINUTES = env.int("CLAIMVISION_REVIEW_LOCK_MINUTES", default=15)
+# Estimate at which the queue's estimate term reaches one half (e / (e + ref)): a typical
+# mid-size body repair in the default price table's currency.
+CLAIMVISION_REVIEW_ESTIMATE_REF = env.float("CLAIMVISION_REVIEW_ESTIMATE_REF", default=1000.0)
 
 # --- Security ---------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

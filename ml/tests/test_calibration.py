@@ -89,3 +89,38 @@ def test_photo_accepted_requires_every_region_matched_both_ways():
     assert not photo_accepted([], t, 7)
     assert photo_accepted([], np.zeros_like(t), 7)
     assert region_outcomes([(extra, 1, 0.5)], t, 7) == ([False], [False])
+
+
+class _FakeSegmenter:
+    """Logits straight from the image's red channel: P(damage) = red / 255."""
+
+    def __init__(self):
+        from ml.labels import DEFAULT_LABEL_MAP
+
+        self.label_map = DEFAULT_LABEL_MAP
+        self.temperature = 1.0
+
+    def logits(self, rgb):
+        p = np.clip(rgb[..., 0].astype(float) / 255, 1e-4, 1 - 1e-4)
+        out = np.full((7, *p.shape), -30.0)
+        out[0], out[1] = np.log(1 - p), np.log(p)
+        return out
+
+
+def test_fit_decision_threshold_picks_best_iou_threshold():
+    from ml.calibration import fit_decision_threshold
+    from ml.datasets import SegItem
+
+    # given: damage pixels at P=0.8, background at P=0.65 -> only 0.7 separates them
+    target = np.zeros((20, 20), np.uint8)
+    target[5:10, 5:10] = UNTYPED_DAMAGE
+    image = np.zeros((20, 20, 3), np.uint8)
+    image[..., 0] = np.where(target > 0, 204, 166)
+    # when
+    threshold, table = fit_decision_threshold(
+        _FakeSegmenter(), [SegItem(image, target, "real", "x")]
+    )
+    # then
+    assert threshold == 0.7
+    assert table["0.7"]["real"] == 1.0
+    assert table["0.5"]["real"] < 0.2

@@ -181,3 +181,19 @@ def test_onnx_and_torch_backends_agree(tiny_dir, model_dir):
         for ra, rb in zip(a.regions, b.regions, strict=True):
             assert ra.label_id == rb.label_id
             assert abs(ra.confidence - rb.confidence) <= CONFIDENCE_TOLERANCE
+
+
+def test_predict_decision_threshold_from_model_json_controls_regions(tmp_path):
+    # given: the same tiny model, once with threshold 0 (everything damage), once 1 (nothing)
+    export_tiny(tmp_path)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    data = _jpeg(_scene(6))
+    results = {}
+    for threshold in (0.0, 1.0):
+        meta["decision_threshold"] = threshold
+        (tmp_path / "model.json").write_text(json.dumps(meta))
+        # when
+        results[threshold] = Segmenter.load(tmp_path).predict(data)
+    # then
+    assert sum(r.area_share for r in results[0.0].regions) == pytest.approx(1.0)
+    assert results[1.0].regions == []

@@ -1,6 +1,8 @@
 /* The status page keeps itself current: while the claim is being processed it re-reads
  * GET /api/v1/claims/{id}/ every few seconds and updates the status, the explanation and the
- * timeline in place (the status line is an aria-live region, so the change is announced). */
+ * timeline in place (the status line is an aria-live region, so the change is announced).
+ * The result (decision, damage over the photos, estimate, contest) is drawn by claim-result.js
+ * from the claim the page was rendered with, and again whenever the status changes. */
 (function () {
   "use strict";
   var app = document.getElementById("status-app");
@@ -9,35 +11,68 @@
   var interval = parseInt(app.dataset.pollMs, 10) || 3000;
   var MAX_INTERVAL = 30000;  // back off to this while the server is unreachable
   var polling = JSON.parse(document.getElementById("polling-statuses").textContent);
-  var stepOf = JSON.parse(document.getElementById("timeline-steps").textContent);
+  var timelines = JSON.parse(document.getElementById("timelines").textContent);
   var explanations = JSON.parse(document.getElementById("status-explanations").textContent);
+  var claimJson = document.getElementById("claim-json");
   var badge = document.getElementById("status-display");
   var explain = document.getElementById("status-explain");
   var indicator = document.getElementById("status-updated");
-  var steps = Array.prototype.slice.call(document.querySelectorAll("#timeline .timeline__step"));
+  var timeline = document.getElementById("timeline");
+  var slot = document.getElementById("claim-decision");
+  var plainPhotos = document.getElementById("photos-plain");
   var status = app.dataset.status;
+  // Once an automatic decision was seen, the timeline keeps it as a done step (contested).
+  var afterAuto = !!timelines.after_auto || status === "auto_decided";
   var delay = interval;
   var timer = null;
 
+  var STATE_TEXT = { done: "(done)", current: "(current)", todo: "(to come)" };
+
   function renderTimeline(current) {
-    steps.forEach(function (li, index) {
-      var state = index < current ? "done" : (index === current ? "current" : "todo");
-      li.className = "timeline__step timeline__step--" + state;
-      if (state === "current") li.setAttribute("aria-current", "step"); else li.removeAttribute("aria-current");
-      li.querySelector(".timeline__state").textContent =
-        state === "done" ? "(done)" : (state === "current" ? "(current)" : "(to come)");
+    var steps = (afterAuto ? timelines.auto : timelines.plain)[current];
+    if (!steps) return;
+    timeline.textContent = "";
+    steps.forEach(function (step) {
+      var li = document.createElement("li");
+      li.className = "timeline__step timeline__step--" + step.state;
+      li.dataset.step = step.key;
+      if (step.state === "current") li.setAttribute("aria-current", "step");
+      var dot = document.createElement("span");
+      dot.className = "timeline__dot";
+      dot.setAttribute("aria-hidden", "true");
+      var label = document.createElement("span");
+      label.className = "timeline__label";
+      label.textContent = step.label;
+      var state = document.createElement("span");
+      state.className = "visually-hidden timeline__state";
+      state.textContent = STATE_TEXT[step.state] || "";
+      li.appendChild(dot);
+      li.appendChild(label);
+      li.appendChild(state);
+      timeline.appendChild(li);
     });
   }
 
-  function update(claim) {
-    if (claim.status === status) return;
+  function renderResult(claim, options) {
+    if (!slot || !window.CV || !CV.result) return;
+    var shown = CV.result.render(slot, claim, {
+      onContested: function (updated) { update(updated, { contested: true }); }
+    }, options || {});
+    // The result shows every photo with its damage; the plain grid would repeat them.
+    if (plainPhotos) plainPhotos.hidden = shown.photos;
+  }
+
+  function update(claim, options) {
+    if (claim.status === status && !(options && options.contested)) return;
+    var previous = status;
     status = claim.status;
+    if (previous === "auto_decided" || status === "auto_decided") afterAuto = true;
     app.dataset.status = status;
     badge.textContent = claim.status_display;
     badge.className = "badge badge--lg badge--" + status;
     explain.textContent = explanations[status] || "";
-    if (stepOf[status] !== undefined) renderTimeline(stepOf[status]);
-    // DECISION AND DAMAGE REGIONS: later issues fill #claim-decision from the claim here.
+    renderTimeline(status);
+    renderResult(claim, options);
   }
 
   function schedule() {
@@ -67,5 +102,6 @@
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden && polling.indexOf(status) >= 0) { delay = interval; tick(); }
   });
+  if (claimJson) renderResult(JSON.parse(claimJson.textContent), { initial: true });
   schedule();
 })();

@@ -1,0 +1,361 @@
+"""Review API for adjusters (docs/review-api.md). One view per action; logic in services and
+selectors. Customers and the data team get 403 on every endpoint."""
+
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from assessment.serializers import ClaimAssessmentSerializer, DecisionSerializer
+from claims.apis import VehicleSerializer
+from claims.permissions import IsAdjuster
+from review import selectors, services
+
+# One working day of active time: a larger figure from a screen is a clock bug, not work.
+MAX_ACTIVE_MS = 8 * 3600 * 1000
+
+
+class LockOutputSerializer(serializers.Serializer):
+    adjuster = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    mine = serializers.BooleanField()
+
+
+class ReasonOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class MaskRleSerializer(serializers.Serializer):
+    size = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2)
+    counts = serializers.CharField(trim_whitespace=False)
+
+
+class LabelRegionOutputSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    label = serializers.CharField()
+    severity = serializers.CharField()
+    mask_rle = MaskRleSerializer()
+    source_index = serializers.IntegerField(allow_null=True)
+    bbox = serializers.ListField(child=serializers.IntegerField())
+    area = serializers.IntegerField()
+
+
+class LabelsOutputSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    adjuster = serializers.CharField()
+    saved_at = serializers.DateTimeField()
+    active_ms = serializers.IntegerField()
+    regions = LabelRegionOutputSerializer(many=True)
+
+
+class LedgerEntryOutputSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    source_index = serializers.IntegerField(allow_null=True)
+    region_index = serializers.IntegerField(allow_null=True)
+    iou = serializers.FloatField(allow_null=True)
+    model_confidence = serializers.FloatField(allow_null=True)
+    from_label = serializers.CharField(allow_blank=True)
+    to_label = serializers.CharField(allow_blank=True)
+    from_severity = serializers.CharField(allow_blank=True)
+    to_severity = serializers.CharField(allow_blank=True)
+    adjuster = serializers.CharField()
+    active_ms = serializers.IntegerField()
+    model_version = serializers.CharField()
+    labels_version = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class PredictedRegionOutputSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    label = serializers.CharField()
+    severity = serializers.CharField()
+    confidence = serializers.FloatField()
+    mask_rle = MaskRleSerializer()
+    polygon = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
+    bbox = serializers.ListField(child=serializers.IntegerField())
+
+
+class ReviewPhotoOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    image_url = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    quality_warnings = serializers.ListField(child=serializers.DictField())
+    duplicate = serializers.BooleanField()
+    mask_width = serializers.IntegerField(allow_null=True)
+    mask_height = serializers.IntegerField(allow_null=True)
+    model_version = serializers.CharField(allow_null=True)
+    photo_confidence = serializers.FloatField(allow_null=True)
+    predicted = PredictedRegionOutputSerializer(many=True)
+    labels = LabelsOutputSerializer(allow_null=True)
+    active_ms = serializers.IntegerField()
+
+
+class LabelClassSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    colour = serializers.CharField()
+
+
+class LabelMapSerializer(serializers.Serializer):
+    classes = LabelClassSerializer(many=True)
+
+
+class HistoryOutputSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    actor = serializers.CharField()
+    outcome = serializers.CharField()
+    summary = serializers.CharField(allow_blank=True)
+
+
+class NoteOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    author = serializers.CharField()
+    text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ActiveTimeOutputSerializer(serializers.Serializer):
+    claim_ms = serializers.IntegerField()
+    photos_ms = serializers.IntegerField()
+
+
+class ReviewClaimOutputSerializer(serializers.Serializer):
+    """The claim on the review screen (docs/review-api.md)."""
+
+    id = serializers.UUIDField(source="claim.id")
+    reference = serializers.CharField(source="claim.reference")
+    status = serializers.CharField(source="claim.status")
+    vehicle = VehicleSerializer(source="claim")
+    incident_date = serializers.DateField(source="claim.incident_date")
+    description = serializers.CharField(source="claim.description")
+    submitted_at = serializers.DateTimeField(source="claim.submitted_at")
+    decision = DecisionSerializer(allow_null=True)
+    assessment = ClaimAssessmentSerializer(allow_null=True)
+    label_map = LabelMapSerializer()
+    severities = serializers.ListField(child=serializers.CharField())
+    history = HistoryOutputSerializer(many=True)
+    notes = NoteOutputSerializer(many=True)
+    lock = LockOutputSerializer(allow_null=True)
+    photos = ReviewPhotoOutputSerializer(many=True)
+    active_time = ActiveTimeOutputSerializer()
+
+
+def _claim_response(request: Request, claim_id, status_code: int = status.HTTP_200_OK):
+    claim = selectors.review_claim_get(claim_id=claim_id)
+    detail = selectors.review_claim_detail(claim=claim, user=request.user)
+    return Response(ReviewClaimOutputSerializer(detail).data, status=status_code)
+
+
+class ReviewQueueApi(APIView):
+    permission_classes = [IsAdjuster]
+
+    class FilterSerializer(serializers.Serializer):
+        reason = serializers.CharField(required=False, allow_blank=True, max_length=60)
+        damage_type = serializers.CharField(required=False, allow_blank=True, max_length=60)
+        min_age_hours = serializers.FloatField(required=False, min_value=0)
+        mine = serializers.BooleanField(required=False, default=False)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        reference = serializers.CharField()
+        status = serializers.CharField()
+        waiting_since = serializers.DateTimeField()
+        waiting_hours = serializers.FloatField()
+        sla_hours = serializers.FloatField()
+        sla_breached = serializers.BooleanField()
+        priority = serializers.FloatField()
+        estimate_total = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+        currency = serializers.CharField(allow_blank=True)
+        min_photo_confidence = serializers.FloatField(allow_null=True)
+        reasons = ReasonOutputSerializer(many=True)
+        damage_types = serializers.ListField(child=serializers.CharField())
+        photo_count = serializers.IntegerField()
+        lock = LockOutputSerializer(allow_null=True)
+
+    @extend_schema(
+        parameters=[
+            FilterSerializer,
+            OpenApiParameter("page", int, OpenApiParameter.QUERY, required=False),
+        ],
+        responses={200: OutputSerializer(many=True)},
+        tags=["review"],
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        queue = selectors.review_queue_list(
+            user=request.user,
+            reason=data.get("reason") or None,
+            damage_type=data.get("damage_type") or None,
+            min_age_hours=data.get("min_age_hours"),
+            mine=data.get("mine", False),
+        )
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(queue.rows, request, view=self)
+        return Response(
+            {
+                "count": paginator.page.paginator.count,
+                "next": paginator.get_next_link(),
+                "previous": paginator.get_previous_link(),
+                "counts": queue.counts,
+                "results": self.OutputSerializer(page, many=True).data,
+            }
+        )
+
+
+class ReviewClaimDetailApi(APIView):
+    permission_classes = [IsAdjuster]
+
+    @extend_schema(responses={200: ReviewClaimOutputSerializer}, tags=["review"])
+    def get(self, request: Request, claim_id: str) -> Response:
+        return _claim_response(request, claim_id)
+
+
+class ReviewLockApi(APIView):
+    """``POST`` takes or renews the lock; ``DELETE`` gives the claim back."""
+
+    permission_classes = [IsAdjuster]
+
+    class InputSerializer(serializers.Serializer):
+        active_ms = serializers.IntegerField(
+            required=False, default=0, min_value=0, max_value=MAX_ACTIVE_MS
+        )
+
+    @extend_schema(request=InputSerializer, responses={200: LockOutputSerializer}, tags=["review"])
+    def post(self, request: Request, claim_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        claim = selectors.review_claim_get(claim_id=claim_id)
+        lock = services.review_lock_take(
+            claim=claim, adjuster=request.user, active_ms=data.validated_data["active_ms"]
+        )
+        body = {
+            "adjuster": request.user.get_username(),
+            "expires_at": lock.expires_at,
+            "mine": True,
+        }
+        return Response(LockOutputSerializer(body).data)
+
+    @extend_schema(responses={204: None}, tags=["review"])
+    def delete(self, request: Request, claim_id: str) -> Response:
+        claim = selectors.review_claim_get(claim_id=claim_id)
+        services.review_lock_release(claim=claim, adjuster=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReviewPhotoImageApi(APIView):
+    """The metadata-free working copy of a photo, for adjusters. Originals are never served."""
+
+    permission_classes = [IsAdjuster]
+
+    @extend_schema(responses={(200, "image/jpeg"): bytes}, tags=["review"])
+    def get(self, request: Request, claim_id: str, photo_id: str) -> FileResponse:
+        photo = selectors.review_photo_get(claim_id=claim_id, photo_id=photo_id)
+        response = FileResponse(photo.working.open("rb"), content_type="image/jpeg")
+        response["Cache-Control"] = "private, max-age=3600"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class ReviewPhotoLabelsApi(APIView):
+    permission_classes = [IsAdjuster]
+
+    class InputSerializer(serializers.Serializer):
+        class RegionSerializer(serializers.Serializer):
+            label = serializers.CharField(max_length=60)
+            severity = serializers.CharField(max_length=20)
+            source_index = serializers.IntegerField(
+                required=False, allow_null=True, default=None, min_value=0
+            )
+            # Shape and content are checked by the service, with codes the screen can act on.
+            mask_rle = serializers.JSONField()
+
+        base_version = serializers.IntegerField(min_value=0)
+        active_ms = serializers.IntegerField(
+            required=False, default=0, min_value=0, max_value=MAX_ACTIVE_MS
+        )
+        regions = RegionSerializer(many=True, allow_empty=True)
+
+    class OutputSerializer(serializers.Serializer):
+        labels = LabelsOutputSerializer()
+        ledger = LedgerEntryOutputSerializer(many=True)
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, tags=["review"])
+    def put(self, request: Request, claim_id: str, photo_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        photo = selectors.review_photo_get(claim_id=claim_id, photo_id=photo_id)
+        labels, ledger = services.photo_labels_save(
+            claim=photo.claim,
+            photo=photo,
+            adjuster=request.user,
+            base_version=data.validated_data["base_version"],
+            regions=[dict(r) for r in data.validated_data["regions"]],
+            active_ms=data.validated_data["active_ms"],
+        )
+        body = {
+            "labels": selectors.labels_view(labels),
+            "ledger": [selectors.ledger_view(entry) for entry in ledger],
+        }
+        return Response(self.OutputSerializer(body).data)
+
+
+class ReviewNoteCreateApi(APIView):
+    permission_classes = [IsAdjuster]
+
+    class InputSerializer(serializers.Serializer):
+        text = serializers.CharField(max_length=5000)
+
+    @extend_schema(request=InputSerializer, responses={201: NoteOutputSerializer}, tags=["review"])
+    def post(self, request: Request, claim_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        claim = selectors.review_claim_get(claim_id=claim_id)
+        note = services.review_note_add(
+            claim=claim, author=request.user, text=data.validated_data["text"]
+        )
+        body = {
+            "id": note.pk,
+            "author": request.user.get_username(),
+            "text": note.text,
+            "created_at": note.created_at,
+        }
+        return Response(NoteOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class ReviewDecisionApi(APIView):
+    permission_classes = [IsAdjuster]
+
+    class InputSerializer(serializers.Serializer):
+        outcome = serializers.ChoiceField(choices=sorted(services.ACTION_OUTCOMES))
+        reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+        message_to_customer = serializers.CharField(
+            max_length=2000, required=False, allow_blank=True
+        )
+        active_ms = serializers.IntegerField(
+            required=False, default=0, min_value=0, max_value=MAX_ACTIVE_MS
+        )
+
+    @extend_schema(
+        request=InputSerializer, responses={200: ReviewClaimOutputSerializer}, tags=["review"]
+    )
+    def post(self, request: Request, claim_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        claim = selectors.review_claim_get(claim_id=claim_id)
+        services.review_decide(
+            claim=claim,
+            adjuster=request.user,
+            action=data.validated_data["outcome"],
+            reason=data.validated_data.get("reason", ""),
+            message_to_customer=data.validated_data.get("message_to_customer", ""),
+            active_ms=data.validated_data["active_ms"],
+        )
+        return _claim_response(request, claim_id)

@@ -1,0 +1,954 @@
+/* The review screen: one claim, its photos with the model's regions, the tools to correct them,
+ * and the decision. Talks to the review API only (docs/review-api.md).
+ *
+ * Per photo the screen keeps a state (regions, undo stack, view, active time); its masks are
+ * decoded from RLE the first time the photo is shown, not before. Corrections are PUT when the
+ * adjuster moves to another photo, saves (Ctrl+S) or decides.
+ */
+
+import { api, dateTime, el, humanize, money, timeHM } from "./api.js";
+import { MaskEditor, Region } from "./editor.js";
+import { decode, encode } from "./rle.js";
+
+const app = document.getElementById("screen-app");
+const $ = (id) => document.getElementById(id);
+const claimId = app.dataset.claimId;
+const API = `${app.dataset.apiRoot}claims/${claimId}/`;
+const LOCK_RENEW_MS = Number(app.dataset.lockRenewMs) || 60000;
+const IDLE_AFTER_MS = Number(app.dataset.idleAfterMs) || 60000;
+const openedAt = performance.now();
+
+export const SHORTCUTS = [
+  ["Ctrl+Enter", "Accept this photo's regions and go to the next photo"],
+  ["Ctrl+Space", "Skip to the next photo"],
+  ["F / D", "Next / previous photo"],
+  ["Ctrl+S", "Save this photo's regions"],
+  ["Ctrl+Z / Ctrl+Shift+Z", "Undo / redo"],
+  ["V", "Select tool (click a region)"],
+  ["B / E", "Brush / eraser"],
+  ["P", "Polygon: click points; click the first point or press Enter to close"],
+  ["[ / ]", "Smaller / larger brush"],
+  ["N", "Add a region"],
+  ["↑ / ↓", "Select the previous / next region"],
+  ["1 – 9", "Set the selected region's damage type"],
+  ["Alt+1 / 2 / 3", "Severity: minor / moderate / severe"],
+  ["Delete", "Delete the selected region (Backspace removes the last polygon point)"],
+  ["Esc", "Cancel the polygon, else deselect"],
+  ["Alt+H", "Hide / show the selected region"],
+  ["M", "Show the model's masks / the current ones"],
+  ["+ / − / 0", "Zoom in / out / fit; the mouse wheel zooms too"],
+  ["Space + drag, middle button", "Pan"],
+  ["?", "This list"],
+];
+
+const S = {
+  claim: null,
+  classes: [],
+  colours: new Map(),
+  severities: ["minor", "moderate", "severe"],
+  photos: [], // photo states, one per photo in the claim
+  current: -1,
+  readOnly: false,
+  haveLock: false,
+  decided: false,
+  lastLabel: null,
+  claimActiveMs: 0, // this session, shown on screen
+  claimUnreportedMs: 0, // not yet sent with a lock renewal or the decision
+  lastInteraction: Date.now(),
+  saving: Promise.resolve(true),
+};
+
+// ---- helpers ----------------------------------------------------------------------------
+
+function announce(text) {
+  const region = $("announcer");
+  region.textContent = "";
+  window.setTimeout(() => { region.textContent = text; }, 40);
+}
+
+function showStageMessage(html, kind = "") {
+  const msg = $("stage-msg");
+  msg.className = `rv-stage__msg ${kind}`;
+  msg.replaceChildren(...(Array.isArray(html) ? html : [html]));
+  msg.hidden = false;
+}
+
+function colourOf(label) {
+  return S.colours.get(label) || "#ff00ff";
+}
+
+function fmtDuration(ms) {
+  const s = Math.floor(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+function isTextField(target) {
+  if (!target || !target.closest) return false;
+  if (target.closest("textarea, select, [contenteditable='true']")) return true;
+  const input = target.closest("input");
+  return Boolean(input && !["range", "checkbox", "radio", "button", "submit"].includes(input.type));
+}
+
+// ---- photo states ------------------------------------------------------------------------
+
+function photoState(photo, index) {
+  const st = {
+    photo,
+    index,
+    W: photo.width,
+    H: photo.height,
+    mw: photo.mask_width,
+    mh: photo.mask_height,
+    image: null,
+    imagePromise: null,
+    regions: null,
+    predicted: null,
+    undo: [],
+    redo: [],
+    seq: 0, // edits made
+    savedSeq: 0, // edits saved
+    accepted: Boolean(photo.labels),
+    version: photo.labels ? photo.labels.version : 0,
+    savedBy: photo.labels ? photo.labels.adjuster : null,
+    savedAt: photo.labels ? photo.labels.saved_at : null,
+    activeMs: 0,
+    view: null,
+    error: null,
+    get dirty() { return this.seq !== this.savedSeq; },
+    predictedRegions() {
+      if (!this.predicted) this.predicted = photo.predicted.map((p) => regionFrom(this, p, p.index, p.confidence));
+      return this.predicted;
+    },
+  };
+  return st;
+}
+
+function regionFrom(st, data, sourceIndex, confidence) {
+  let mask;
+  try {
+    mask = decode(data.mask_rle);
+    if (mask.length !== st.mw * st.mh) throw new Error("mask size differs from the photo's mask grid");
+  } catch (err) {
+    st.error = `A mask on this photo could not be read (${err.message}).`;
+    mask = new Uint8Array(st.mw * st.mh);
+  }
+  return new Region({
+    label: data.label,
+    severity: data.severity,
+    sourceIndex,
+    confidence,
+    mask,
+    mw: st.mw,
+    mh: st.mh,
+    colour: colourOf(data.label),
+  });
+}
+
+/** Decode the photo's current regions: the saved labels if any, else the model's. */
+function ensureRegions(st) {
+  if (st.regions) return;
+  const predicted = new Map(st.photo.predicted.map((p) => [p.index, p]));
+  if (st.photo.labels) {
+    st.regions = st.photo.labels.regions.map((r) => {
+      const source = r.source_index === null || r.source_index === undefined ? null : predicted.get(r.source_index);
+      return regionFrom(st, r, source ? r.source_index : null, source ? source.confidence : null);
+    });
+  } else {
+    st.regions = st.photo.predicted.map((p) => regionFrom(st, p, p.index, p.confidence));
+  }
+}
+
+function loadImage(st) {
+  if (!st.imagePromise) {
+    st.imagePromise = new Promise((resolve, reject) => {
+      const img = new Image();
+      img.decoding = "async";
+      img.onload = () => {
+        (img.decode ? img.decode().catch(() => undefined) : Promise.resolve()).then(() => {
+          st.image = img;
+          st.W = img.naturalWidth || st.W;
+          st.H = img.naturalHeight || st.H;
+          resolve(img);
+        });
+      };
+      img.onerror = () => reject(new Error("The photo could not be loaded."));
+      img.src = st.photo.image_url;
+    });
+  }
+  return st.imagePromise;
+}
+
+// ---- the editor ----------------------------------------------------------------------------
+
+const editor = new MaskEditor($("canvas"), {
+  colourOf,
+  defaultLabel: () => S.lastLabel || (S.classes[0] && S.classes[0].name) || "damage",
+  announce,
+  onChange(kind) {
+    const st = S.photos[S.current];
+    if (kind === "edit" && st) {
+      st.seq++;
+      renderSaveState();
+      renderPhotoNav();
+    }
+    if (kind === "tool" || kind === "brush") renderTools();
+    if (kind === "compare") renderCompare();
+    renderRegions();
+    renderUndo();
+  },
+  onSelect() {
+    renderRegions();
+  },
+  onView() {
+    $("zoom-value").textContent = `${editor.zoomPercent()}%`;
+  },
+});
+
+// ---- rendering -----------------------------------------------------------------------------
+
+function renderTools() {
+  for (const button of document.querySelectorAll(".rv-tool")) {
+    button.setAttribute("aria-pressed", String(button.dataset.tool === editor.tool));
+  }
+  $("size-value").textContent = `Size ${editor.brushSize}`;
+  const hints = {
+    select: "Click a region to select it; drag the photo to pan.",
+    brush: "Paint into the selected region (or a new one). [ ] change the size.",
+    eraser: "Erase from the selected region. [ ] change the size.",
+    polygon: "Click points; click the first point or press Enter to close. Esc cancels.",
+  };
+  const hint = $("stage-hint");
+  hint.classList.toggle("rv-stage__hint--compare", editor.compare);
+  if (editor.compare) hint.textContent = "Showing the model's masks, as predicted (read-only). Press M for the current ones.";
+  else hint.textContent = S.readOnly ? "Read-only" : hints[editor.tool];
+}
+
+function renderCompare() {
+  $("compare").setAttribute("aria-pressed", String(editor.compare));
+  app.classList.toggle("rv-app--compare", editor.compare);
+  renderTools();
+}
+
+function renderUndo() {
+  const st = S.photos[S.current];
+  $("undo").disabled = S.readOnly || !st || !st.undo.length;
+  $("redo").disabled = S.readOnly || !st || !st.redo.length;
+}
+
+function renderSaveState() {
+  const st = S.photos[S.current];
+  const node = $("save-state");
+  if (!st) { node.textContent = ""; return; }
+  node.classList.toggle("rv-save-state--dirty", st.dirty);
+  node.classList.toggle("rv-save-state--error", Boolean(st.saveError));
+  if (st.saveError) node.textContent = st.saveError;
+  else if (st.dirty) node.textContent = "Unsaved changes";
+  else if (st.version) node.textContent = `Saved (version ${st.version}${st.savedBy ? `, ${st.savedBy}` : ""})`;
+  else node.textContent = "Model's regions, not yet reviewed";
+  $("save").disabled = S.readOnly || !st.dirty;
+}
+
+function renderPhotoNav() {
+  const nav = $("photo-nav");
+  nav.replaceChildren(
+    ...S.photos.map((st, i) => {
+      const state = st.dirty ? "unsaved" : st.version ? "saved" : "todo";
+      const stateText = { unsaved: "unsaved changes", saved: "saved", todo: "not reviewed" }[state];
+      const conf = Math.round(st.photo.photo_confidence * 100);
+      return el(
+        "button",
+        {
+          type: "button",
+          class: `rv-photo-chip rv-photo-chip--${state}`,
+          "aria-current": i === S.current ? "true" : null,
+          "aria-label": `Photo ${i + 1} of ${S.photos.length}, confidence ${conf}%, ${stateText}`,
+          title: `Photo ${i + 1}: confidence ${conf}%, ${stateText}`,
+          onclick: () => goToPhoto(i),
+        },
+        el("span", { class: "rv-photo-chip__dot", "aria-hidden": "true" }),
+        `${i + 1}`,
+        el("span", { class: "rv-photo-chip__conf", "aria-hidden": "true" }, `${conf}%`),
+      );
+    }),
+  );
+}
+
+function severityLabel(s) {
+  return humanize(s);
+}
+
+function renderRegions() {
+  const st = S.photos[S.current];
+  const list = $("regions");
+  if (!st || !st.regions) { list.replaceChildren(); return; }
+  const regions = editor.regions;
+  $("regions-count").textContent = `(${regions.length})`;
+  $("regions-empty").hidden = regions.length > 0;
+  const editable = !S.readOnly && !editor.compare;
+  // Re-rendering must not drop a keyboard user's focus: remember where it was in the list.
+  const active = list.contains(document.activeElement) ? document.activeElement : null;
+  const focusUid = active && active.closest("li") ? active.closest("li").dataset.uid : null;
+  const focusClass = active ? active.className.split(" ").find((c) => c.startsWith("rv-")) || "" : "";
+  const focusTag = active ? active.tagName.toLowerCase() : "";
+  list.replaceChildren(
+    ...regions.map((r, i) => {
+      const selected = r === editor.selected;
+      const conf = r.confidence === null ? null : Math.round(r.confidence * 100);
+      const source = r.sourceIndex === null ? "added by adjuster" : `model region ${r.sourceIndex + 1}`;
+      const empty = r.isEmpty();
+      const item = el(
+        "li",
+        { class: `rv-region${selected ? " rv-region--selected" : ""}${r.hidden ? " rv-region--hidden" : ""}`, dataset: { uid: String(r.uid) } },
+        el(
+          "div",
+          { class: "rv-region__row" },
+          el(
+            "button",
+            {
+              type: "button",
+              class: "rv-region__pick",
+              "aria-pressed": String(selected),
+              "aria-label": `Region ${i + 1}: ${r.label}, ${r.severity}, ${conf === null ? "added" : `confidence ${conf}%`}${r.hidden ? ", hidden" : ""}`,
+              onclick: () => editor.select(selected ? null : r),
+            },
+            el("span", { class: "rv-swatch", style: `background:${r.colour}`, "aria-hidden": "true" }),
+            el("span", { class: "rv-region__num" }, `${i + 1}`),
+            el("span", { class: "rv-region__label" }, humanize(r.label)),
+            el("span", { class: `rv-sev rv-sev--${r.severity}` }, severityLabel(r.severity)),
+            el(
+              "span",
+              { class: "rv-conf", title: source },
+              conf === null ? "added" : el("span", {}, el("span", { class: "rv-conf__bar", style: `--c:${conf}%` }), `${conf}%`),
+            ),
+          ),
+          el("button", {
+            type: "button",
+            class: "rv-iconbtn rv-iconbtn--sm",
+            "aria-pressed": String(r.hidden),
+            "aria-label": `${r.hidden ? "Show" : "Hide"} region ${i + 1} (Alt+H)`,
+            title: `${r.hidden ? "Show" : "Hide"} (Alt+H)`,
+            onclick: () => editor.toggleHidden(r),
+          }, r.hidden ? "◌" : "◉"),
+          editable
+            ? el("button", {
+                type: "button",
+                class: "rv-iconbtn rv-iconbtn--sm rv-iconbtn--danger",
+                "aria-label": `Delete region ${i + 1} (Delete)`,
+                title: "Delete (Delete)",
+                onclick: () => { editor.select(r); editor.deleteSelected(); },
+              }, "✕")
+            : null,
+        ),
+        empty ? el("p", { class: "rv-region__warn" }, "Empty: paint it, or it is not saved.") : null,
+        selected && editable ? regionControls(r, i) : null,
+      );
+      return item;
+    }),
+  );
+  const chosen = list.querySelector(".rv-region--selected");
+  if (chosen) chosen.scrollIntoView({ block: "nearest" });
+  if (active) {
+    const item = list.querySelector(`li[data-uid="${focusUid}"]`);
+    const target = item && (item.querySelector(`${focusTag}${focusClass ? `.${focusClass}` : ""}`) || item.querySelector("button"));
+    if (target) target.focus({ preventScroll: true });
+    else $("canvas").focus({ preventScroll: true }); // its region was deleted
+  }
+}
+
+function regionControls(r, i) {
+  const typeSelect = el(
+    "select",
+    { id: `region-type-${r.uid}`, class: "rv-region__type", onchange: (e) => setLabel(e.target.value) },
+    ...S.classes.map((c, k) => el("option", { value: c.name, selected: c.name === r.label ? true : null }, `${k < 9 ? `${k + 1} · ` : ""}${humanize(c.name)}`)),
+  );
+  const sevSelect = el(
+    "select",
+    { id: `region-sev-${r.uid}`, class: "rv-region__sev", onchange: (e) => editor.setField("severity", e.target.value) },
+    ...S.severities.map((s, k) => el("option", { value: s, selected: s === r.severity ? true : null }, `Alt+${k + 1} · ${severityLabel(s)}`)),
+  );
+  return el(
+    "div",
+    { class: "rv-region__edit" },
+    el("label", { for: typeSelect.id }, "Type"),
+    typeSelect,
+    el("label", { for: sevSelect.id }, "Severity"),
+    sevSelect,
+    el("p", { class: "rv-region__source rv-muted" }, r.sourceIndex === null ? "Added by the adjuster" : `From the model's region ${r.sourceIndex + 1}`),
+  );
+}
+
+function setLabel(name) {
+  editor.setField("label", name);
+  S.lastLabel = name;
+}
+
+function renderPhotoMeta(st) {
+  const p = st.photo;
+  const parts = [`Photo ${st.index + 1} of ${S.photos.length}`, `confidence ${Math.round(p.photo_confidence * 100)}%`, `model ${p.model_version}`];
+  const meta = $("photo-meta");
+  meta.replaceChildren(parts.join(" · "));
+  for (const w of p.quality_warnings || []) {
+    meta.append(" ", el("span", { class: "rv-tag rv-tag--warn" }, typeof w === "string" ? humanize(w) : w.message || humanize(w.code)));
+  }
+  if (p.duplicate) meta.append(" ", el("span", { class: "rv-tag rv-tag--warn" }, "Duplicate photo"));
+}
+
+function renderClaim() {
+  const c = S.claim;
+  if (c.vehicle) $("claim-vehicle").textContent = `· ${c.vehicle.year} ${c.vehicle.make} ${c.vehicle.model}`;
+  // Why here: the reasons of the decision that routed it.
+  const reasons = (c.decision && c.decision.reasons) || [];
+  $("reasons").replaceChildren(
+    ...(reasons.length
+      ? reasons.map((r) => el("li", { class: "rv-reason" }, el("strong", {}, humanize(r.code)), el("span", {}, r.message)))
+      : [el("li", { class: "rv-muted" }, "No routing reason recorded.")]),
+  );
+  renderEstimate();
+  const facts = $("claim-facts");
+  const rows = [
+    ["Status", humanize(c.status)],
+    ["Incident", c.incident_date || "—"],
+    ["Vehicle", c.vehicle ? `${c.vehicle.year} ${c.vehicle.make} ${c.vehicle.model}` : "—"],
+    ["Customer says", c.description || "—"],
+  ];
+  facts.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  renderNotes();
+  renderHistory();
+}
+
+function renderEstimate() {
+  const a = S.claim.assessment;
+  const box = $("estimate");
+  if (!a) { box.replaceChildren(el("p", { class: "rv-muted" }, "No estimate.")); return; }
+  $("estimate-source").textContent = a.source === "adjuster" ? "(from corrections)" : `(model ${a.model_version || ""})`;
+  const photoNo = new Map(S.claim.photos.map((p, i) => [p.id, i + 1]));
+  const table = el(
+    "table",
+    { class: "rv-estimate" },
+    el("caption", { class: "visually-hidden" }, "Estimate lines"),
+    el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Damage"), el("th", { scope: "col" }, "Work"), el("th", { scope: "col", class: "num" }, "Total"))),
+    el(
+      "tbody",
+      {},
+      ...(a.lines || []).map((l) =>
+        el(
+          "tr",
+          {},
+          el("td", {}, `${humanize(l.damage_type)}, ${l.severity}`, el("span", { class: "rv-muted rv-small" }, ` · photo ${photoNo.get(l.photo_id) || "?"} #${l.region_index + 1}`)),
+          el("td", { title: l.description }, humanize(l.operation)),
+          el("td", { class: "num" }, money(l.total, a.currency)),
+        ),
+      ),
+    ),
+    el("tfoot", {}, el("tr", {}, el("th", { scope: "row", colspan: "2" }, "Total"), el("td", { class: "num" }, money(a.estimate_total, a.currency)))),
+  );
+  box.replaceChildren(table);
+}
+
+function renderNotes() {
+  const notes = S.claim.notes || [];
+  $("notes").replaceChildren(
+    ...(notes.length
+      ? notes.map((n) => el("li", { class: "rv-note" }, el("p", { class: "rv-note__meta" }, `${n.author} · ${dateTime(n.created_at)}`), el("p", {}, n.text)))
+      : [el("li", { class: "rv-muted rv-small" }, "No notes yet.")]),
+  );
+}
+
+function renderHistory() {
+  const items = S.claim.history || [];
+  $("history").replaceChildren(
+    ...items.map((h) =>
+      el(
+        "li",
+        { class: "rv-hist" },
+        el("p", { class: "rv-hist__meta" }, `${dateTime(h.at)} · ${h.actor}`),
+        el("p", {}, el("strong", {}, humanize(h.outcome || h.kind)), h.summary ? ` — ${h.summary}` : ""),
+      ),
+    ),
+  );
+}
+
+// ---- photos --------------------------------------------------------------------------------
+
+async function showPhoto(index) {
+  const st = S.photos[index];
+  S.current = index;
+  renderPhotoNav();
+  renderSaveState();
+  showStageMessage([el("span", { class: "spinner", "aria-hidden": "true" }), " Loading the photo…"]);
+  try {
+    await loadImage(st);
+  } catch (err) {
+    showStageMessage(err.message, "rv-stage__msg--error");
+    return;
+  }
+  if (S.current !== index) return;
+  ensureRegions(st);
+  editor.setPhoto(st);
+  $("stage-msg").hidden = !st.error;
+  if (st.error) showStageMessage(st.error, "rv-stage__msg--error");
+  renderPhotoMeta(st);
+  renderRegions();
+  renderUndo();
+  renderSaveState();
+  $("zoom-value").textContent = `${editor.zoomPercent()}%`;
+  // The next photo's bytes, while the adjuster looks at this one.
+  const next = S.photos[index + 1];
+  if (next) loadImage(next).catch(() => undefined);
+}
+
+async function goToPhoto(index, { force = false } = {}) {
+  if (index < 0 || index >= S.photos.length) {
+    announce(index < 0 ? "This is the first photo." : "This is the last photo.");
+    return false;
+  }
+  if (index === S.current) return true;
+  const ok = await savePhoto(S.photos[S.current], { force });
+  if (!ok) return false;
+  await showPhoto(index);
+  announce(`Photo ${index + 1} of ${S.photos.length}.`);
+  return true;
+}
+
+function regionPayload(st) {
+  if (!st.regions) {
+    // Never opened: the model's regions as they are, without decoding them.
+    const source = st.photo.labels ? st.photo.labels.regions : st.photo.predicted;
+    return source.map((r) => ({
+      label: r.label,
+      severity: r.severity,
+      source_index: st.photo.labels ? r.source_index : r.index,
+      mask_rle: r.mask_rle,
+    }));
+  }
+  return st.regions
+    .filter((r) => !r.isEmpty())
+    .map((r) => ({
+      label: r.label,
+      severity: r.severity,
+      source_index: r.sourceIndex,
+      mask_rle: encode(r.mask, st.mh, st.mw),
+    }));
+}
+
+/** PUT the photo's regions when they changed (or when `force`: the adjuster accepts them).
+ * Saves run one after another; resolves true when stored (or nothing to store). */
+function savePhoto(st, { force = false } = {}) {
+  S.saving = S.saving.then(async () => {
+    if (!st || S.readOnly) return !st || !st.dirty;
+    if (!st.dirty && !(force && !st.accepted)) return true;
+    const seq = st.seq;
+    const active = Math.round(st.activeMs);
+    $("save-state").textContent = "Saving…";
+    try {
+      const res = await api(`${API}photos/${st.photo.id}/labels/`, {
+        method: "PUT",
+        body: { base_version: st.version, active_ms: active, regions: regionPayload(st) },
+      });
+      const labels = res && res.labels ? res.labels : res;
+      st.version = labels && labels.version ? labels.version : st.version + 1;
+      st.savedBy = labels && labels.adjuster ? labels.adjuster : app.dataset.user;
+      st.savedSeq = seq;
+      st.accepted = true;
+      st.activeMs = Math.max(0, st.activeMs - active);
+      st.saveError = null;
+      if (labels && labels.regions) st.photo.labels = labels;
+      renderSaveState();
+      renderPhotoNav();
+      announce(`Photo ${st.index + 1} saved.`);
+      return true;
+    } catch (err) {
+      st.saveError = `Not saved: ${err.message}`;
+      if (err.code === "claim_locked" || err.code === "claim_not_in_review") goReadOnly(err.message);
+      renderSaveState();
+      announce(st.saveError);
+      return false;
+    }
+  });
+  return S.saving;
+}
+
+async function acceptAndNext() {
+  const st = S.photos[S.current];
+  if (!st) return;
+  const ok = await savePhoto(st, { force: true });
+  if (!ok) return;
+  if (S.current < S.photos.length - 1) await goToPhoto(S.current + 1);
+  else {
+    announce("All photos reviewed. Decide the claim.");
+    $("decide-corrections").focus();
+  }
+}
+
+// ---- lock, read-only, active time ------------------------------------------------------------
+
+function goReadOnly(message) {
+  S.readOnly = true;
+  S.haveLock = false;
+  editor.readOnly = true;
+  editor.finishDrag();
+  app.classList.add("rv-app--readonly");
+  const banner = $("lock-banner");
+  banner.replaceChildren(
+    el("strong", {}, "Read-only. "),
+    message,
+    " ",
+    el("a", { href: app.dataset.queueUrl }, "Back to the queue"),
+  );
+  banner.hidden = false;
+  for (const id of ["decide-approve", "decide-corrections", "decide-photos", "decide-deny", "add-region", "save"]) $(id).disabled = true;
+  for (const b of document.querySelectorAll(".rv-tool")) if (b.dataset.tool !== "select") b.disabled = true;
+  $("note-text").disabled = true;
+  $("note-form").querySelector("button").disabled = true;
+  editor.setTool("select");
+  renderTools();
+  renderUndo();
+  renderRegions();
+}
+
+async function takeLock() {
+  try {
+    const lock = await api(`${API}lock/`, { method: "POST" });
+    S.haveLock = true;
+    app.dataset.lockUntil = lock && lock.expires_at ? lock.expires_at : "";
+    return true;
+  } catch (err) {
+    if (err.code === "claim_locked" || err.status === 409) {
+      goReadOnly(err.message || "Another adjuster is reviewing this claim.");
+    } else {
+      goReadOnly(`The claim could not be taken: ${err.message}`);
+    }
+    return false;
+  }
+}
+
+function releaseLock() {
+  if (!S.haveLock || S.decided) return;
+  S.haveLock = false;
+  api(`${API}lock/`, { method: "DELETE", keepalive: true }).catch(() => undefined);
+}
+
+function trackActivity() {
+  const touch = () => { S.lastInteraction = Date.now(); };
+  for (const type of ["pointerdown", "keydown", "wheel"]) window.addEventListener(type, touch, { capture: true, passive: true });
+  let lastMove = 0;
+  window.addEventListener("pointermove", () => {
+    const now = Date.now();
+    if (now - lastMove > 1000) { lastMove = now; touch(); }
+  }, { passive: true });
+  let last = Date.now();
+  window.setInterval(() => {
+    const now = Date.now();
+    const delta = Math.min(now - last, 2000); // a sleeping laptop is not time on task
+    last = now;
+    if (document.visibilityState !== "visible" || now - S.lastInteraction > IDLE_AFTER_MS) return;
+    S.claimActiveMs += delta;
+    S.claimUnreportedMs += delta;
+    const st = S.photos[S.current];
+    if (st) st.activeMs += delta;
+    $("active-timer").textContent = `Active ${fmtDuration(S.claimActiveMs)}`;
+    app.dataset.activeMs = String(S.claimActiveMs);
+  }, 1000);
+  document.addEventListener("visibilitychange", () => { last = Date.now(); });
+  window.setInterval(() => {
+    if (!S.haveLock || S.decided) return;
+    if (Date.now() - S.lastInteraction > IDLE_AFTER_MS) return; // an idle adjuster lets it expire
+    const reported = Math.round(S.claimUnreportedMs);
+    api(`${API}lock/`, { method: "POST", body: { active_ms: reported } }).then(
+      () => { S.claimUnreportedMs = Math.max(0, S.claimUnreportedMs - reported); },
+      (err) => { if (err.code === "claim_locked") goReadOnly(err.message); },
+    );
+  }, LOCK_RENEW_MS);
+}
+
+// ---- decisions and notes -------------------------------------------------------------------
+
+const DECISION_FORMS = {
+  deny: { title: "Deny the claim", submit: "Deny claim", message: false, reasonLabel: "Reason for the denial" },
+  request_photos: { title: "Ask the customer for more photos", submit: "Send request", message: true, reasonLabel: "Reason (for the file)" },
+};
+
+function decideError(text) {
+  const node = $("decide-error");
+  node.textContent = text || "";
+  node.hidden = !text;
+}
+
+async function saveAllFor(outcome) {
+  for (const st of S.photos) {
+    const force = outcome === "approve_with_corrections" && !st.version;
+    if (st.dirty || force) {
+      const ok = await savePhoto(st, { force });
+      if (!ok) {
+        decideError(`Photo ${st.index + 1}: ${st.saveError}`);
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+let approvePending = 0;
+
+async function decide(outcome, { reason = "", message = "" } = {}) {
+  if (S.readOnly) return false;
+  decideError("");
+  if (outcome === "approve" && S.photos.some((st) => st.dirty) && Date.now() - approvePending > 6000) {
+    approvePending = Date.now();
+    decideError("You corrected regions: approving as assessed keeps the model's estimate (your corrections are still saved as labels). Click again to confirm, or use Approve with corrections.");
+    return false;
+  }
+  const buttons = document.querySelectorAll(".rv-decide button");
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    if (!(await saveAllFor(outcome))) return false;
+    // Claim-level time not yet reported with a lock renewal (photo time is reported with each
+    // photo's save, separately: it is part of the claim's time, not added to it).
+    const body = { outcome, active_ms: Math.round(S.claimUnreportedMs) };
+    if (reason) body.reason = reason;
+    if (message) body.message_to_customer = message;
+    const claim = await api(`${API}decision/`, { method: "POST", body });
+    S.claimUnreportedMs = 0;
+    S.decided = true;
+    S.haveLock = false;
+    const display = (claim && claim.decision && claim.decision.outcome_display) || humanize(outcome);
+    const url = new URL(app.dataset.queueUrl, window.location.href);
+    url.searchParams.set("decided", S.claim.reference);
+    url.searchParams.set("outcome", display);
+    window.location.assign(url.toString());
+    return true;
+  } catch (err) {
+    decideError(err.message);
+    if (err.code === "claim_locked" || err.code === "claim_not_in_review") goReadOnly(err.message);
+    return false;
+  } finally {
+    if (!S.decided && !S.readOnly) buttons.forEach((b) => { b.disabled = false; });
+  }
+}
+
+function openDecisionDialog(outcome) {
+  if (S.readOnly) return;
+  const form = DECISION_FORMS[outcome];
+  const dialog = $("decision-dialog");
+  dialog.dataset.outcome = outcome;
+  $("decision-dialog-title").textContent = form.title;
+  $("decision-submit").textContent = form.submit;
+  $("decision-submit").className = `button button--small ${outcome === "deny" ? "button--danger" : "button--primary"}`;
+  dialog.querySelector("label[for=decision-reason]").firstChild.textContent = `${form.reasonLabel} `;
+  $("decision-message-field").querySelector("label").textContent = form.message ? "Message to the customer (they see it on the status page)" : "Message to the customer (optional)";
+  $("decision-message").required = form.message;
+  $("decision-dialog-error").hidden = true;
+  dialog.showModal();
+  $("decision-reason").focus();
+}
+
+function bindDecisions() {
+  $("decide-approve").addEventListener("click", () => decide("approve"));
+  $("decide-corrections").addEventListener("click", () => decide("approve_with_corrections"));
+  $("decide-deny").addEventListener("click", () => openDecisionDialog("deny"));
+  $("decide-photos").addEventListener("click", () => openDecisionDialog("request_photos"));
+  $("decision-cancel").addEventListener("click", () => $("decision-dialog").close());
+  $("decision-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const dialog = $("decision-dialog");
+    const reason = $("decision-reason").value.trim();
+    const message = $("decision-message").value.trim();
+    const err = $("decision-dialog-error");
+    if (!reason || ($("decision-message").required && !message)) {
+      err.textContent = !reason ? "Give a reason." : "Write the message the customer will see.";
+      err.hidden = false;
+      (!reason ? $("decision-reason") : $("decision-message")).focus();
+      return;
+    }
+    $("decision-submit").disabled = true;
+    const ok = await decide(dialog.dataset.outcome, { reason, message });
+    $("decision-submit").disabled = false;
+    if (!ok) {
+      err.textContent = $("decide-error").textContent || "The decision was not recorded.";
+      err.hidden = false;
+    }
+  });
+  $("note-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = $("note-text").value.trim();
+    if (!text) return;
+    const button = $("note-form").querySelector("button");
+    button.disabled = true;
+    try {
+      const note = await api(`${API}notes/`, { method: "POST", body: { text } });
+      S.claim.notes = [...(S.claim.notes || []), note];
+      $("note-text").value = "";
+      renderNotes();
+      announce("Note added.");
+    } catch (err) {
+      announce(`Note not added: ${err.message}`);
+      $("notes").append(el("li", { class: "rv-error" }, `Note not added: ${err.message}`));
+    } finally {
+      button.disabled = S.readOnly;
+    }
+  });
+}
+
+// ---- keyboard ------------------------------------------------------------------------------
+
+function onKeyDown(e) {
+  if (document.querySelector("dialog[open]")) return; // the dialog has the keyboard
+  if (isTextField(e.target)) return;
+  if (e.target && e.target.type === "range" && e.key.startsWith("Arrow")) return; // the slider's own keys
+  const ctrl = e.ctrlKey || e.metaKey;
+  const key = e.key;
+  const code = e.code;
+  const handled = () => { e.preventDefault(); e.stopPropagation(); };
+
+  if (ctrl && key === "Enter") { handled(); acceptAndNext(); return; }
+  if (ctrl && code === "Space") { handled(); if (S.current < S.photos.length - 1) goToPhoto(S.current + 1); return; }
+  if (ctrl && !e.altKey && (key === "z" || key === "Z")) { handled(); if (e.shiftKey) editor.redo(); else editor.undo(); return; }
+  if (ctrl && (key === "y" || key === "Y")) { handled(); editor.redo(); return; }
+  if (ctrl && (key === "s" || key === "S")) { handled(); savePhoto(S.photos[S.current]); return; }
+  if (ctrl) return;
+  if (e.altKey) {
+    if (code === "KeyH") { handled(); editor.toggleHidden(); return; }
+    const sev = { Digit1: 0, Digit2: 1, Digit3: 2, Numpad1: 0, Numpad2: 1, Numpad3: 2 }[code];
+    if (sev !== undefined) {
+      handled();
+      if (!editor.selected) announce("Select a region first.");
+      else {
+        editor.setField("severity", S.severities[sev]);
+        announce(`Severity ${S.severities[sev]}.`);
+      }
+    }
+    return;
+  }
+  if (key === " " && editor.pointerInside) {
+    handled();
+    if (!editor.spaceDown) { editor.spaceDown = true; editor.updateCursor(); editor.requestDraw(); }
+    return;
+  }
+  const isButton = e.target && e.target.closest && e.target.closest("button, a");
+  if (key === "Enter" && !isButton && editor.tool === "polygon") { handled(); editor.closePolygon(); return; }
+  if (/^[1-9]$/.test(key)) {
+    handled();
+    const cls = S.classes[Number(key) - 1];
+    if (!cls) return;
+    if (!editor.selected) { S.lastLabel = cls.name; announce(`New regions will be ${cls.name}. Select a region to change its type.`); return; }
+    setLabel(cls.name);
+    announce(`Region type ${cls.name}.`);
+    return;
+  }
+  switch (key) {
+    case "f": case "F": handled(); goToPhoto(S.current + 1); break;
+    case "d": case "D": handled(); goToPhoto(S.current - 1); break;
+    case "v": case "V": handled(); editor.setTool("select"); break;
+    case "b": case "B": handled(); if (!S.readOnly) editor.setTool("brush"); break;
+    case "e": case "E": handled(); if (!S.readOnly) editor.setTool("eraser"); break;
+    case "p": case "P": handled(); if (!S.readOnly) editor.setTool("polygon"); break;
+    case "n": case "N": handled(); editor.addRegion(); break;
+    case "m": case "M": handled(); editor.setCompare(!editor.compare); break;
+    case "[": handled(); editor.changeBrush(-1); break;
+    case "]": handled(); editor.changeBrush(1); break;
+    case "+": case "=": handled(); editor.zoomBy(1.25); break;
+    case "-": case "_": handled(); editor.zoomBy(0.8); break;
+    case "0": handled(); editor.fit(); break;
+    case "?": handled(); $("help-dialog").showModal(); break;
+    case "Delete": handled(); editor.deleteSelected(); break;
+    case "Backspace": handled(); if (!editor.removePolygonPoint()) editor.deleteSelected(); break;
+    case "Escape": if (!editor.cancelPolygon()) editor.select(null); break;
+    case "ArrowDown": if (!isButton || e.target.closest(".rv-regions")) { handled(); editor.selectByOffset(1); } break;
+    case "ArrowUp": if (!isButton || e.target.closest(".rv-regions")) { handled(); editor.selectByOffset(-1); } break;
+    default: break;
+  }
+}
+
+function bindControls() {
+  document.addEventListener("keydown", onKeyDown);
+  document.addEventListener("keyup", (e) => {
+    if (e.key === " " && editor.spaceDown) {
+      editor.spaceDown = false;
+      editor.updateCursor();
+      editor.requestDraw();
+      e.preventDefault();
+    }
+  });
+  window.addEventListener("blur", () => { editor.spaceDown = false; editor.updateCursor(); });
+  for (const button of document.querySelectorAll(".rv-tool")) {
+    button.addEventListener("click", () => editor.setTool(button.dataset.tool));
+  }
+  $("size-down").addEventListener("click", () => editor.changeBrush(-1));
+  $("size-up").addEventListener("click", () => editor.changeBrush(1));
+  $("add-region").addEventListener("click", () => editor.addRegion());
+  $("undo").addEventListener("click", () => editor.undo());
+  $("redo").addEventListener("click", () => editor.redo());
+  $("save").addEventListener("click", () => savePhoto(S.photos[S.current]));
+  $("zoom-in").addEventListener("click", () => editor.zoomBy(1.25));
+  $("zoom-out").addEventListener("click", () => editor.zoomBy(0.8));
+  $("zoom-fit").addEventListener("click", () => editor.fit());
+  $("compare").addEventListener("click", () => editor.setCompare(!editor.compare));
+  $("opacity").addEventListener("input", (e) => {
+    editor.setOpacity(Number(e.target.value) / 100);
+    $("opacity-value").textContent = `${e.target.value}%`;
+  });
+  $("help-open").addEventListener("click", () => $("help-dialog").showModal());
+  $("help-list").replaceChildren(
+    el("dl", {}, ...SHORTCUTS.flatMap(([k, v]) => [el("dt", {}, ...k.split(" / ").flatMap((part, i) => [i ? " / " : "", el("kbd", {}, part)])), el("dd", {}, v)])),
+  );
+  window.addEventListener("beforeunload", (e) => {
+    if (!S.readOnly && !S.decided && S.photos.some((st) => st.dirty)) {
+      e.preventDefault();
+      e.returnValue = "";
+    }
+  });
+  window.addEventListener("pagehide", releaseLock);
+}
+
+// ---- start -------------------------------------------------------------------------------
+
+async function start() {
+  bindControls();
+  bindDecisions();
+  renderTools();
+  editor.setOpacity(Number($("opacity").value) / 100);
+  const claimPromise = api(API);
+  const lockPromise = takeLock();
+  let claim;
+  try {
+    claim = await claimPromise;
+  } catch (err) {
+    showStageMessage(`The claim could not be loaded: ${err.message}`, "rv-stage__msg--error");
+    app.dataset.state = "error";
+    return;
+  }
+  S.claim = claim;
+  S.classes = (claim.label_map && claim.label_map.classes) || [];
+  for (const c of S.classes) S.colours.set(c.name, c.colour);
+  if (claim.severities && claim.severities.length) S.severities = claim.severities;
+  S.photos = (claim.photos || []).map(photoState);
+  if (claim.status !== "in_review") {
+    await lockPromise;
+    if (!S.readOnly) goReadOnly(`This claim is ${humanize(claim.status).toLowerCase()}, not in review.`);
+  }
+  if (!S.photos.length) {
+    showStageMessage("This claim has no photos.");
+  } else {
+    editor.onFirstDraw = () => {
+      app.dataset.firstPaintMs = String(Math.round(performance.now() - openedAt));
+      app.dataset.state = "ready";
+    };
+    const shown = showPhoto(0);
+    renderClaim();
+    await shown;
+  }
+  await lockPromise;
+  trackActivity();
+  renderUndo();
+  renderSaveState();
+  if (!S.photos.length) app.dataset.state = "ready";
+  $("canvas").focus({ preventScroll: true });
+}
+
+start();
+
+// For the browser tests and for debugging in the console.
+window.reviewScreen = { S, editor };

@@ -1,0 +1,145 @@
+"""The review queue (priority, filters, counts) and the claim on the review screen."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from assessment.models import Decision
+from review import selectors, services
+from review.tests.factories import ClaimNoteFactory, ReviewLockFactory, region_payload
+
+pytestmark = pytest.mark.django_db
+
+
+def _waiting(claim, hours: float) -> None:
+    Decision.objects.filter(claim=claim).update(created_at=timezone.now() - timedelta(hours=hours))
+
+
+def test_review_priority_weighs_time_estimate_and_uncertainty():
+    common = {"sla_hours": 24, "estimate_ref": 1000}
+    # 12 h of 24, estimate equal to the reference, confidence 0.4: 0.6*0.5 + 0.25*0.5 + 0.15*0.6
+    assert selectors.review_priority(
+        waiting_hours=12, estimate_total=1000, min_photo_confidence=0.4, **common
+    ) == pytest.approx(0.515)
+    assert (
+        selectors.review_priority(
+            waiting_hours=0, estimate_total=0, min_photo_confidence=1.0, **common
+        )
+        == 0.0
+    )
+    assert (
+        selectors.review_priority(
+            waiting_hours=0, estimate_total=0, min_photo_confidence=None, **common
+        )
+        == 0.15
+    )
+    assert (
+        selectors.review_priority(
+            waiting_hours=24, estimate_total=0, min_photo_confidence=1.0, **common
+        )
+        == 1.0
+    )
+    assert (
+        selectors.review_priority(
+            waiting_hours=23.9, estimate_total=10**9, min_photo_confidence=0.0, **common
+        )
+        < 1.0
+    )
+
+
+def test_review_queue_list_orders_by_priority_and_counts(
+    make_in_review_claim, adjuster, other_adjuster, settings
+):
+    settings.CLAIMVISION_REVIEW_SLA_HOURS = 24
+    fresh, old, breached = make_in_review_claim(), make_in_review_claim(), make_in_review_claim()
+    _waiting(fresh, 1)
+    _waiting(old, 10)
+    _waiting(breached, 30)
+    ReviewLockFactory(claim=old, adjuster=adjuster)
+    ReviewLockFactory(claim=breached, adjuster=other_adjuster)
+
+    queue = selectors.review_queue_list(user=adjuster)
+
+    assert [r["reference"] for r in queue.rows] == [
+        breached.reference,
+        old.reference,
+        fresh.reference,
+    ]
+    top = queue.rows[0]
+    assert (top["priority"], top["sla_breached"], top["sla_hours"]) == (1.0, True, 24)
+    assert top["lock"]["adjuster"] == other_adjuster.username and top["lock"]["mine"] is False
+    assert queue.rows[1]["lock"]["mine"] is True
+    assert queue.rows[2]["waiting_hours"] == pytest.approx(1, abs=0.01)
+    assert queue.rows[2]["damage_types"] == ["dent", "scratch"]
+    assert queue.rows[2]["photo_count"] == 2
+    assert queue.rows[2]["min_photo_confidence"] == 0.4
+    assert queue.counts["total"] == 3
+    assert (queue.counts["mine"], queue.counts["locked_by_others"]) == (1, 1)
+    assert queue.counts["by_reason"]["low_photo_confidence"] == 3
+
+
+def test_review_queue_list_filters(make_in_review_claim, adjuster, locked_claim):
+    other = make_in_review_claim()
+    _waiting(other, 5)
+    _waiting(locked_claim, 0.5)
+
+    def refs(**filters):
+        return [r["reference"] for r in selectors.review_queue_list(user=adjuster, **filters).rows]
+
+    assert refs(mine=True) == [locked_claim.reference]
+    assert refs(min_age_hours=2) == [other.reference]
+    assert refs(reason="low_photo_confidence", damage_type="dent") == [
+        other.reference,
+        locked_claim.reference,
+    ]
+    assert refs(reason="duplicate_photo") == []
+    assert refs(damage_type="glass_shatter") == []
+    # an adjuster's added region counts as the claim's damage type
+    photo = locked_claim.photos.first()
+    services.photo_labels_save(
+        claim=locked_claim,
+        photo=photo,
+        adjuster=adjuster,
+        base_version=0,
+        regions=[region_payload("glass_shatter", "severe", None)],
+    )
+    assert refs(damage_type="glass_shatter") == [locked_claim.reference]
+    # counts cover the whole queue whatever the filter
+    assert selectors.review_queue_list(user=adjuster, mine=True).counts["total"] == 2
+
+
+def test_review_claim_detail_has_photos_predictions_labels_history_notes(
+    locked_claim, first_photo, adjuster, other_adjuster
+):
+    services.photo_labels_save(
+        claim=locked_claim,
+        photo=first_photo,
+        adjuster=adjuster,
+        base_version=0,
+        regions=[region_payload("dent", "moderate", 0)],
+        active_ms=700,
+    )
+    ClaimNoteFactory(claim=locked_claim, author=other_adjuster, text="Garage called")
+
+    detail = selectors.review_claim_detail(claim=locked_claim, user=other_adjuster)
+
+    photo = detail["photos"][0]
+    assert (photo["id"], photo["mask_width"], photo["mask_height"]) == (first_photo.pk, 64, 48)
+    assert (photo["width"], photo["height"]) == (96, 64)  # the working copy's pixels
+    assert [(r["index"], r["label"], r["confidence"]) for r in photo["predicted"]] == [
+        (0, "dent", 0.5),
+        (1, "scratch", 0.6),
+    ]
+    assert photo["labels"]["version"] == 1
+    assert [(r["label"], r["severity"]) for r in photo["labels"]["regions"]] == [
+        ("dent", "moderate")
+    ]
+    assert photo["active_ms"] == 700
+    assert detail["photos"][1]["labels"] is None
+    assert detail["lock"]["adjuster"] == adjuster.username and detail["lock"]["mine"] is False
+    assert [n["text"] for n in detail["notes"]] == ["Garage called"]
+    assert detail["history"][0]["kind"] == "automated_decision"
+    assert "not sure enough" in detail["history"][0]["summary"]
+    assert "dent" in [c["name"] for c in detail["label_map"]["classes"]]
+    assert detail["severities"] == ["minor", "moderate", "severe"]

@@ -1,0 +1,531 @@
+"""The result on the customer's status page, in Chromium on a phone: damage drawn over the
+photos, legend, severity, estimate, who decided, and asking for a person to review.
+
+Assessments, estimate lines and decisions are written straight to the database (no worker
+runs here), in the shapes the assessment worker stores.
+"""
+
+import io
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from django.utils import timezone
+from PIL import Image, ImageDraw
+
+from assessment.models import (
+    AuditRecord,
+    ClaimAssessment,
+    Decision,
+    EstimateLine,
+    ModelVersion,
+    PhotoAssessment,
+    Region,
+)
+from assessment.services import decision_policy_active
+from claims.models import Claim
+from claims.tests.factories import ClaimFactory, PhotoFactory
+from ml.coco import mask_to_polygons, mask_to_rle
+from ml.labels import DEFAULT_LABEL_MAP
+from tests.browser.conftest import screenshot, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOT_LIMIT_BYTES = 300 * 1024
+PHOTO_SIZE = (1200, 900)
+MASK_SIZE = (160, 120)  # the model's mask: the photo at 1/7.5
+SCALE = PHOTO_SIZE[0] / MASK_SIZE[0]
+COLOURS = {c.name: c.colour for c in DEFAULT_LABEL_MAP.classes}
+REVIEW_REASONS = [
+    {
+        "code": "low_region_confidence",
+        "message": "The model is not sure about a crack on photo 2 (0.62 < 0.85).",
+    },
+    {
+        "code": "always_human_type",
+        "message": "Damage of type crack is always checked by an adjuster.",
+    },
+]
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+def car_photo(damage: list[tuple[str, tuple[float, float, float, float]]], seed: int) -> bytes:
+    """A smooth drawing of a car side (small as PNG in screenshots), with the damage painted
+    where the regions below say: ``(kind, (cx, cy, rx, ry))`` in photo pixels."""
+    rng = np.random.default_rng(seed)
+    width, height = PHOTO_SIZE
+    image = Image.new("RGB", PHOTO_SIZE)
+    draw = ImageDraw.Draw(image)
+    for y in range(height):
+        t = y / height
+        draw.line(
+            [(0, y), (width, y)], fill=(int(196 - 90 * t), int(212 - 100 * t), int(228 - 110 * t))
+        )
+    body = tuple(int(c) for c in rng.integers(150, 215, 3))
+    w, h = width, height
+    draw.rounded_rectangle([w * 0.06, h * 0.38, w * 0.94, h * 0.78], radius=80, fill=body)
+    draw.polygon(
+        [(w * 0.25, h * 0.40), (w * 0.36, h * 0.2), (w * 0.66, h * 0.2), (w * 0.78, h * 0.40)],
+        fill=body,
+    )
+    for x0, x1 in ((0.31, 0.5), (0.52, 0.73)):
+        draw.polygon(
+            [
+                (w * x0, h * 0.39),
+                (w * (x0 + 0.07), h * 0.24),
+                (w * (x1 - 0.07), h * 0.24),
+                (w * x1, h * 0.39),
+            ],
+            fill=(52, 70, 88),
+        )
+    for cx in (0.24, 0.76):
+        draw.ellipse([w * cx - 110, h * 0.66, w * cx + 110, h * 0.66 + 220], fill=(28, 28, 30))
+        draw.ellipse(
+            [w * cx - 55, h * 0.66 + 55, w * cx + 55, h * 0.66 + 165], fill=(160, 160, 165)
+        )
+    darker = tuple(max(0, c - 45) for c in body)
+    for kind, (cx, cy, rx, ry) in damage:
+        if kind == "dent":
+            draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=darker)
+        elif kind == "scratch":
+            for i in range(5):
+                dy = (i - 2) * ry / 3
+                draw.line(
+                    [(cx - rx, cy + dy - 6), (cx + rx, cy + dy + 8)], fill=(240, 240, 236), width=3
+                )
+        elif kind == "crack":
+            points = [
+                (cx - rx + i * rx / 4, cy + (ry * 0.7 if i % 2 else -ry * 0.7)) for i in range(9)
+            ]
+            draw.line(points, fill=(30, 30, 30), width=5)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def ellipse_region(index, label, confidence, severity, ellipse):
+    """A region as the worker stores it, on the 160x120 mask, for an ellipse in photo pixels."""
+    cx, cy, rx, ry = (v / SCALE for v in ellipse)
+    ys, xs = np.mgrid[0 : MASK_SIZE[1], 0 : MASK_SIZE[0]]
+    mask = ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1.0
+    flat = mask_to_polygons(mask)[0]
+    rows, cols = np.nonzero(mask)
+    x0, y0 = int(cols.min()), int(rows.min())
+    return {
+        "index": index,
+        "label": label,
+        "label_id": DEFAULT_LABEL_MAP.by_name(label).id,
+        "confidence": confidence,
+        "severity": severity,
+        "area_share": float(mask.mean()),
+        "bbox": [x0, y0, int(cols.max()) - x0 + 1, int(rows.max()) - y0 + 1],
+        "polygon": [[float(x), float(y)] for x, y in zip(flat[::2], flat[1::2], strict=True)],
+        "mask_rle": mask_to_rle(mask),
+    }
+
+
+DENT = (560, 520, 110, 60)
+SCRATCH = (520, 455, 230, 24)
+CRACK = (900, 640, 70, 26)
+PHOTOS = [
+    [("dent", DENT, 0.92, "moderate"), ("scratch", SCRATCH, 0.81, "minor")],
+    [("crack", CRACK, 0.62, "minor")],
+]
+# (photo, region index, type, severity, operation, description, hours, rate, parts)
+LINES = [
+    (0, 0, "dent", "moderate", "repair", "Panel beating and filling", "3.0", "62.00", "0"),
+    (0, 0, "dent", "moderate", "refinish", "Refinish panel", "2.0", "68.00", "45"),
+    (0, 1, "scratch", "minor", "refinish", "Polish and spot repair", "1.0", "68.00", "15"),
+    (1, 0, "crack", "minor", "repair", "Plastic weld", "1.0", "62.00", "20"),
+]
+ESTIMATE_TOTAL = Decimal("532.00")
+
+
+def assessed_claim(owner, *, status: str, outcome: str, automatic: bool = True, reasons=None):
+    """A claim with two assessed photos, its claim assessment and estimate, and a decision."""
+    model_version = ModelVersion.objects.create(
+        version="starter-2025.1",
+        path="/nonexistent",
+        artifact_sha256="0" * 64,
+        label_map=DEFAULT_LABEL_MAP.to_dict(),
+        status=ModelVersion.Status.ACTIVE,
+    )
+    claim = ClaimFactory(owner=owner, submitted=True, status=status)
+    photos = []
+    for number, regions in enumerate(PHOTOS):
+        content = car_photo([(label, ellipse) for label, ellipse, _, _ in regions], seed=number)
+        photo = PhotoFactory(
+            claim=claim,
+            content=content,
+            width=PHOTO_SIZE[0],
+            height=PHOTO_SIZE[1],
+            original_name=f"door-{number + 1}.jpg",
+        )
+        assessment = PhotoAssessment.objects.create(
+            photo=photo,
+            model_version=model_version,
+            photo_confidence=0.93,
+            image_width=PHOTO_SIZE[0],
+            image_height=PHOTO_SIZE[1],
+            mask_width=MASK_SIZE[0],
+            mask_height=MASK_SIZE[1],
+        )
+        for index, (label, ellipse, confidence, severity) in enumerate(regions):
+            Region.objects.create(
+                assessment=assessment, **ellipse_region(index, label, confidence, severity, ellipse)
+            )
+        photos.append(photo)
+    record = ClaimAssessment.objects.create(
+        claim=claim,
+        model_version=model_version,
+        overall_severity="moderate",
+        region_count=3,
+        min_photo_confidence=0.93,
+        currency="EUR",
+        estimate_total=ESTIMATE_TOTAL,
+    )
+    for photo, index, kind, severity, operation, text, hours, rate, parts in LINES:
+        hours, rate, parts = Decimal(hours), Decimal(rate), Decimal(parts)
+        EstimateLine.objects.create(
+            claim_assessment=record,
+            photo=photos[photo],
+            region_index=index,
+            damage_type=kind,
+            severity=severity,
+            operation=operation,
+            description=text,
+            labour_hours=hours,
+            hourly_rate=rate,
+            parts_cost=parts,
+            total=hours * rate + parts,
+        )
+    assert sum(line.total for line in record.lines.all()) == ESTIMATE_TOTAL
+    Decision.objects.create(
+        claim=claim,
+        outcome=outcome,
+        automatic=automatic,
+        reasons=reasons or [],
+        policy=decision_policy_active(),
+        model_version=model_version,
+    )
+    return claim, photos
+
+
+def open_status(page, claim) -> None:
+    page.goto(f"/claims/{claim.pk}/")
+    page.locator("#claim-decision:not([hidden])").wait_for()
+    page.wait_for_function(
+        "[...document.querySelectorAll('.damage-photo__img')]"
+        ".every(i => i.complete && i.naturalWidth)"
+    )
+
+
+def euros(page, amount) -> str:
+    """The amount as the page's Intl.NumberFormat writes it in this browser's locale."""
+    return page.evaluate(
+        "n => new Intl.NumberFormat(navigator.languages[0] || navigator.language,"
+        " {style: 'currency', currency: 'EUR'}).format(n)",
+        float(amount),
+    )
+
+
+def pixel(png: bytes, x: float, y: float) -> np.ndarray:
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float)
+    x, y = round(x), round(y)
+    return image[y - 2 : y + 3, x - 2 : x + 3].reshape(-1, 3).mean(axis=0)  # a 5x5 average
+
+
+def compact(path):
+    """The full page at 2x holds two photos: a 256-colour palette keeps it under the limit."""
+    image = Image.open(path).convert("RGB")
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        path, optimize=True
+    )
+    return path
+
+
+def rgb(colour: str) -> np.ndarray:
+    return np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+
+# --- tests ------------------------------------------------------------------------------
+
+
+def test_auto_decided_claim_shows_damage_over_photos_legend_and_estimate(phone_page, customer):
+    page = phone_page
+    claim, photos = assessed_claim(
+        customer, status=Claim.Status.AUTO_DECIDED, outcome="auto_approved"
+    )
+    sign_in(page, customer.username)
+    open_status(page, claim)
+
+    # the outcome, and that a computer decided it
+    assert page.locator("#status-display").inner_text() == "Decided automatically"
+    assert page.locator("#result-title").inner_text() == "Approved automatically"
+    assert (
+        "Decided automatically by our assessment system" in page.locator("#result-who").inner_text()
+    )
+    current = page.locator(".timeline__step[aria-current=step] .timeline__label")
+    assert current.inner_text() == "Decided automatically"
+    assert page.locator("#overall-severity").inner_text() == "Moderate"
+
+    # one outlined, tinted polygon per region, in its type's legend colour
+    shapes = page.locator(".region__shape")
+    assert shapes.count() == 3
+    fills = shapes.evaluate_all(
+        "els => els.map(e => [e.closest('.region').dataset.label, e.getAttribute('fill'),"
+        " e.getAttribute('stroke'), getComputedStyle(e).fillOpacity])"
+    )
+    for label, fill, stroke, opacity in fills:
+        assert fill == stroke == COLOURS[label]
+        assert float(opacity) == pytest.approx(0.35)
+
+    # each polygon sits where its region is on the displayed photo (mask -> screen scaling)
+    frame = page.locator(".damage-photo__frame").first
+    box = frame.bounding_box()
+    dent = page.locator(f'.region[data-key="{photos[0].pk}:0"] .region__shape').bounding_box()
+    cx, cy, rx, ry = DENT
+    k = box["width"] / PHOTO_SIZE[0]
+    assert dent["x"] - box["x"] == pytest.approx(
+        (cx - rx) * k, abs=box["width"] / MASK_SIZE[0] * 1.5
+    )
+    assert dent["y"] - box["y"] == pytest.approx(
+        (cy - ry) * k, abs=box["width"] / MASK_SIZE[0] * 1.5
+    )
+    assert dent["width"] == pytest.approx(2 * rx * k, rel=0.1)
+
+    # the pixel at the dent's centre is the photo tinted with the dent colour at 35 %
+    with_overlay = frame.screenshot(animations="disabled")
+    page.locator(".damage-photo__overlay").first.evaluate("e => e.style.visibility = 'hidden'")
+    photo_only = frame.screenshot(animations="disabled")
+    page.locator(".damage-photo__overlay").first.evaluate("e => e.style.visibility = ''")
+    scale = Image.open(io.BytesIO(with_overlay)).width / box["width"]
+    at = (cx * k * scale, cy * k * scale)
+    expected = 0.35 * rgb(COLOURS["dent"]) + 0.65 * pixel(photo_only, *at)
+    assert np.abs(pixel(with_overlay, *at) - expected).max() < 12
+
+    # the legend names the types present, with their colours
+    legend = page.locator(".legend__item").all_inner_texts()
+    assert [" ".join(text.split()) for text in legend] == ["Dent (1)", "Scratch (1)", "Crack (1)"]
+    swatches = page.locator(".legend__item .swatch").evaluate_all(
+        "els => els.map(e => getComputedStyle(e).backgroundColor)"
+    )
+    assert swatches == [
+        "rgb({}, {}, {})".format(*(int(v) for v in rgb(COLOURS[n])))
+        for n in ("dent", "scratch", "crack")
+    ]
+    # the text alternative under each photo
+    items = page.locator(".region-item__text").all_inner_texts()
+    assert items == [
+        "Dent, moderate, 92% confidence",
+        "Scratch, minor, 81% confidence",
+        "Crack, minor, 62% confidence",
+    ]
+
+    # tapping a legend entry highlights that type; tapping a region highlights that region
+    page.locator(".legend__item", has_text="Scratch").click()
+    assert page.locator(".legend__item", has_text="Scratch").get_attribute("aria-pressed") == "true"
+    active = page.locator(".region.is-active")
+    assert active.count() == 1 and active.get_attribute("data-label") == "scratch"
+    dent_box = page.locator(f'.region[data-key="{photos[0].pk}:0"] .region__shape').bounding_box()
+    page.touchscreen.tap(
+        dent_box["x"] + dent_box["width"] / 2, dent_box["y"] + dent_box["height"] / 2
+    )
+    assert page.locator(".region.is-active").get_attribute("data-key") == f"{photos[0].pk}:0"
+    assert (
+        page.locator(".region-item[aria-pressed=true] .region-item__text")
+        .inner_text()
+        .startswith("Dent")
+    )
+    assert page.locator(".legend__item[aria-pressed=true]").count() == 0
+    page.locator(".region-item[aria-pressed=true]").click()  # tap again: nothing highlighted
+    assert page.locator(".region.is-active").count() == 0
+
+    # the estimate: one row per line, and the total in euros
+    assert page.locator("#estimate tbody tr").count() == len(LINES)
+    assert page.locator("#estimate-total").inner_text() == euros(page, ESTIMATE_TOTAL)
+    first = page.locator("#estimate tbody tr").first
+    assert first.locator(".estimate__amount").inner_text() == euros(page, 186)
+    assert "Panel beating and filling" in first.inner_text()
+    assert page.locator(".fact__value--money").inner_text() == euros(page, ESTIMATE_TOTAL)
+
+    # the plain photo grid is not repeated, nothing overflows a 375 px screen
+    assert page.locator("#photos-plain").is_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page.get_by_role("button", name="Ask for a person to review").is_visible()
+
+    path = compact(screenshot(page, "mobile-result.png"))
+    assert path.stat().st_size < SCREENSHOT_LIMIT_BYTES, (
+        f"{path.name} is {path.stat().st_size} bytes"
+    )
+
+
+def test_customer_asks_for_a_person_and_the_claim_goes_to_an_adjuster(phone_page, customer):
+    page = phone_page
+    claim, _ = assessed_claim(customer, status=Claim.Status.AUTO_DECIDED, outcome="auto_approved")
+    sign_in(page, customer.username)
+    open_status(page, claim)
+
+    # when: they ask for a person, the form opens with the reason field focused
+    ask = page.get_by_role("button", name="Ask for a person to review")
+    assert ask.get_attribute("aria-expanded") == "false"
+    ask.click()
+    reason = page.get_by_label("What should the adjuster look at?")
+    assert reason.evaluate("e => e === document.activeElement")
+    # Cancel closes it and gives focus back to the button
+    page.get_by_role("button", name="Cancel").click()
+    assert ask.evaluate("e => e === document.activeElement")
+    ask.click()
+    reason.fill("The rear door is damaged too; it is not in the estimate.")
+    page.locator("#contest").scroll_into_view_if_needed()
+    compact(screenshot(page, "mobile-contest-form.png", full_page=False))
+    page.get_by_role("button", name="Send to an adjuster").click()
+
+    # then: the page says it is with an adjuster, focus on the new result, announced
+    page.locator("#status-display", has_text="With an adjuster").wait_for()
+    assert page.locator("#result-title").inner_text() == "With an adjuster"
+    assert page.evaluate("document.activeElement.id") == "result-title"
+    page.wait_for_function(
+        "document.getElementById('result-live').textContent.includes('adjuster')"
+    )
+    assert page.locator(".reasons__list li").all_inner_texts() == [
+        "You asked for a person to review the automatic decision."
+    ]
+    assert page.locator("#contest").count() == 0
+    assert page.locator("#estimate-total").inner_text().startswith(euros(page, ESTIMATE_TOTAL))
+    page.evaluate("window.scrollTo(0, 0)")
+    compact(screenshot(page, "mobile-contested.png"))
+    steps = page.locator(".timeline__step")
+    labels = steps.locator(".timeline__label").all_inner_texts()
+    assert labels == [
+        "Draft",
+        "Submitted",
+        "Being assessed",
+        "Decided automatically",
+        "With an adjuster",
+        "Decided",
+    ]
+    assert (
+        page.locator(".timeline__step[aria-current=step] .timeline__label").inner_text()
+        == "With an adjuster"
+    )
+
+    # and in the database: in review, a routed decision, and the audit record of the contest
+    claim.refresh_from_db()
+    assert claim.status == Claim.Status.IN_REVIEW
+    latest = Decision.objects.filter(claim=claim).order_by("-created_at", "-id").first()
+    assert latest.outcome == Decision.Outcome.ROUTED_TO_REVIEW and not latest.automatic
+    record = AuditRecord.objects.get(claim_id=claim.pk, kind=AuditRecord.Kind.CUSTOMER_CONTEST)
+    assert record.actor == customer.username
+    assert "rear door" in record.rules_fired[0]["detail"]
+
+    # a reload draws the same timeline from the server
+    page.reload()
+    page.locator("#claim-decision:not([hidden])").wait_for()
+    assert page.locator(".timeline__label").all_inner_texts() == labels
+    assert page.locator("#result-title").inner_text() == "With an adjuster"
+
+
+def test_contest_refused_by_the_server_says_why(phone_page, customer):
+    page = phone_page
+    claim, _ = assessed_claim(customer, status=Claim.Status.AUTO_DECIDED, outcome="auto_approved")
+    sign_in(page, customer.username)
+    open_status(page, claim)
+    # meanwhile another tab (or an adjuster) moved the claim on
+    Claim.objects.filter(pk=claim.pk).update(status=Claim.Status.IN_REVIEW)
+
+    page.get_by_role("button", name="Ask for a person to review").click()
+    page.get_by_role("button", name="Send to an adjuster").click()
+
+    error = page.locator("#contest-error")
+    error.wait_for()
+    assert "Reload the page" in error.inner_text()
+    assert page.get_by_role("button", name="Send to an adjuster").is_enabled()
+    assert not AuditRecord.objects.filter(kind=AuditRecord.Kind.CUSTOMER_CONTEST).exists()
+
+
+def test_claim_routed_to_review_shows_the_reasons_as_it_arrives(phone_page, customer):
+    page = phone_page
+    claim, _ = assessed_claim(
+        customer,
+        status=Claim.Status.ASSESSING,
+        outcome="routed_to_review",
+        reasons=REVIEW_REASONS,
+    )
+    sign_in(page, customer.username)
+    page.goto(f"/claims/{claim.pk}/")
+    assert page.locator("#status-display").inner_text() == "Being assessed"
+    assert page.locator("#claim-decision").is_hidden()
+
+    # when: the worker finishes and the policy sends the claim to an adjuster
+    Claim.objects.filter(pk=claim.pk).update(
+        status=Claim.Status.IN_REVIEW, updated_at=timezone.now()
+    )
+
+    # then: the poller draws the result without a reload, with every reason in plain words
+    page.locator("#status-display", has_text="With an adjuster").wait_for(timeout=15_000)
+    page.locator("#claim-decision:not([hidden])").wait_for()
+    assert page.locator("#result-title").inner_text() == "With an adjuster"
+    assert page.locator(".reasons__title").inner_text() == "Why a person is checking it"
+    assert page.locator(".reasons__list li").all_inner_texts() == [
+        r["message"] for r in REVIEW_REASONS
+    ]
+    assert page.locator("#contest").count() == 0
+    assert page.locator(".region__shape").count() == 3
+    assert "to be confirmed" in page.locator("#estimate tfoot").inner_text()
+    assert (
+        page.locator(".timeline__step[aria-current=step] .timeline__label").inner_text()
+        == "With an adjuster"
+    )
+    assert "Decided automatically" not in page.locator("#timeline").inner_text()
+
+    # and the same after a reload, rendered from the page itself
+    page.reload()
+    page.locator("#claim-decision:not([hidden])").wait_for()
+    assert page.locator(".reasons__list li").all_inner_texts() == [
+        r["message"] for r in REVIEW_REASONS
+    ]
+
+
+def test_more_photos_requested_shows_the_request_and_a_link_to_add_photos(phone_page, customer):
+    page = phone_page
+    request = {"code": "more_photos", "message": "Please add a close photo of the rear bumper."}
+    claim, _ = assessed_claim(
+        customer,
+        status=Claim.Status.IN_REVIEW,
+        outcome="more_photos",
+        automatic=False,
+        reasons=[request],
+    )
+    Claim.objects.filter(pk=claim.pk).update(status="more_photos_requested")
+    sign_in(page, customer.username)
+    open_status(page, claim)
+
+    assert page.locator("#result-title").inner_text() == "More photos needed"
+    assert page.locator(".reasons__list li").all_inner_texts() == [request["message"]]
+    link = page.get_by_role("link", name="Add photos")
+    assert link.get_attribute("href") == f"/claims/{claim.pk}/photos/"
+    assert (
+        page.locator(".timeline__step[aria-current=step] .timeline__label").inner_text()
+        == "More photos needed"
+    )
+
+
+def test_desktop_result_layout(desktop_page, customer):
+    page = desktop_page
+    claim, _ = assessed_claim(customer, status=Claim.Status.AUTO_DECIDED, outcome="auto_approved")
+    sign_in(page, customer.username)
+    open_status(page, claim)
+    # photos side by side, the estimate's labour and parts columns shown
+    first, second = (page.locator(".damage-photo").nth(i).bounding_box() for i in (0, 1))
+    assert first["y"] == second["y"] and second["x"] > first["x"]
+    assert page.locator("#estimate thead th").all_inner_texts() == [
+        "Work",
+        "Labour",
+        "Parts",
+        "Amount",
+    ]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    compact(screenshot(page, "desktop-result.png"))

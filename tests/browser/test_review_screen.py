@@ -1,0 +1,565 @@
+"""The adjuster's queue and review screen in Chromium at 1366x768, end to end against the review
+API and the database; and the screen's COCO RLE (review/static/review/rle.js) against
+pycocotools.
+
+Claims, assessments and predicted regions are written straight to the database in the shapes
+the assessment worker stores (no worker runs here).
+"""
+
+import io
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from django.utils import timezone
+from PIL import Image, ImageDraw
+from pycocotools import mask as mask_utils
+
+from assessment.models import (
+    AuditRecord,
+    ClaimAssessment,
+    Decision,
+    EstimateLine,
+    ModelVersion,
+    PhotoAssessment,
+    Region,
+)
+from claims.models import Claim
+from claims.tests.factories import (
+    PASSWORD,
+    AdjusterFactory,
+    ClaimFactory,
+    CustomerFactory,
+    PhotoFactory,
+)
+from ml.coco import mask_to_polygons, mask_to_rle, rle_to_mask
+from ml.labels import DEFAULT_LABEL_MAP
+from review import services as review_services
+from review.models import LabelRegion, OverrideLedgerEntry, PhotoLabels, ReviewLock
+from tests.browser.conftest import _page, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+VIEWPORT = {"viewport": {"width": 1366, "height": 768}, "device_scale_factor": 1}
+SCREENSHOT_LIMIT_BYTES = 400 * 1024
+PHOTO_SIZE = (1600, 1200)
+MASK_SIZE = (256, 192)  # (w, h): the model's mask grid, the photo at 1/6.25
+SCALE = PHOTO_SIZE[0] / MASK_SIZE[0]
+# Opening a claim shows the photo and its masks within a second on a quiet machine; the test
+# runs server, browser and test on two shared cores, so it allows a margin over that.
+FIRST_PAINT_LIMIT_MS = 3000
+
+ROUTING_REASONS = [
+    {
+        "code": "low_region_confidence",
+        "message": "The model is not sure about a crack on photo 1 (0.31 < 0.60).",
+    },
+    {"code": "always_human_type", "message": "Cracks are always checked by an adjuster."},
+]
+# Photo 1: a dent (right), a scratch (to relabel), a crack the model imagined (false positive).
+DENT = (760, 690, 120, 70)  # ellipse in photo pixels: cx, cy, rx, ry
+SCRATCH = (560, 600, 200, 26)
+FALSE_CRACK = (1240, 420, 90, 40)
+PHOTOS = [
+    [
+        ("dent", DENT, 0.88, "moderate"),
+        ("scratch", SCRATCH, 0.55, "minor"),
+        ("crack", FALSE_CRACK, 0.31, "minor"),
+    ],
+    [("dent", (900, 640, 150, 80), 0.9, "minor")],
+]
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def car_photo(seed: int) -> bytes:
+    """A smooth drawing of a car side with a dent and scratches (small JPEG and screenshot)."""
+    rng = np.random.default_rng(seed)
+    w, h = PHOTO_SIZE
+    image = Image.new("RGB", PHOTO_SIZE)
+    draw = ImageDraw.Draw(image)
+    for y in range(h):
+        t = y / h
+        draw.line(
+            [(0, y), (w, y)], fill=(int(196 - 90 * t), int(212 - 100 * t), int(228 - 110 * t))
+        )
+    body = tuple(int(c) for c in rng.integers(150, 215, 3))
+    draw.rounded_rectangle([w * 0.06, h * 0.38, w * 0.94, h * 0.78], radius=90, fill=body)
+    draw.polygon(
+        [(w * 0.25, h * 0.40), (w * 0.36, h * 0.2), (w * 0.66, h * 0.2), (w * 0.78, h * 0.40)],
+        fill=body,
+    )
+    for x0, x1 in ((0.31, 0.5), (0.52, 0.73)):
+        draw.polygon(
+            [
+                (w * x0, h * 0.39),
+                (w * (x0 + 0.07), h * 0.24),
+                (w * (x1 - 0.07), h * 0.24),
+                (w * x1, h * 0.39),
+            ],
+            fill=(52, 70, 88),
+        )
+    for cx in (0.24, 0.76):
+        draw.ellipse([w * cx - 130, h * 0.66, w * cx + 130, h * 0.66 + 260], fill=(28, 28, 30))
+        draw.ellipse(
+            [w * cx - 65, h * 0.66 + 65, w * cx + 65, h * 0.66 + 195], fill=(160, 160, 165)
+        )
+    darker = tuple(max(0, c - 45) for c in body)
+    cx, cy, rx, ry = DENT
+    draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=darker)
+    cx, cy, rx, ry = SCRATCH
+    for i in range(5):
+        dy = (i - 2) * ry / 3
+        draw.line([(cx - rx, cy + dy - 6), (cx + rx, cy + dy + 8)], fill=(240, 240, 236), width=3)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=82)
+    return out.getvalue()
+
+
+def ellipse_mask(ellipse) -> np.ndarray:
+    cx, cy, rx, ry = (v / SCALE for v in ellipse)
+    ys, xs = np.mgrid[0 : MASK_SIZE[1], 0 : MASK_SIZE[0]]
+    return ((xs + 0.5 - cx) / rx) ** 2 + ((ys + 0.5 - cy) / ry) ** 2 <= 1.0
+
+
+def region_row(index, label, confidence, severity, ellipse) -> dict:
+    mask = ellipse_mask(ellipse)
+    flat = mask_to_polygons(mask)[0]
+    rows, cols = np.nonzero(mask)
+    x0, y0 = int(cols.min()), int(rows.min())
+    return {
+        "index": index,
+        "label": label,
+        "label_id": DEFAULT_LABEL_MAP.by_name(label).id,
+        "confidence": confidence,
+        "severity": severity,
+        "area_share": float(mask.mean()),
+        "bbox": [x0, y0, int(cols.max()) - x0 + 1, int(rows.max()) - y0 + 1],
+        "polygon": [[float(x), float(y)] for x, y in zip(flat[::2], flat[1::2], strict=True)],
+        "mask_rle": mask_to_rle(mask),
+    }
+
+
+def model_version() -> ModelVersion:
+    return ModelVersion.objects.get_or_create(
+        version="starter-2026.1",
+        defaults={
+            "path": "/nonexistent",
+            "artifact_sha256": "0" * 64,
+            "label_map": DEFAULT_LABEL_MAP.to_dict(),
+            "status": ModelVersion.Status.ACTIVE,
+        },
+    )[0]
+
+
+def claim_in_review(
+    *, photos=PHOTOS, waiting_hours: float, estimate: str, reasons=ROUTING_REASONS, **claim_fields
+):
+    """A claim routed to review: assessed photos with predicted regions, an estimate, the
+    routing decision (dated ``waiting_hours`` ago) and its automated audit record."""
+    mv = model_version()
+    claim = ClaimFactory(
+        owner=CustomerFactory(), submitted=True, status=Claim.Status.IN_REVIEW, **claim_fields
+    )
+    stored = []
+    for number, regions in enumerate(photos):
+        photo = PhotoFactory(
+            claim=claim,
+            content=car_photo(seed=number),
+            width=PHOTO_SIZE[0],
+            height=PHOTO_SIZE[1],
+            original_name=f"side-{number + 1}.jpg",
+        )
+        assessment = PhotoAssessment.objects.create(
+            photo=photo,
+            model_version=mv,
+            photo_confidence=min(c for _, _, c, _ in regions) if regions else 0.9,
+            image_width=PHOTO_SIZE[0],
+            image_height=PHOTO_SIZE[1],
+            mask_width=MASK_SIZE[0],
+            mask_height=MASK_SIZE[1],
+        )
+        for index, (label, ellipse, confidence, severity) in enumerate(regions):
+            Region.objects.create(
+                assessment=assessment, **region_row(index, label, confidence, severity, ellipse)
+            )
+        stored.append(photo)
+    record = ClaimAssessment.objects.create(
+        claim=claim,
+        model_version=mv,
+        overall_severity="moderate",
+        region_count=sum(len(r) for r in photos),
+        min_photo_confidence=0.31,
+        currency="EUR",
+        estimate_total=Decimal(estimate),
+    )
+    EstimateLine.objects.create(
+        claim_assessment=record,
+        photo=stored[0],
+        region_index=0,
+        damage_type="dent",
+        severity="moderate",
+        operation="repair",
+        description="Panel beating and filling",
+        labour_hours=Decimal("3.0"),
+        hourly_rate=Decimal("62.00"),
+        parts_cost=Decimal("0"),
+        total=Decimal(estimate),
+    )
+    decision = Decision.objects.create(
+        claim=claim,
+        outcome=Decision.Outcome.ROUTED_TO_REVIEW,
+        automatic=True,
+        reasons=reasons,
+        model_version=mv,
+    )
+    Decision.objects.filter(pk=decision.pk).update(
+        created_at=timezone.now() - timedelta(hours=waiting_hours)
+    )
+    AuditRecord.objects.create(
+        claim_id=claim.pk,
+        claim_reference=claim.reference,
+        kind=AuditRecord.Kind.AUTOMATED_DECISION,
+        actor="system",
+        model_version=mv.version,
+        scores={"estimate_total": estimate, "currency": "EUR"},
+        rules_fired=reasons,
+        outcome=Decision.Outcome.ROUTED_TO_REVIEW,
+        detail={"summary": "Sent to an adjuster"},
+    )
+    return claim, stored
+
+
+# --- browser helpers ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def open_page(browser, live_server):
+    """Pages at 1366x768, one browser context (one signed-in person) each."""
+    contexts = []
+
+    def make():
+        context, page = _page(browser, live_server, VIEWPORT)
+        contexts.append((context, page))
+        return page
+
+    yield make
+    for context, page in contexts:
+        context.close()
+        assert page.js_errors == [], f"JavaScript errors on the page: {page.js_errors}"
+
+
+def sign_in_to(page, username: str, next_url: str) -> None:
+    page.goto(f"/accounts/login/?next={next_url}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**{next_url}")
+
+
+def open_screen(page) -> None:
+    page.locator("#screen-app[data-state=ready]").wait_for()
+
+
+def editor_eval(page, script: str, arg=None):
+    return page.evaluate(
+        f"(arg) => {{ const {{ S, editor }} = window.reviewScreen; {script} }}", arg
+    )
+
+
+def screen_point(page, mx: float, my: float) -> tuple[float, float]:
+    """Page coordinates of a point on the mask grid."""
+    box = page.locator("#canvas").bounding_box()
+    x, y = editor_eval(page, "return editor.toScreen(arg[0], arg[1]);", [mx, my])
+    return box["x"] + x, box["y"] + y
+
+
+def region_area(page, index: int) -> int:
+    return editor_eval(page, "return editor.regions[arg].mask.reduce((a, b) => a + b, 0);", index)
+
+
+def assert_small(path) -> None:
+    size = path.stat().st_size
+    assert size < SCREENSHOT_LIMIT_BYTES, f"{path.name} is {size} bytes"
+
+
+# --- tests ------------------------------------------------------------------------------------
+
+
+def test_review_rle_js_matches_pycocotools(open_page):
+    page = open_page()
+    page.goto("/accounts/login/")
+    rng = np.random.default_rng(7)
+    masks = [
+        np.zeros((5, 7), dtype=np.uint8),
+        np.ones((5, 7), dtype=np.uint8),
+        np.ones((1, 1), dtype=np.uint8),
+        (rng.random((13, 11)) > 0.5).astype(np.uint8),
+        ellipse_mask(DENT).astype(np.uint8) | ellipse_mask(SCRATCH).astype(np.uint8),
+        (rng.random((192, 256)) > 0.97).astype(np.uint8),  # many short runs, negative deltas
+        np.ones((600, 800), dtype=np.uint8),  # one run of 480000: five 5-bit chunks
+    ]
+    masks[-1][:, 400:] = 0
+    cases = [
+        {
+            "h": int(m.shape[0]),
+            "w": int(m.shape[1]),
+            "rowMajor": m.reshape(-1).tolist(),
+            "coco": mask_utils.encode(np.asfortranarray(m))["counts"].decode("ascii"),
+        }
+        for m in masks
+    ]
+    # when: the page encodes each mask and decodes pycocotools' strings
+    results = page.evaluate(
+        """async (cases) => {
+            const rle = await import('/static/review/rle.js');
+            return cases.map(c => {
+                const encoded = rle.encode(Uint8Array.from(c.rowMajor), c.h, c.w);
+                const decoded = rle.decode({size: [c.h, c.w], counts: c.coco});
+                return {counts: encoded.counts, size: encoded.size, decoded: Array.from(decoded)};
+            });
+        }""",
+        cases,
+    )
+    # then: byte-identical strings, and the same pixels back
+    for case, result, mask in zip(cases, results, masks, strict=True):
+        assert result["size"] == [case["h"], case["w"]]
+        assert result["counts"] == case["coco"]
+        assert result["decoded"] == case["rowMajor"]
+        back = mask_utils.decode({"size": result["size"], "counts": result["counts"].encode()})
+        assert np.array_equal(back, mask)
+    # and: a corrupt string is refused, not silently misread
+    error = page.evaluate(
+        """async () => {
+            const rle = await import('/static/review/rle.js');
+            try { rle.decode({size: [4, 4], counts: "9"}); return null; }
+            catch (e) { return e.message; }
+        }"""
+    )
+    assert error and "RLE" in error
+
+
+def test_review_queue_and_screen_correct_and_approve(open_page):
+    # given: two claims in review; the older one is taken by a colleague
+    adjuster = AdjusterFactory(username="alice")
+    colleague = AdjusterFactory(username="bob")
+    claim, photos = claim_in_review(waiting_hours=20, estimate="812.40")
+    other, _ = claim_in_review(photos=[PHOTOS[1]], waiting_hours=2, estimate="240.00")
+    review_services.review_lock_take(claim=other, adjuster=colleague)
+    page = open_page()
+
+    # when: alice opens the queue
+    sign_in_to(page, adjuster.username, "/review/")
+    page.locator("#queue-app[data-state=ready]").wait_for()
+
+    # then: highest priority first, with its reasons, and the colleague's lock visible
+    rows = page.locator("#queue-rows tr")
+    assert rows.count() == 2
+    assert claim.reference in rows.nth(0).inner_text()
+    assert "Low region confidence" in rows.nth(0).inner_text()
+    assert "bob" in rows.nth(1).inner_text()
+    assert "2 in review" in page.locator("#queue-counts").inner_text()
+    # a filter narrows it (and the address keeps it)
+    page.get_by_label("Assigned to me").check()
+    page.locator("#queue-rows", has_text="No claims match").wait_for()
+    assert "mine=1" in page.url
+    page.get_by_role("button", name="Clear filters").click()
+    page.locator("#queue-rows tr", has_text=other.reference).wait_for()
+    assert_small(screenshot(page, "review-queue.png", full_page=False))
+
+    # when: she opens the first claim
+    page.get_by_role("link", name=claim.reference).click()
+    page.wait_for_url(f"**/review/claims/{claim.pk}/")
+    open_screen(page)
+
+    # then: she holds its lock, the photo and its masks are drawn quickly, and the regions
+    # are listed with their confidence
+    lock = ReviewLock.objects.get(claim=claim)
+    assert lock.adjuster == adjuster
+    first_paint = int(page.locator("#screen-app").get_attribute("data-first-paint-ms"))
+    assert first_paint < FIRST_PAINT_LIMIT_MS, f"first paint took {first_paint} ms"
+    regions = page.locator("#regions > li")
+    assert regions.count() == 3
+    assert "88%" in regions.nth(0).inner_text() and "31%" in regions.nth(2).inner_text()
+    assert "Low region confidence" in page.locator("#reasons").inner_text()
+    dent_area = region_area(page, 0)
+    assert dent_area == int(ellipse_mask(DENT).sum())
+
+    # when: she selects the dent and paints a stroke with the brush, right of it
+    regions.nth(0).locator(".rv-region__pick").click()
+    page.keyboard.press("b")
+    stroke = [(150.0 + i * 6, 105.0) for i in range(8)]  # mask pixels, outside the dent
+    page.mouse.move(*screen_point(page, *stroke[0]))
+    page.mouse.down()
+    for point in stroke[1:]:
+        page.mouse.move(*screen_point(page, *point), steps=2)
+    page.mouse.up()
+    painted = region_area(page, 0)
+    assert painted > dent_area + 8 * 6
+
+    # and: undo takes the stroke back, redo puts it back
+    page.keyboard.press("Control+z")
+    assert region_area(page, 0) == dent_area
+    page.keyboard.press("Control+Shift+z")
+    assert region_area(page, 0) == painted
+
+    # when: with the keyboard, the scratch becomes a crack of moderate severity
+    page.locator("#canvas").focus()
+    page.keyboard.press("ArrowDown")
+    assert editor_eval(page, "return editor.regions.indexOf(editor.selected);") == 1
+    page.keyboard.press("3")
+    page.keyboard.press("Alt+2")
+    assert "Crack" in regions.nth(1).inner_text() and "Moderate" in regions.nth(1).inner_text()
+
+    # and: the crack the model imagined is deleted
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Delete")
+    assert regions.count() == 2
+    page.keyboard.press("ArrowUp")  # show the relabelled region selected in the screenshot
+    assert page.locator("#save-state").inner_text() == "Unsaved changes"
+
+    # the shortcut list is one key away
+    page.keyboard.press("?")
+    assert page.locator("#help-dialog").is_visible()
+    assert "Alt+H" in page.locator("#help-list").inner_text()
+    page.keyboard.press("Escape")
+    assert_small(screenshot(page, "review-screen.png", full_page=False))
+
+    # when: she approves with corrections
+    page.get_by_role("button", name="Approve with corrections").click()
+    page.wait_for_url("**/review/?*decided=*")
+    page.locator("#queue-flash", has_text=claim.reference).wait_for()
+
+    # then: the claim is decided by her, with corrections, and the lock is gone
+    claim.refresh_from_db()
+    assert claim.status == Claim.Status.DECIDED
+    decision = Decision.objects.filter(claim=claim).order_by("-created_at", "-id").first()
+    assert decision.outcome == Decision.Outcome.APPROVED_WITH_CORRECTIONS
+    assert decision.decided_by == adjuster
+    assert not ReviewLock.objects.filter(claim=claim).exists()
+    human = AuditRecord.objects.filter(claim_id=claim.pk, kind=AuditRecord.Kind.HUMAN_DECISION)
+    assert human.count() == 1
+
+    # and: the stored dent mask holds every painted pixel along the stroke
+    labels = PhotoLabels.objects.get(photo=photos[0])
+    stored = {r.source_index: r for r in LabelRegion.objects.filter(labels=labels)}
+    assert set(stored) == {0, 1}
+    dent = rle_to_mask(stored[0].mask_rle)
+    assert dent.shape == (MASK_SIZE[1], MASK_SIZE[0])
+    for x, y in stroke:
+        assert dent[int(y), int(x)], f"painted pixel ({x}, {y}) missing"
+    assert dent.sum() == painted
+    assert np.array_equal(dent & ellipse_mask(DENT), ellipse_mask(DENT))
+    assert (stored[1].label, stored[1].severity) == ("crack", "moderate")
+    assert np.array_equal(rle_to_mask(stored[1].mask_rle), ellipse_mask(SCRATCH))
+
+    # and: the ledger records each change against the model's prediction
+    ledger = OverrideLedgerEntry.objects.filter(photo=photos[0], labels_version=labels.version)
+    actions = {(e.action, e.source_index) for e in ledger}
+    assert ("reshaped", 0) in actions
+    assert ("relabelled", 1) in actions and ("severity_changed", 1) in actions
+    assert ("deleted", 2) in actions
+    relabelled = ledger.get(action="relabelled")
+    assert (relabelled.from_label, relabelled.to_label) == ("scratch", "crack")
+    assert all(e.adjuster == adjuster for e in ledger)
+    reshaped = ledger.get(action="reshaped")
+    assert 0 < reshaped.iou < 0.98
+    # the second photo, untouched, was accepted as the model saw it
+    second = OverrideLedgerEntry.objects.filter(photo=photos[1])
+    assert {e.action for e in second} == {"accepted"}
+    # the estimate follows the corrections
+    assert ClaimAssessment.objects.get(claim=claim).source == "adjuster"
+
+
+def test_review_second_adjuster_sees_lock_and_reads_only(open_page):
+    # given: alice has the claim open
+    alice = AdjusterFactory(username="alice")
+    bob = AdjusterFactory(username="bob")
+    claim, _ = claim_in_review(waiting_hours=3, estimate="500.00")
+    first = open_page()
+    sign_in_to(first, alice.username, f"/review/claims/{claim.pk}/")
+    open_screen(first)
+    until = timezone.localtime(ReviewLock.objects.get(claim=claim).expires_at).strftime("%H:%M")
+
+    # when: bob opens the same claim
+    second = open_page()
+    sign_in_to(second, bob.username, f"/review/claims/{claim.pk}/")
+    open_screen(second)
+
+    # then: he is told who has it and until when, and the screen is read-only
+    banner = second.locator("#lock-banner")
+    assert banner.is_visible()
+    assert f"alice is reviewing this claim (until {until})" in banner.inner_text()
+    assert second.get_by_role("button", name="Approve with corrections").is_disabled()
+    assert second.locator(".rv-tool[data-tool=brush]").is_disabled()
+    second.locator("#canvas").focus()
+    second.keyboard.press("Delete")  # ignored: nothing selected, and nothing editable
+    second.locator("#regions > li").first.locator(".rv-region__pick").click()
+    second.keyboard.press("Delete")
+    assert second.locator("#regions > li").count() == 3
+    assert ReviewLock.objects.get(claim=claim).adjuster == alice
+    assert not PhotoLabels.objects.filter(photo__claim=claim).exists()
+
+
+def test_review_pages_are_for_adjusters_only(open_page):
+    customer = CustomerFactory()
+    claim, _ = claim_in_review(waiting_hours=1, estimate="100.00")
+    page = open_page()
+    sign_in_to(page, customer.username, "/review/")
+    assert page.get_by_role("heading", name="These pages are for adjusters").is_visible()
+    response = page.goto(f"/review/claims/{claim.pk}/")
+    assert response.status == 403
+    page.context.clear_cookies()
+    response = page.goto("/review/")
+    assert "/accounts/login/" in page.url
+
+
+def test_review_screen_polygon_add_region_and_hide(open_page):
+    adjuster = AdjusterFactory()
+    claim, photos = claim_in_review(photos=[PHOTOS[1]], waiting_hours=1, estimate="300.00")
+    page = open_page()
+    sign_in_to(page, adjuster.username, f"/review/claims/{claim.pk}/")
+    open_screen(page)
+    # when: a new region is drawn as a polygon (Esc first: nothing selected)
+    page.locator("#canvas").focus()
+    page.keyboard.press("Escape")
+    page.keyboard.press("p")
+    square = [(20, 20), (60, 20), (60, 50), (20, 50)]
+    for x, y in square:
+        page.mouse.click(*screen_point(page, x, y))
+    page.keyboard.press("Enter")
+    # then: it is a new region holding the square
+    assert page.locator("#regions > li").count() == 2
+    area = region_area(page, 1)
+    assert 40 * 30 * 0.9 <= area <= 41 * 31
+    page.keyboard.press("5")  # lamp_broken
+    # and: the model's masks (before) hold only the predicted region; M toggles back
+    page.keyboard.press("m")
+    assert page.locator("#regions > li").count() == 1
+    assert "model's masks" in page.locator("#stage-hint").inner_text()
+    page.keyboard.press("m")
+    assert page.locator("#regions > li").count() == 2
+    # and: choosing a region from the list with the keyboard keeps the focus there
+    pick = page.locator("#regions > li").nth(1).locator(".rv-region__pick")
+    pick.focus()
+    page.keyboard.press("Enter")
+    assert pick.get_attribute("aria-pressed") == "true"
+    assert page.evaluate("document.activeElement.classList.contains('rv-region__pick')")
+    # and: Alt+H hides and shows it
+    page.keyboard.press("Alt+h")
+    assert editor_eval(page, "return editor.regions[1].hidden;") is True
+    page.keyboard.press("Alt+h")
+    assert editor_eval(page, "return editor.regions[1].hidden;") is False
+    # when: saved with Ctrl+S
+    page.keyboard.press("Control+s")
+    page.locator("#save-state", has_text="Saved (version 1").wait_for()
+    # then: the added region and its ledger entry are stored
+    labels = PhotoLabels.objects.get(photo=photos[0])
+    added = LabelRegion.objects.get(labels=labels, source_index=None)
+    assert added.label == "lamp_broken"
+    assert rle_to_mask(added.mask_rle)[35, 40]
+    assert OverrideLedgerEntry.objects.filter(photo=photos[0], action="added").count() == 1
+    assert json.loads(json.dumps(added.mask_rle))["size"] == [MASK_SIZE[1], MASK_SIZE[0]]
