@@ -116,10 +116,10 @@ class System:
         while time.monotonic() < deadline:
             ready = all(b"ready." in log.read_bytes() for log in self.worker_logs if log.exists())
             try:
-                requests.get(f"{self.base}/api/schema/", timeout=2)
+                requests.get(f"{self.base}/api/schema/", timeout=10)
                 if ready and len(self.worker_logs) == self.workers:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.3)
         raise RuntimeError("system did not start")

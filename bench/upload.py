@@ -99,9 +99,9 @@ def start_server(env: dict, port: int, workers: int) -> subprocess.Popen:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            requests.get(f"http://127.0.0.1:{port}/api/schema/", timeout=2)
+            requests.get(f"http://127.0.0.1:{port}/api/schema/", timeout=10)
             return proc
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError("gunicorn did not start")
