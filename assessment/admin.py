@@ -104,3 +104,7 @@ class AuditRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+import assessment.admin_calibration  # noqa: E402, F401 - calibration action
+from assessment import admin_registry  # noqa: E402, F401 - learning-loop admin

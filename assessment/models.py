@@ -376,3 +376,55 @@ class AuditRecord(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("audit records are append-only")
+
+
+class ExportJob(models.Model):
+    """A data team's label export: its query, its status, and the zip a worker wrote.
+
+    ``filters`` is the normalised query (``assessment.exports.ExportQuery``); the same query
+    over the same data gives the same bytes (``sha256``). The file sits in private storage and
+    is only streamed to the user who asked for it.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    formats = models.JSONField()  # e.g. ["coco", "voc"]
+    coco_polygons = models.BooleanField(default=False)  # also write lossy polygon COCO
+    filters = models.JSONField(default=dict)
+    # Incremental: only photos whose labels changed after this export was requested.
+    since_export = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    counts = models.JSONField(default=dict, blank=True)
+    file = models.CharField(max_length=200, blank=True)  # name in the default (private) storage
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["requested_by", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "succeeded", "failed"]),
+                name="export_job_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="succeeded") | ~Q(file=""),
+                name="export_job_succeeded_has_file",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.status})"

@@ -40,3 +40,63 @@ def label_colours(model_version: ModelVersion | None) -> dict[str, str]:
         return {}
     classes = model_version.label_map.get("classes", [])
     return {c["name"]: c.get("colour", "#ff00ff") for c in classes}
+
+
+def shadow_comparison(*, shadow: ModelVersion, active: ModelVersion, limit: int = 1000) -> dict:
+    """How a shadow model's readings compare with the active model's on the same photos.
+
+    ``damage_agreement``: share of photos where both found damage or both found none;
+    ``label_agreement``: share where both found the same set of damage types;
+    ``mean_damage_iou``: mean IoU of the two damage masks (union of regions) over photos where
+    either found damage; ``mean_confidence_delta``: shadow minus active photo confidence.
+    """
+    import cv2
+    import numpy as np
+
+    from ml.coco import rle_to_mask
+
+    def damage(assessment, h, w):
+        mask = np.zeros((h, w), dtype=bool)
+        for r in assessment.regions.all():
+            m = rle_to_mask(r.mask_rle).astype(np.uint8)
+            if m.shape != (h, w):
+                m = cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST)
+            mask |= m.astype(bool)
+        return mask
+
+    shadow_rows = {
+        a.photo_id: a
+        for a in PhotoAssessment.objects.filter(model_version=shadow)
+        .prefetch_related("regions")
+        .order_by("-created_at")[:limit]
+    }
+    pairs = [
+        (shadow_rows[a.photo_id], a)
+        for a in PhotoAssessment.objects.filter(
+            model_version=active, photo_id__in=list(shadow_rows)
+        ).prefetch_related("regions")
+    ]
+    damage_agree, label_agree, ious, deltas = [], [], [], []
+    for s, a in pairs:
+        s_labels = {r.label for r in s.regions.all()}
+        a_labels = {r.label for r in a.regions.all()}
+        damage_agree.append(bool(s_labels) == bool(a_labels))
+        label_agree.append(s_labels == a_labels)
+        deltas.append(s.photo_confidence - a.photo_confidence)
+        if s_labels or a_labels:
+            sm, am = damage(s, a.mask_height, a.mask_width), damage(a, a.mask_height, a.mask_width)
+            union = np.logical_or(sm, am).sum()
+            ious.append(float(np.logical_and(sm, am).sum() / union) if union else 1.0)
+
+    def mean(values):
+        return float(np.mean(values)) if values else None
+
+    return {
+        "shadow": shadow.version,
+        "active": active.version,
+        "n_photos": len(pairs),
+        "damage_agreement": mean(damage_agree),
+        "label_agreement": mean(label_agree),
+        "mean_damage_iou": mean(ious),
+        "mean_confidence_delta": mean(deltas),
+    }

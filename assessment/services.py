@@ -151,6 +151,9 @@ def claim_assessment_start(*, claim: Claim) -> list[str]:
         transaction.on_commit(lambda photo_id=photo_id: assess_photo_task.delay(photo_id))
     if not pending:  # every photo already assessed (a re-delivery): finish the claim
         transaction.on_commit(lambda: claim_assessment_try_finish(claim_id=claim.pk))
+    from assessment.learning import shadow_assessment_enqueue
+
+    shadow_assessment_enqueue(claim=claim)  # sent after the active model's tasks; decides nothing
     return pending
 
 
@@ -194,6 +197,7 @@ def photo_assess(*, photo_id) -> PhotoAssessment | None:
         claim_assessment_try_finish(claim_id=photo.claim_id)
         return None
 
+    from assessment.severity import severity_apply
     from ml.inference import ImageDecodeError
 
     delay = settings.CLAIMVISION_ASSESS_DELAY_S
@@ -205,7 +209,7 @@ def photo_assess(*, photo_id) -> PhotoAssessment | None:
     read_ms = (time.perf_counter() - started) * 1000
     segmenter = segmenters.get(model_version)
     try:
-        prediction = segmenter.predict(data).to_dict()
+        prediction = severity_apply(segmenter, segmenter.predict(data).to_dict())
     except ImageDecodeError as exc:
         _attempt_fail(attempt, f"the photo could not be decoded: {exc}")
         claim_assessment_try_finish(claim_id=photo.claim_id)

@@ -157,13 +157,11 @@ def safe_display_name(name: str | None) -> str:
 def photo_ingest(*, claim: Claim, upload: UploadedFile) -> Photo:
     """Validate, store and register one photo. A 201 means the file is stored and committed."""
     _require_draft(claim)
-    info = images.inspect_upload(
+    info, working_bytes, grey = images.ingest(
         upload,
         max_bytes=settings.CLAIMVISION_MAX_UPLOAD_BYTES,
         max_pixels=settings.CLAIMVISION_MAX_IMAGE_PIXELS,
-    )
-    working_bytes, grey = images.working_copy(
-        upload, max_side=settings.CLAIMVISION_WORKING_MAX_SIDE
+        max_side=settings.CLAIMVISION_WORKING_MAX_SIDE,
     )
     quality = images.quality_check(grey, width=info.width, height=info.height)
 

@@ -167,9 +167,10 @@ CLAIMVISION_MAX_UPLOAD_BYTES = env.int("CLAIMVISION_MAX_UPLOAD_BYTES", default=2
 CLAIMVISION_MAX_IMAGE_PIXELS = env.int("CLAIMVISION_MAX_IMAGE_PIXELS", default=50_000_000)
 # Twelve photos cover every side of a car plus close-ups; more is almost always a mistake.
 CLAIMVISION_MAX_PHOTOS_PER_CLAIM = env.int("CLAIMVISION_MAX_PHOTOS_PER_CLAIM", default=12)
-# Working copies are capped at this long side: adjusters zoom into damage, the model reads
-# 512 px, and 3072 px keeps a 12 MP photo's detail at a third of its bytes.
-CLAIMVISION_WORKING_MAX_SIDE = env.int("CLAIMVISION_WORKING_MAX_SIDE", default=3072)
+# Working copies have a long side between half this cap and the cap: a 12 MP photo becomes
+# 2000x1500, decoded at 1/2 scale by libjpeg (4x fewer pixels to decode and re-encode). That is
+# enough for adjusters to zoom into damage; the model reads 512 px.
+CLAIMVISION_WORKING_MAX_SIDE = env.int("CLAIMVISION_WORKING_MAX_SIDE", default=2048)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600
@@ -257,6 +258,8 @@ CELERY_TASK_ROUTES = {
     "claims.*": {"queue": "claims"},
     # Exact names win over patterns: retraining runs for minutes on its own worker pool.
     "assessment.retrain": {"queue": "training"},
+    # Label exports stream whole data sets: their own pool too (docs/exports.md).
+    "assessment.export_labels": {"queue": "exports"},
     "assessment.*": {"queue": "assessment"},
     "review.*": {"queue": "claims"},
 }

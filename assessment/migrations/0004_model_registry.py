@@ -5,62 +5,117 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assessment', '0003_default_price_table'),
+        ("assessment", "0003_default_price_table"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='modelversion',
-            name='comparison',
+            model_name="modelversion",
+            name="comparison",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='eval_metrics',
+            model_name="modelversion",
+            name="eval_metrics",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='notes',
+            model_name="modelversion",
+            name="notes",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='parent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='assessment.modelversion'),
+            model_name="modelversion",
+            name="parent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="children",
+                to="assessment.modelversion",
+            ),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='real_metrics',
+            model_name="modelversion",
+            name="real_metrics",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='training_snapshot',
+            model_name="modelversion",
+            name="training_snapshot",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.CreateModel(
-            name='RetrainingRun',
+            name="RetrainingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=20)),
-                ('trigger', models.CharField(choices=[('manual', 'Manual'), ('count', 'Enough new reviewed photos'), ('schedule', 'Schedule')], max_length=20)),
-                ('progress', models.FloatField(default=0.0)),
-                ('message', models.CharField(blank=True, max_length=300)),
-                ('reviewed_count', models.PositiveIntegerField(default=0)),
-                ('promoted', models.BooleanField(default=False)),
-                ('log_tail', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('candidate', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='assessment.modelversion')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='assessment.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual"),
+                            ("count", "Enough new reviewed photos"),
+                            ("schedule", "Schedule"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("progress", models.FloatField(default=0.0)),
+                ("message", models.CharField(blank=True, max_length=300)),
+                ("reviewed_count", models.PositiveIntegerField(default=0)),
+                ("promoted", models.BooleanField(default=False)),
+                ("log_tail", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="assessment.modelversion",
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="assessment.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('progress__gte', 0), ('progress__lte', 1)), name='retraining_progress_unit_interval')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("progress__gte", 0), ("progress__lte", 1)),
+                        name="retraining_progress_unit_interval",
+                    )
+                ],
             },
         ),
     ]

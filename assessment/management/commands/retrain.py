@@ -1,0 +1,46 @@
+"""``manage.py retrain [--force] [--steps N] [--queue]``: fine-tune the active model now.
+
+Runs in this process by default (progress in the log and in the admin's retraining runs);
+``--queue`` sends the run to the training workers instead.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from assessment import learning
+from assessment.models import RetrainingRun
+
+
+class Command(BaseCommand):
+    help = "Retrain the active model on reviewed labels, evaluate it and maybe promote it."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="train even without reviewed training samples (base data only)",
+        )
+        parser.add_argument("--steps", type=int, help="optimiser steps (default: settings)")
+        parser.add_argument("--no-base", action="store_true", help="reviewed samples only")
+        parser.add_argument(
+            "--queue", action="store_true", help="send to the training queue instead"
+        )
+
+    def handle(self, *args, force=False, steps=None, no_base=False, queue=False, **options):
+        trigger = RetrainingRun.Trigger.MANUAL
+        if queue:
+            with transaction.atomic():
+                run = learning.retrain_enqueue(trigger=trigger)
+            self.stdout.write(f"retraining run {run.pk} queued on 'training'")
+            return
+        overrides = {}
+        if steps is not None:
+            overrides["steps"] = steps
+        if no_base:
+            overrides["use_base"] = False
+        config = learning.FineTuneConfig.from_settings(**overrides)
+        run = learning.retrain(trigger=trigger, config=config, force=force)
+        run.refresh_from_db()
+        if run.status != RetrainingRun.Status.SUCCEEDED:
+            raise CommandError(f"retraining run {run.pk} failed: {run.message}")
+        self.stdout.write(self.style.SUCCESS(f"run {run.pk}: {run.message}"))
