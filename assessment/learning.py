@@ -313,6 +313,10 @@ class FineTuneConfig:
     use_base: bool = True  # the real photo set's train split (binary labels), when present
     max_base_images: int = 60
     real_eval: bool = True  # also evaluate on the real photo set's test split
+    # BatchNorm momentum while fine-tuning; None keeps the model's (0.1). 0 freezes the running
+    # statistics: with batches of a few crops they otherwise drift to those crops (DESIGN.md).
+    bn_momentum: float | None = None
+    fp16_weights: bool = True  # ship model.pt in fp16 (half the size; the ONNX is exported twice)
     seed: int = 0
     threads: int = 2
     progress_chunks: int = 10  # progress is reported this many times during training
@@ -375,9 +379,12 @@ def fine_tune(
     from ml import train as mltrain
     from ml.datasets import CopyPasteDamage, class_pixel_counts
     from ml.losses import frequency_class_weights
+    from ml.model import DEFAULT_BN_MOMENTUM, set_bn_momentum
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
+    if cfg.bn_momentum is not None:
+        set_bn_momentum(model, cfg.bn_momentum)
     chunks = max(1, min(cfg.progress_chunks, cfg.steps))
     tcfg = mltrain.TrainConfig(
         out="",
@@ -420,6 +427,7 @@ def fine_tune(
         )
         losses.append(round(loss, 4))
         report((epoch + 1) / tcfg.epochs, f"step {progress.step}: loss {loss:.4f}")
+    set_bn_momentum(model, DEFAULT_BN_MOMENTUM)
     return model.eval(), {"steps": progress.step, "losses": losses}
 
 
@@ -633,6 +641,7 @@ def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> No
             "training": {"fine_tune": snapshot["fit"]},
             "severity_classifier": severity_classifier,
         },
+        fp16_weights=cfg.fp16_weights,
     )
 
     report(0.88, "evaluating candidate and active model on the frozen evaluation set")

@@ -57,11 +57,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=60, help="fine-tuning steps per retraining")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--crop", type=int, default=192)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--bn-momentum", type=float, help="0 freezes BatchNorm statistics")
     p.add_argument("--long-side", type=int, default=256, help="input size of a fresh model")
+    p.add_argument(
+        "--start-model",
+        help="model folder to start from (default: ml/models/starter, else an untrained one)",
+    )
     p.add_argument("--data", choices=("auto", "real", "synth"), default="auto")
     p.add_argument("--eval-limit", type=int, default=0, help="cap the benchmark set (0 = all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="also write the JSON result here")
+    p.add_argument("--plot", help="also draw the learning curve into this PNG")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.batch, args.steps, args.eval_limit = 2, 4, 4, 6
@@ -112,11 +119,17 @@ def labelled_data(kind: str, seed: int, long_side: int):
     return "synthetic", [(it.image, it.mask) for it in pool], bench
 
 
-def start_model(tmp: Path, long_side: int) -> Path:
+def start_model(tmp: Path, long_side: int, given: str | None) -> Path:
+    import shutil
+
     from ml.inference import DEFAULT_MODEL_DIR
 
-    if (DEFAULT_MODEL_DIR / "model.json").is_file():
-        return DEFAULT_MODEL_DIR
+    source = Path(given) if given else DEFAULT_MODEL_DIR
+    if (source / "model.json").is_file():
+        # A copy: nothing the benchmark does can touch the source folder.
+        out = tmp / "start-model"
+        shutil.copytree(source, out)
+        return out
     import torch
 
     from ml.export import export_model_dir
@@ -253,6 +266,25 @@ def measure(model_dir: Path, bench_items) -> dict:
     }
 
 
+def plot(rounds: list[dict], path: Path, title: str) -> None:
+    """Learning curve: evaluation IoU and auto-decision rate against labelled photos."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [r["labelled"] for r in rounds]
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+    ax.plot(x, [r["eval_iou"] for r in rounds], "o-", label="damage IoU (benchmark set)")
+    ax.plot(x, [r["auto_rate_at_2pct"] for r in rounds], "s--", label="auto-decided at 2% error")
+    ax.set(xlabel="labelled photos reviewed", ylim=(0, 1))
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -267,7 +299,7 @@ def main(argv=None) -> int:
         bench_items = bench_items[: args.eval_limit]
     rng = np.random.default_rng(args.seed)
     pool = [pool[i] for i in rng.permutation(len(pool))]
-    start = start_model(tmp, args.long_side)
+    start = start_model(tmp, args.long_side, args.start_model)
     active = services.model_version_register(model_dir=start, activate=True)
     logger.info(
         "data %s: pool %d, benchmark %d; start model %s",
@@ -280,6 +312,8 @@ def main(argv=None) -> int:
         steps=args.steps,
         batch_size=args.batch_size,
         crop_size=args.crop,
+        lr=args.lr,
+        bn_momentum=args.bn_momentum,
         use_base=False,  # the pool is the base set: it must enter only through review
         real_eval=False,  # the benchmark set is measured below, the same way every round
         seed=args.seed,
@@ -311,25 +345,33 @@ def main(argv=None) -> int:
         if run.status != "succeeded":
             logger.error("round %d: retraining failed: %s", r, run.message)
         active = services.model_version_active()
+        candidate = run.candidate
+        candidate_iou = None
+        if candidate is not None and candidate.pk != active.pk:
+            candidate_iou = measure(Path(services._model_dir(candidate)), bench_items)["eval_iou"]
         row = {
             "labelled": fed,
             **measure(Path(services._model_dir(active)), bench_items),
             "retrain_s": round(retrain_s, 1),
             "promoted": run.promoted,
             "version": active.version,
+            # the benchmark IoU of a candidate the promotion rule kept out
+            "candidate_iou": candidate_iou,
         }
         rounds.append(row)
         logger.info("round %d: %s (%s)", r, row, run.message)
 
     header = (
-        f"{'labelled':>8} {'eval_iou':>8} {'mean_iou':>8} {'auto@2%':>8} {'retrain_s':>9}  promoted"
+        f"{'labelled':>8} {'eval_iou':>8} {'mean_iou':>8} {'auto@2%':>8} {'retrain_s':>9}"
+        f"  {'promoted':>8}  candidate_iou (kept out)"
     )
     print(f"\nlearning loop on {data_name}, benchmark set {len(bench_items)} photos")
     print(header)
     for row in rounds:
         print(
             f"{row['labelled']:>8} {row['eval_iou']:>8.3f} {row['mean_iou']:>8.3f} "
-            f"{row['auto_rate_at_2pct']:>8.3f} {row['retrain_s']:>9.1f}  {row['promoted']}"
+            f"{row['auto_rate_at_2pct']:>8.3f} {row['retrain_s']:>9.1f}  {row['promoted']!s:>8}"
+            f"  {row.get('candidate_iou')}"
         )
     result = {
         "rounds": [
@@ -339,6 +381,8 @@ def main(argv=None) -> int:
     }
     if args.out:
         Path(args.out).write_text(json.dumps({**result, "detail": rounds}, indent=2))
+    if args.plot:
+        plot(rounds, Path(args.plot), f"learning loop, {data_name}")
     print(json.dumps(result))
     return 0
 

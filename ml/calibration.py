@@ -121,14 +121,24 @@ class LogisticCalibrator:
         # Laplace-smoothed base rate as the start: with one class only the fit stays finite.
         w[-1] = math.log((t.sum() + 1) / (len(t) - t.sum() + 1))
         reg = np.full(z.shape[1], l2)
-        reg[-1] = 1e-3
+        reg[-1] = 1e-2
+
+        def objective(w: np.ndarray) -> float:
+            m = z @ w
+            return float(np.sum(np.logaddexp(0, m) - t * m) + 0.5 * np.sum(reg * w * w))
+
         for _ in range(iters):
-            p = 1 / (1 + np.exp(-(z @ w)))
+            p = 1 / (1 + np.exp(-np.clip(z @ w, -50, 50)))
             grad = z.T @ (p - t) + reg * w
             hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(reg)
             step = np.linalg.solve(hess, grad)
-            w -= step
-            if np.abs(step).max() < 1e-8:
+            # damped Newton: halve the step until the penalised loss does not increase
+            # (plain Newton diverges on nearly separable data, e.g. intact photos)
+            before, scale = objective(w), 1.0
+            while scale > 1e-6 and objective(w - scale * step) > before:
+                scale /= 2
+            w -= scale * step
+            if np.abs(scale * step).max() < 1e-8:
                 break
         return cls(tuple(features), mean.tolist(), std.tolist(), w[:-1].tolist(), float(w[-1]))
 

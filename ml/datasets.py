@@ -18,11 +18,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from ml.inference import network_size
 from ml.labels import IGNORE_INDEX
 
 logger = logging.getLogger(__name__)
-
-STRIDE = 32  # network input sides are multiples of this (MobileNetV3 output stride x2)
 
 
 @dataclass
@@ -49,18 +48,6 @@ def resize_long_side(
     if mask is not None:
         mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
     return image, mask
-
-
-def network_size(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """(H, W) for the network: long side ``long_side``, both multiples of STRIDE.
-
-    Rounding the short side to a multiple of 32 distorts the aspect ratio by at most a few
-    percent, which is cheaper than padding and keeps the mask aligned with the whole photo.
-    """
-    scale = long_side / max(height, width)
-    h = max(STRIDE, round(height * scale / STRIDE) * STRIDE)
-    w = max(STRIDE, round(width * scale / STRIDE) * STRIDE)
-    return h, w
 
 
 def items_from_samples(samples: Sequence, source: str, long_side: int) -> list[SegItem]:

@@ -239,9 +239,15 @@ def evaluate_predictions(records: Sequence[dict], num_classes: int, names: Seque
         }
         for t, c in counts.items()
     }
+    pixel_ece = None
+    if records and "damage_prob" in records[0]:
+        from ml.calibration import damage_pixel_ece
+
+        pixel_ece = damage_pixel_ece(records, num_classes)
     return {
         "n_images": len(records),
         "pixel": seg.summary(names),
+        "pixel_damage_ece": pixel_ece,
         "regions": regions,
         "image_auroc": auroc(img_scores, img_labels),
         "images_with_damage": int(sum(img_labels)),
@@ -294,9 +300,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also store the headline numbers under metrics.<split> in MODEL_DIR/model.json",
     )
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="ignore the fitted calibration (T=1, threshold 0.5, heuristic confidences): "
+        "the 'before calibration' numbers",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     seg = Segmenter.load(args.model_dir, backend=args.backend)
+    if args.raw:
+        seg.temperature, seg.region_calibrator, seg.photo_calibrator = 1.0, None, None
+        seg.meta["decision_threshold"] = 0.5
     lm = seg.label_map
     results = {}
     for split in args.split:
@@ -306,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = evaluate_predictions(collect_records(seg, items), lm.num_classes, lm.names)
         report["model_version"] = seg.model_version
         prefix = "synth_holdout" if split.startswith(("synth:", "intact:")) else split
+        prefix += "_raw" if args.raw else ""
         write_report(report, Path(args.out), prefix)
         results[prefix] = report
         logger.info("%s: %s", prefix, json.dumps(headline(report)))
@@ -335,6 +351,7 @@ def headline(report: dict) -> dict:
             report["regions"]["iou_0.25"]["recall"],
         ],
         "image_auroc": report["image_auroc"],
+        "pixel_damage_ece": report.get("pixel_damage_ece"),
         "region_ece": report["region_calibration"]["ece"],
         "photo_ece": report["photo_calibration"]["ece"],
         "photo_accept_rate": report["photo_accept_rate"],

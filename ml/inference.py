@@ -28,7 +28,6 @@ from ml.calibration import (
     region_features,
     uncalibrated_photo_confidence,
 )
-from ml.datasets import network_size
 from ml.labels import LabelMap, severity_for
 
 logger = logging.getLogger(__name__)
@@ -51,6 +50,21 @@ _REDUCED_FLAGS = {
     1: cv2.IMREAD_COLOR,
 }
 EXIF_ORIENTATION = 0x0112
+
+
+STRIDE = 32  # network input sides are multiples of this (MobileNetV3 output stride x2)
+
+
+def network_size(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(H, W) for the network: long side ``long_side``, both multiples of STRIDE.
+
+    Rounding the short side to a multiple of 32 distorts the aspect ratio by at most a few
+    percent, which is cheaper than padding and keeps the mask aligned with the whole photo.
+    """
+    scale = long_side / max(height, width)
+    h = max(STRIDE, round(height * scale / STRIDE) * STRIDE)
+    w = max(STRIDE, round(width * scale / STRIDE) * STRIDE)
+    return h, w
 
 
 class ImageDecodeError(ValueError):

@@ -95,13 +95,23 @@ def reviewed_photo(
     return photo
 
 
+_exported: dict[str, Path] = {}
+
+
 def register_tiny(out: Path, *, version: str = "tiny-test") -> ModelVersion:
-    """Export the tiny model to ``out`` under ``version`` and make it the active version."""
+    """Copy the tiny model to ``out`` under ``version`` and make it the active version.
+
+    Exported once per test session (an ONNX export costs seconds on a busy 2-core machine).
+    """
     import json
+    import shutil
+    import tempfile
 
     from ml.tests.model_fixtures import export_tiny
 
-    export_tiny(out)
+    if "tiny" not in _exported:
+        _exported["tiny"] = export_tiny(Path(tempfile.mkdtemp(prefix="tiny-model-")) / "tiny")
+    shutil.copytree(_exported["tiny"], out)
     meta_path = out / "model.json"
     meta = json.loads(meta_path.read_text())
     meta["model_version"] = version

@@ -36,7 +36,13 @@ from ml.labels import DEFAULT_LABEL_MAP
 from review.models import PhotoLabels
 
 TINY_CONFIG = learning.FineTuneConfig(
-    steps=2, batch_size=2, crop_size=64, use_base=False, real_eval=False, progress_chunks=2
+    steps=2,
+    batch_size=2,
+    crop_size=64,
+    use_base=False,
+    real_eval=False,
+    progress_chunks=2,
+    fp16_weights=False,  # one ONNX export instead of two
 )
 
 
@@ -519,7 +525,12 @@ def test_retrain_mixes_base_data_and_records_real_metrics(tiny_active):
     # given one reviewed train photo, and two real base photos allowed
     reviewed_photo(model_version=tiny_active, split=TRAIN, seed=1)
     config = learning.FineTuneConfig(
-        steps=2, batch_size=2, crop_size=64, max_base_images=2, progress_chunks=1
+        steps=2,
+        batch_size=2,
+        crop_size=64,
+        max_base_images=2,
+        progress_chunks=1,
+        fp16_weights=False,
     )
     # when
     run = learning.retrain(config=config)

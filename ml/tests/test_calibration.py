@@ -124,3 +124,15 @@ def test_fit_decision_threshold_picks_best_iou_threshold():
     assert threshold == 0.7
     assert table["0.7"]["real"] == 1.0
     assert table["0.5"]["real"] < 0.2
+
+
+def test_logistic_calibrator_separable_data_stays_finite_and_bounded():
+    # given: perfectly separable outcomes (e.g. every intact photo is accepted)
+    rows = [{"x": float(i)} for i in range(20)]
+    y = [i >= 10 for i in range(20)]
+    # when
+    cal = LogisticCalibrator.fit(rows, y, ["x"], l2=1.0)
+    # then: L2 keeps the fit finite; probabilities still order correctly
+    assert abs(cal.intercept) < 10 and all(abs(c) < 20 for c in cal.coef)
+    p = cal.predict(rows)
+    assert p[0] < 0.1 and p[-1] > 0.9

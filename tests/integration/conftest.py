@@ -48,7 +48,7 @@ class WorkerProcess:
                 "config",
                 "worker",
                 "-Q",
-                "claims,assessment",
+                "claims,assessment,exports",
                 "-c",
                 str(concurrency),
                 "--pool",
