@@ -24,4 +24,3 @@ urlpatterns = [
         name="api-photo-image",
     ),
 ]
-

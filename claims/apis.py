@@ -92,9 +92,7 @@ class PhotoOutputSerializer(serializers.Serializer):
         return PhotoAssessmentSerializer(assessment).data if assessment else None
 
     def get_image_url(self, photo: Photo) -> str:
-        return reverse(
-            "api-photo-image", kwargs={"claim_id": photo.claim_id, "photo_id": photo.id}
-        )
+        return reverse("api-photo-image", kwargs={"claim_id": photo.claim_id, "photo_id": photo.id})
 
 
 class VehicleSerializer(serializers.Serializer):
@@ -317,4 +315,3 @@ class PhotoImageApi(APIView):
         response["Cache-Control"] = "private, max-age=3600"
         response["X-Content-Type-Options"] = "nosniff"
         return response
-

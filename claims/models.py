@@ -65,7 +65,8 @@ class Claim(models.Model):
                         "decided",
                         "more_photos_requested",
                     ]
-                ), name="claim_status_valid"
+                ),
+                name="claim_status_valid",
             ),
             models.CheckConstraint(
                 condition=Q(vehicle_year__gte=1900) & Q(vehicle_year__lte=2100),
@@ -79,7 +80,6 @@ class Claim(models.Model):
 
     def __str__(self) -> str:
         return self.reference
-
 
 
 class Photo(models.Model):
@@ -148,5 +148,3 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
-
-

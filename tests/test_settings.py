@@ -48,5 +48,8 @@ def test_local_profile_generates_a_secret_key_outside_git(tmp_path):
     key = (tmp_path / "secret_key").read_text().strip()
     assert len(key) >= 50
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True)
-    assert key not in "".join(Path(REPO, f).read_text(errors="ignore") for f in
-                              tracked.stdout.split() if f.endswith((".py", ".toml", ".md")))
+    assert key not in "".join(
+        Path(REPO, f).read_text(errors="ignore")
+        for f in tracked.stdout.split()
+        if f.endswith((".py", ".toml", ".md"))
+    )

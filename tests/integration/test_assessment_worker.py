@@ -186,13 +186,16 @@ def _hold_write_lock(seconds: float, started: threading.Event) -> None:
         return
     import psycopg
 
-    with psycopg.connect(
-        host=settings_dict["HOST"] or "127.0.0.1",
-        port=settings_dict["PORT"] or 5432,
-        user=settings_dict["USER"] or "postgres",
-        dbname=settings_dict["NAME"],
-        password=settings_dict.get("PASSWORD") or None,
-    ) as db, db.transaction():
+    with (
+        psycopg.connect(
+            host=settings_dict["HOST"] or "127.0.0.1",
+            port=settings_dict["PORT"] or 5432,
+            user=settings_dict["USER"] or "postgres",
+            dbname=settings_dict["NAME"],
+            password=settings_dict.get("PASSWORD") or None,
+        ) as db,
+        db.transaction(),
+    ):
         db.execute("LOCK TABLE assessment_photoassessment IN ACCESS EXCLUSIVE MODE")
         started.set()
         time.sleep(seconds)
