@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from assessment import estimate as pricing
@@ -159,14 +158,30 @@ def claim_assessment_start(*, claim: Claim) -> list[str]:
 
 def _attempt_begin(photo: Photo, model_version: ModelVersion) -> PhotoAssessmentAttempt:
     """Count this try and commit the count before the model runs: a try that kills the
-    worker process is counted too."""
-    with transaction.atomic():
-        attempt, _ = PhotoAssessmentAttempt.objects.get_or_create(
-            photo=photo, model_version=model_version
+    worker process is counted too. One upsert statement (PostgreSQL and SQLite alike), in
+    autocommit, so counting costs one round trip."""
+    table = PhotoAssessmentAttempt._meta.db_table
+    photo_value = PhotoAssessmentAttempt._meta.get_field("photo").get_db_prep_value(
+        photo.pk, connection
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (photo_id, model_version_id, attempts, failed, last_error, "  # noqa: S608 - table name from the model
+            "updated_at) VALUES (%s, %s, 1, %s, '', %s) "
+            "ON CONFLICT (photo_id, model_version_id) DO UPDATE "
+            f"SET attempts = {table}.attempts + 1, updated_at = excluded.updated_at "
+            "RETURNING id, attempts, failed, last_error",
+            [photo_value, model_version.pk, False, timezone.now()],
         )
-        PhotoAssessmentAttempt.objects.filter(pk=attempt.pk).update(attempts=F("attempts") + 1)
-    attempt.refresh_from_db()
-    return attempt
+        pk, attempts, failed, last_error = cursor.fetchone()
+    return PhotoAssessmentAttempt(
+        pk=pk,
+        photo=photo,
+        model_version=model_version,
+        attempts=attempts,
+        failed=bool(failed),
+        last_error=last_error,
+    )
 
 
 def _attempt_fail(attempt: PhotoAssessmentAttempt, error: str) -> None:
@@ -183,7 +198,7 @@ def photo_assess(*, photo_id) -> PhotoAssessment | None:
     model_version = model_version_active()
     existing = PhotoAssessment.objects.filter(photo=photo, model_version=model_version).first()
     if existing is not None:  # re-delivery after the result was committed
-        claim_assessment_try_finish(claim_id=photo.claim_id)
+        claim_assessment_try_finish(claim_id=photo.claim_id, model_version=model_version)
         return existing
 
     attempt = _attempt_begin(photo, model_version)
@@ -248,15 +263,14 @@ def photo_assess(*, photo_id) -> PhotoAssessment | None:
                     for index, region in enumerate(prediction["regions"])
                 ]
             )
+            timings = dict(assessment.timings_ms)
+            timings["db"] = round((time.perf_counter() - db_started) * 1000, 2)
+            PhotoAssessment.objects.filter(pk=assessment.pk).update(timings_ms=timings)
+            assessment.timings_ms = timings
     except IntegrityError:
         # Another worker stored this (photo, model version) first: keep theirs.
         assessment = PhotoAssessment.objects.get(photo=photo, model_version=model_version)
-    else:
-        timings = dict(assessment.timings_ms)
-        timings["db"] = round((time.perf_counter() - db_started) * 1000, 2)
-        PhotoAssessment.objects.filter(pk=assessment.pk).update(timings_ms=timings)
-        assessment.timings_ms = timings
-    claim_assessment_try_finish(claim_id=photo.claim_id)
+    claim_assessment_try_finish(claim_id=photo.claim_id, model_version=model_version)
     return assessment
 
 
@@ -357,17 +371,36 @@ def _read_claim(claim: Claim, model_version: ModelVersion) -> _ClaimReading | No
     return _ClaimReading(photos, assessments, failures)
 
 
-def claim_assessment_try_finish(*, claim_id) -> ClaimAssessment | None:
+def _photos_pending(claim_id, model_version: ModelVersion) -> bool:
+    """Whether a photo of the claim still lacks an assessment (or a final failure) under the
+    model version. Read without a lock: every worker commits its own result before asking,
+    so the last one to finish always sees every result and goes on to decide."""
+    failed = PhotoAssessmentAttempt.objects.filter(model_version=model_version, failed=True).values(
+        "photo_id"
+    )
+    return (
+        Photo.objects.filter(claim_id=claim_id)
+        .exclude(assessments__model_version=model_version)
+        .exclude(pk__in=failed)
+        .exists()
+    )
+
+
+def claim_assessment_try_finish(
+    *, claim_id, model_version: ModelVersion | None = None
+) -> ClaimAssessment | None:
     """Build the claim's assessment and decide, once every photo is assessed (or failed).
 
     Runs under a row lock on the claim: concurrent workers finishing the last photos serialise
     here, and only the one that finds the claim still ``assessing`` decides.
     """
+    model_version = model_version or model_version_active()
+    if _photos_pending(claim_id, model_version):
+        return None  # the common case for all but the last photo: no lock taken
     with transaction.atomic():
         claim = Claim.objects.select_for_update().filter(pk=claim_id).first()
         if claim is None or claim.status != Claim.Status.ASSESSING:
             return None
-        model_version = model_version_active()
         reading = _read_claim(claim, model_version)
         if reading is None:
             return None
