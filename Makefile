@@ -24,7 +24,7 @@ setup: $(VENV)/.installed
 run: setup
 	@echo "Starting web on http://127.0.0.1:$(PORT)/ and a Celery worker (Ctrl+C stops both)."
 	@trap 'kill 0' EXIT INT TERM; \
-	$(VENV)/bin/celery -A config worker -B -Q claims,assessment,exports,training -c $(WORKERS) --loglevel=INFO \
+	$(VENV)/bin/celery -A config worker -B -Q claims,assessment,exports,training,shadow -c $(WORKERS) --loglevel=INFO \
 	    -s var/celerybeat-schedule & \
 	$(PY) manage.py runserver 0.0.0.0:$(PORT) --noreload & \
 	wait

@@ -20,7 +20,7 @@ photo is an error unless its regions match the ground truth one-to-one, ``ml.cal
 and ``retrain_s``. ``assessment.backtest`` is not used: it replays the decision policy on
 reviewed *claims* and refuses fewer than 200; the benchmark set is a few dozen photos.
 
-    .venv/bin/python bench/loop.py [--quick] [--rounds 4] [--batch 12] [--steps 60]
+    .venv/bin/python bench/loop.py [--quick] [--rounds 4] [--batch 12] [--steps 300]
 
 The last line printed is one JSON object: ``{"rounds": [{"labelled": N, "eval_iou": x,
 "auto_rate_at_2pct": y, "retrain_s": z}, ...]}``.
@@ -54,10 +54,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--batch", type=int, default=12, help="labelled photos per round")
-    p.add_argument("--steps", type=int, default=60, help="fine-tuning steps per retraining")
+    p.add_argument("--steps", type=int, default=300, help="fine-tuning steps per retraining")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--crop", type=int, default=192)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--bn-momentum", type=float, help="0 freezes BatchNorm statistics")
     p.add_argument("--long-side", type=int, default=256, help="input size of a fresh model")
     p.add_argument(
@@ -277,6 +277,9 @@ def plot(rounds: list[dict], path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
     ax.plot(x, [r["eval_iou"] for r in rounds], "o-", label="damage IoU (benchmark set)")
     ax.plot(x, [r["auto_rate_at_2pct"] for r in rounds], "s--", label="auto-decided at 2% error")
+    kept_out = [(r["labelled"], r["candidate_iou"]) for r in rounds if r.get("candidate_iou")]
+    if kept_out:
+        ax.plot(*zip(*kept_out, strict=True), "x", label="candidate kept out (damage IoU)")
     ax.set(xlabel="labelled photos reviewed", ylim=(0, 1))
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)

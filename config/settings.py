@@ -258,6 +258,8 @@ CELERY_TASK_ROUTES = {
     "claims.*": {"queue": "claims"},
     # Exact names win over patterns: retraining runs for minutes on its own worker pool.
     "assessment.retrain": {"queue": "training"},
+    # A shadow model's readings never queue in front of another claim's decision.
+    "assessment.shadow_assess": {"queue": "shadow"},
     # Label exports stream whole data sets: their own pool too (docs/exports.md).
     "assessment.export_labels": {"queue": "exports"},
     "assessment.*": {"queue": "assessment"},

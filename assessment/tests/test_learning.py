@@ -477,6 +477,7 @@ def test_retrain_command_queue_sends_a_run_to_the_training_queue(
     from django.conf import settings
 
     assert settings.CELERY_TASK_ROUTES["assessment.retrain"] == {"queue": "training"}
+    assert settings.CELERY_TASK_ROUTES["assessment.shadow_assess"] == {"queue": "shadow"}
 
 
 @pytest.mark.django_db

@@ -1,6 +1,7 @@
 """Learned severity: the threshold, the fit, the comparison with the rules and the switch."""
 
 import numpy as np
+import pytest
 
 from assessment import learning
 from assessment.severity import (
@@ -100,3 +101,20 @@ def test_severity_learn_waits_for_the_threshold_then_switches_when_better(settin
     assert report["used"] == "learned"
     assert report["learned_accuracy"] > report["rules_accuracy"]
     assert clf["kind"] == "logistic"
+
+
+@pytest.mark.django_db
+def test_photo_assess_uses_the_versions_learned_severity(segmenter, assessing_claim):
+    # given a model version whose model.json carries a classifier that calls everything severe
+    from assessment import services
+    from assessment.tests.conftest import region
+
+    weights = np.zeros((3, 6 + len(DAMAGE)))
+    weights[2, 0] = 5.0
+    segmenter.regions = [region("dent", 0.9, "minor")]
+    segmenter.meta = {"severity_classifier": SeverityClassifier(DAMAGE, weights).to_dict()}
+    photo = assessing_claim.photos.first()
+    # when
+    assessment = services.photo_assess(photo_id=photo.pk)
+    # then
+    assert [r.severity for r in assessment.regions.all()] == ["severe"]
