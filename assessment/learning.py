@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from assessment import services
-from assessment.models import ModelVersion, PhotoAssessment, Region, RetrainingRun
+from assessment.models import ModelVersion, PhotoAssessment, RetrainingRun
 from assessment.splits import EVAL, TRAIN, split_for_claim
 from claims.models import Photo
 
@@ -862,37 +862,6 @@ def shadow_photo_assess(*, photo_id, version: str) -> PhotoAssessment | None:
 
 
 def _assessment_store(photo: Photo, model_version: ModelVersion, prediction: dict):
-    from django.db import IntegrityError
+    from assessment.services import photo_assessment_store
 
-    try:
-        with transaction.atomic():
-            assessment = PhotoAssessment.objects.create(
-                photo=photo,
-                model_version=model_version,
-                photo_confidence=prediction["photo_confidence"],
-                image_width=prediction["image_width"],
-                image_height=prediction["image_height"],
-                mask_width=prediction["mask_width"],
-                mask_height=prediction["mask_height"],
-                timings_ms=prediction["timings_ms"],
-            )
-            Region.objects.bulk_create(
-                [
-                    Region(
-                        assessment=assessment,
-                        index=i,
-                        label=r["label"],
-                        label_id=r["label_id"],
-                        confidence=r["confidence"],
-                        severity=r["severity"],
-                        area_share=r["area_share"],
-                        bbox=r["bbox"],
-                        polygon=r["polygon"],
-                        mask_rle=r["mask_rle"],
-                    )
-                    for i, r in enumerate(prediction["regions"])
-                ]
-            )
-    except IntegrityError:
-        return PhotoAssessment.objects.get(photo=photo, model_version=model_version)
-    return assessment
+    return photo_assessment_store(photo=photo, model_version=model_version, prediction=prediction)

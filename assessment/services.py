@@ -233,6 +233,20 @@ def photo_assess(*, photo_id) -> PhotoAssessment | None:
         PhotoAssessmentAttempt.objects.filter(pk=attempt.pk).update(last_error=str(exc)[:300])
         raise
 
+    prediction["timings_ms"] = {**prediction["timings_ms"], "read": round(read_ms, 2)}
+    assessment = photo_assessment_store(
+        photo=photo, model_version=model_version, prediction=prediction
+    )
+    claim_assessment_try_finish(claim_id=photo.claim_id, model_version=model_version)
+    return assessment
+
+
+def photo_assessment_store(
+    *, photo: Photo, model_version: ModelVersion, prediction: dict
+) -> PhotoAssessment:
+    """Store a prediction (``ml.inference`` shape) as the photo's assessment under the model
+    version, with its regions, in one transaction. A concurrent worker that stored it first
+    wins: its row is returned and this one is dropped."""
     db_started = time.perf_counter()
     try:
         with transaction.atomic():
@@ -244,7 +258,7 @@ def photo_assess(*, photo_id) -> PhotoAssessment | None:
                 image_height=prediction["image_height"],
                 mask_width=prediction["mask_width"],
                 mask_height=prediction["mask_height"],
-                timings_ms={**prediction["timings_ms"], "read": round(read_ms, 2)},
+                timings_ms=prediction["timings_ms"],
             )
             Region.objects.bulk_create(
                 [
@@ -268,9 +282,7 @@ def photo_assess(*, photo_id) -> PhotoAssessment | None:
             PhotoAssessment.objects.filter(pk=assessment.pk).update(timings_ms=timings)
             assessment.timings_ms = timings
     except IntegrityError:
-        # Another worker stored this (photo, model version) first: keep theirs.
-        assessment = PhotoAssessment.objects.get(photo=photo, model_version=model_version)
-    claim_assessment_try_finish(claim_id=photo.claim_id, model_version=model_version)
+        return PhotoAssessment.objects.get(photo=photo, model_version=model_version)
     return assessment
 
 

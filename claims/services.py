@@ -100,7 +100,9 @@ def claim_create(
                     incident_date=incident_date,
                     description=description.strip(),
                 )
-        except IntegrityError:
+        except IntegrityError as exc:
+            if "reference" not in str(exc):
+                raise  # another constraint failed: not a clash of references
             logger.warning("claim reference collision, retrying")
     raise RuntimeError("could not allocate a unique claim reference")
 
