@@ -11,6 +11,7 @@ from assessment.models import (
     Decision,
     DecisionPolicy,
     EstimateLine,
+    ExportJob,
     ModelVersion,
     PriceRule,
     PriceTable,
@@ -87,6 +88,16 @@ class DecisionAdmin(admin.ModelAdmin):
     list_display = ("claim", "outcome", "automatic", "created_at")
     list_filter = ("outcome", "automatic")
     readonly_fields = [f.name for f in Decision._meta.fields]
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    list_display = ("id", "requested_by", "status", "created_at")
+    list_filter = ("status",)
+    readonly_fields = [f.name for f in ExportJob._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(AuditRecord)
