@@ -122,7 +122,9 @@ class _SegmenterCache:
 
                 logger.info("loading model %s", model_version.version)
                 self._segmenter = Segmenter.load(
-                    _model_dir(model_version), threads=settings.CLAIMVISION_INFERENCE_THREADS
+                    _model_dir(model_version),
+                    threads=settings.CLAIMVISION_INFERENCE_THREADS,
+                    spinning=settings.CLAIMVISION_INFERENCE_SPINNING,
                 )
                 self._version = model_version.version
             return self._segmenter

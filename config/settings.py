@@ -286,6 +286,9 @@ CLAIMVISION_STUCK_AFTER_SECONDS = env.int("CLAIMVISION_STUCK_AFTER_SECONDS", def
 CLAIMVISION_ASSESSMENT_MAX_ATTEMPTS = env.int("CLAIMVISION_ASSESSMENT_MAX_ATTEMPTS", default=3)
 # ONNX Runtime threads per worker process: cores / worker processes (2 cores, 1 process here).
 CLAIMVISION_INFERENCE_THREADS = env.int("CLAIMVISION_INFERENCE_THREADS", default=2)
+# Busy-waiting inference threads steal the cores a worker shares with web processes and other
+# workers; off by default (bench/pipeline.py measures the difference).
+CLAIMVISION_INFERENCE_SPINNING = env.bool("CLAIMVISION_INFERENCE_SPINNING", default=False)
 # Fault injection for the reliability tests (sleep before inference); always 0 in deployments.
 CLAIMVISION_ASSESS_DELAY_S = env.float("CLAIMVISION_ASSESS_DELAY_S", default=0.0)
 

@@ -304,7 +304,7 @@ def test_activating_a_version_switches_the_next_photo_assess(monkeypatch, assess
     # given a worker with v1 loaded (the cache loads real model dirs; the load is scripted)
     loaded = []
 
-    def load(model_dir, threads=2):
+    def load(model_dir, threads=2, spinning=False):
         loaded.append(str(model_dir))
         return ScriptedSegmenter(regions=[region("dent", 0.97)])
 

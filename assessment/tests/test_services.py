@@ -190,7 +190,7 @@ def test_workers_use_the_new_active_model_without_restart(monkeypatch, model_ver
 
     class FakeSegmenter:
         @classmethod
-        def load(cls, path, threads):
+        def load(cls, path, threads, spinning):
             loaded.append(str(path))
             return cls()
 
