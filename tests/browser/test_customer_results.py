@@ -11,7 +11,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from django.utils import timezone
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from assessment.models import (
     AuditRecord,
@@ -27,7 +27,9 @@ from claims.models import Claim
 from claims.tests.factories import ClaimFactory, PhotoFactory
 from ml.coco import mask_to_polygons, mask_to_rle
 from ml.labels import DEFAULT_LABEL_MAP
+from tests.browser import drawings
 from tests.browser.conftest import screenshot, sign_in
+from tests.browser.drawings import Damage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -65,58 +67,9 @@ REVIEW_REASONS = [
 # --- data -------------------------------------------------------------------------------
 
 
-def car_photo(damage: list[tuple[str, tuple[float, float, float, float]]], seed: int) -> bytes:
-    """A smooth drawing of a car side (small as PNG in screenshots), with the damage painted
-    where the regions below say: ``(kind, (cx, cy, rx, ry))`` in photo pixels."""
-    rng = np.random.default_rng(seed)
-    width, height = PHOTO_SIZE
-    image = Image.new("RGB", PHOTO_SIZE)
-    draw = ImageDraw.Draw(image)
-    for y in range(height):
-        t = y / height
-        draw.line(
-            [(0, y), (width, y)], fill=(int(196 - 90 * t), int(212 - 100 * t), int(228 - 110 * t))
-        )
-    body = tuple(int(c) for c in rng.integers(150, 215, 3))
-    w, h = width, height
-    draw.rounded_rectangle([w * 0.06, h * 0.38, w * 0.94, h * 0.78], radius=80, fill=body)
-    draw.polygon(
-        [(w * 0.25, h * 0.40), (w * 0.36, h * 0.2), (w * 0.66, h * 0.2), (w * 0.78, h * 0.40)],
-        fill=body,
-    )
-    for x0, x1 in ((0.31, 0.5), (0.52, 0.73)):
-        draw.polygon(
-            [
-                (w * x0, h * 0.39),
-                (w * (x0 + 0.07), h * 0.24),
-                (w * (x1 - 0.07), h * 0.24),
-                (w * x1, h * 0.39),
-            ],
-            fill=(52, 70, 88),
-        )
-    for cx in (0.24, 0.76):
-        draw.ellipse([w * cx - 110, h * 0.66, w * cx + 110, h * 0.66 + 220], fill=(28, 28, 30))
-        draw.ellipse(
-            [w * cx - 55, h * 0.66 + 55, w * cx + 55, h * 0.66 + 165], fill=(160, 160, 165)
-        )
-    darker = tuple(max(0, c - 45) for c in body)
-    for kind, (cx, cy, rx, ry) in damage:
-        if kind == "dent":
-            draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=darker)
-        elif kind == "scratch":
-            for i in range(5):
-                dy = (i - 2) * ry / 3
-                draw.line(
-                    [(cx - rx, cy + dy - 6), (cx + rx, cy + dy + 8)], fill=(240, 240, 236), width=3
-                )
-        elif kind == "crack":
-            points = [
-                (cx - rx + i * rx / 4, cy + (ry * 0.7 if i % 2 else -ry * 0.7)) for i in range(9)
-            ]
-            draw.line(points, fill=(30, 30, 30), width=5)
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=85)
-    return out.getvalue()
+def car_photo(damage: list[Damage], seed: int) -> bytes:
+    """The customer's photo, with the damage painted where the regions below say."""
+    return drawings.car_photo(PHOTO_SIZE, damage, seed, wheel=110, quality=85)
 
 
 def ellipse_region(index, label, confidence, severity, ellipse):

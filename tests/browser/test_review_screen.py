@@ -6,7 +6,6 @@ Claims, assessments and predicted regions are written straight to the database i
 the assessment worker stores (no worker runs here).
 """
 
-import io
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -14,7 +13,6 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from django.utils import timezone
-from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
 
 from assessment.models import (
@@ -38,6 +36,7 @@ from ml.coco import mask_to_polygons, mask_to_rle, rle_to_mask
 from ml.labels import DEFAULT_LABEL_MAP
 from review import services as review_services
 from review.models import LabelRegion, OverrideLedgerEntry, PhotoLabels, ReviewLock
+from tests.browser import drawings
 from tests.browser.conftest import _page, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -76,47 +75,10 @@ PHOTOS = [
 
 
 def car_photo(seed: int) -> bytes:
-    """A smooth drawing of a car side with a dent and scratches (small JPEG and screenshot)."""
-    rng = np.random.default_rng(seed)
-    w, h = PHOTO_SIZE
-    image = Image.new("RGB", PHOTO_SIZE)
-    draw = ImageDraw.Draw(image)
-    for y in range(h):
-        t = y / h
-        draw.line(
-            [(0, y), (w, y)], fill=(int(196 - 90 * t), int(212 - 100 * t), int(228 - 110 * t))
-        )
-    body = tuple(int(c) for c in rng.integers(150, 215, 3))
-    draw.rounded_rectangle([w * 0.06, h * 0.38, w * 0.94, h * 0.78], radius=90, fill=body)
-    draw.polygon(
-        [(w * 0.25, h * 0.40), (w * 0.36, h * 0.2), (w * 0.66, h * 0.2), (w * 0.78, h * 0.40)],
-        fill=body,
+    """A car side with a dent and scratches (small JPEG and screenshot)."""
+    return drawings.car_photo(
+        PHOTO_SIZE, [("dent", DENT), ("scratch", SCRATCH)], seed, wheel=130, quality=82
     )
-    for x0, x1 in ((0.31, 0.5), (0.52, 0.73)):
-        draw.polygon(
-            [
-                (w * x0, h * 0.39),
-                (w * (x0 + 0.07), h * 0.24),
-                (w * (x1 - 0.07), h * 0.24),
-                (w * x1, h * 0.39),
-            ],
-            fill=(52, 70, 88),
-        )
-    for cx in (0.24, 0.76):
-        draw.ellipse([w * cx - 130, h * 0.66, w * cx + 130, h * 0.66 + 260], fill=(28, 28, 30))
-        draw.ellipse(
-            [w * cx - 65, h * 0.66 + 65, w * cx + 65, h * 0.66 + 195], fill=(160, 160, 165)
-        )
-    darker = tuple(max(0, c - 45) for c in body)
-    cx, cy, rx, ry = DENT
-    draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=darker)
-    cx, cy, rx, ry = SCRATCH
-    for i in range(5):
-        dy = (i - 2) * ry / 3
-        draw.line([(cx - rx, cy + dy - 6), (cx + rx, cy + dy + 8)], fill=(240, 240, 236), width=3)
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=82)
-    return out.getvalue()
 
 
 def ellipse_mask(ellipse) -> np.ndarray:
