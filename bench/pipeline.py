@@ -223,11 +223,14 @@ def bare_model_ms(photos: list[bytes], repeats: int = 3) -> float:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import io
 
-    from claims.images import working_copy
+    from claims.images import ingest
     from ml.inference import Segmenter
 
     segmenter = Segmenter.load(threads=2)
-    working = [working_copy(io.BytesIO(p), max_side=3072)[0] for p in photos]
+    working = [
+        ingest(io.BytesIO(p), max_bytes=25 << 20, max_pixels=50_000_000, max_side=2048)[1]
+        for p in photos
+    ]
     segmenter.predict(working[0])  # warm-up
     times = []
     for _ in range(repeats):

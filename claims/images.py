@@ -1,8 +1,9 @@
 """Upload validation and the metadata-free working copy of a customer photo.
 
 The type is decided by the file's first bytes, never by its name or the client's header; the
-pixel count is checked from the header before anything is decoded (decompression bombs), and a
-full decode proves the file is complete. The working copy is re-encoded from pixels alone, so no
+pixel count is checked from the header before anything is decoded (decompression bombs), and
+one decode that reads every byte (at reduced scale for a JPEG) proves the file is complete and
+yields the working copy. That copy is re-encoded from pixels alone, so no
 EXIF (GPS, serial numbers, thumbnails), XMP, ICC or text chunk survives it.
 """
 
@@ -121,12 +122,12 @@ def _check_bytes(fileobj: IO[bytes], max_bytes: int) -> tuple[int, str, str]:
 
 
 @contextmanager
-def _decoded(fileobj: IO[bytes], fmt: str, *, max_pixels: int, max_side: int | None):
+def _decoded(fileobj: IO[bytes], fmt: str, *, max_pixels: int, max_side: int):
     """Open with the pixel cap checked from the header, then decode every byte.
 
-    With ``max_side`` a JPEG is decoded in draft mode (libjpeg's DCT scaling at 1/2, 1/4 or
-    1/8): still every entropy-coded byte is read, so truncation is caught, at a fraction of the
-    cost of a full decode. Errors become the precise 4xx the API promises.
+    A JPEG is decoded in draft mode (libjpeg's DCT scaling at 1/2, 1/4 or 1/8) just above
+    ``max_side``: still every entropy-coded byte is read, so truncation is caught, at a fraction
+    of the cost of a full decode. Errors become the precise 4xx the API promises.
     """
     fileobj.seek(0)
     try:
@@ -140,7 +141,7 @@ def _decoded(fileobj: IO[bytes], fmt: str, *, max_pixels: int, max_side: int | N
                     code="image_too_many_pixels",
                     details={"width": width, "height": height, "max_pixels": max_pixels},
                 )
-            if max_side and fmt == "JPEG":
+            if fmt == "JPEG":
                 img.draft("RGB", draft_request(width, height, max_side))
             img.load()  # decode: a truncated or corrupt file fails here
             yield img, width, height
@@ -174,17 +175,6 @@ def _orientation(img: Image.Image) -> int:
         return int(img.getexif().get(0x0112, 1) or 1)
     except (ValueError, TypeError, OSError):  # a broken EXIF block must not reject the photo
         return 1
-
-
-def inspect_upload(fileobj: IO[bytes], *, max_bytes: int, max_pixels: int) -> ImageInfo:
-    """Validate an uploaded photo (full decode) and return its facts, or raise a precise
-    ApplicationError. ``ingest`` does the same and the working copy in one cheaper decode."""
-    size, fmt, sha256 = _check_bytes(fileobj, max_bytes)
-    with _decoded(fileobj, fmt, max_pixels=max_pixels, max_side=None) as (img, width, height):
-        orientation = _orientation(img)
-    if orientation in (5, 6, 7, 8):  # rotated by 90 or 270 degrees
-        width, height = height, width
-    return ImageInfo(format=fmt, width=width, height=height, size_bytes=size, sha256=sha256)
 
 
 def ingest(

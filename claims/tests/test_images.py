@@ -29,8 +29,9 @@ MAX_PIXELS = 50_000_000
 
 
 def inspect(content: bytes, **limits):
+    """The facts ``ingest`` returns for an upload (the working copy is tested below)."""
     limits = {"max_bytes": MAX_BYTES, "max_pixels": MAX_PIXELS, **limits}
-    return images.inspect_upload(io.BytesIO(content), **limits)
+    return images.ingest(io.BytesIO(content), max_side=2048, **limits)[0]
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,7 @@ def test_sniff_format_decides_by_magic_bytes(content, expected):
     assert images.sniff_format(content[:64]) == expected
 
 
-def test_inspect_upload_returns_facts_of_a_jpeg():
+def test_ingest_returns_facts_of_a_jpeg():
     content = jpeg_bytes(120, 80, seed=3)
 
     info = inspect(content)
@@ -62,13 +63,13 @@ def test_inspect_upload_returns_facts_of_a_jpeg():
     assert info.sha256 == hashlib.sha256(content).hexdigest()
 
 
-def test_inspect_upload_swaps_sides_for_a_rotated_photo():
+def test_ingest_swaps_sides_for_a_rotated_photo():
     info = inspect(two_tone_jpeg(exif=gps_exif(orientation=6)))
 
     assert (info.width, info.height) == (80, 120)
 
 
-def test_inspect_upload_rejects_an_empty_file():
+def test_ingest_rejects_an_empty_file():
     with pytest.raises(UnprocessableError) as exc:
         inspect(b"")
 
@@ -76,7 +77,7 @@ def test_inspect_upload_rejects_an_empty_file():
     assert exc.value.message == images.ERR_EMPTY
 
 
-def test_inspect_upload_rejects_a_file_over_the_byte_cap():
+def test_ingest_rejects_a_file_over_the_byte_cap():
     with pytest.raises(PayloadTooLargeError) as exc:
         inspect(jpeg_bytes(seed=4), max_bytes=100)
 
@@ -96,7 +97,7 @@ def test_inspect_upload_rejects_a_file_over_the_byte_cap():
     ],
     ids=["pdf", "html", "svg", "gif", "heic", "text"],
 )
-def test_inspect_upload_rejects_other_types_by_content(content, kind):
+def test_ingest_rejects_other_types_by_content(content, kind):
     with pytest.raises(UnsupportedMediaTypeError) as exc:
         inspect(content)
 
@@ -105,7 +106,7 @@ def test_inspect_upload_rejects_other_types_by_content(content, kind):
     assert exc.value.message == images.ERR_NOT_IMAGE.format(kind=kind)
 
 
-def test_inspect_upload_rejects_a_truncated_jpeg():
+def test_ingest_rejects_a_truncated_jpeg():
     content = jpeg_bytes(400, 300, seed=5)
 
     with pytest.raises(UnprocessableError) as exc:
@@ -115,14 +116,14 @@ def test_inspect_upload_rejects_a_truncated_jpeg():
     assert exc.value.message == images.ERR_CORRUPT
 
 
-def test_inspect_upload_rejects_a_jpeg_signature_followed_by_garbage():
+def test_ingest_rejects_a_jpeg_signature_followed_by_garbage():
     with pytest.raises(UnprocessableError) as exc:
         inspect(b"\xff\xd8\xff\xe0" + bytes(200))
 
     assert exc.value.code == "image_corrupt"
 
 
-def test_inspect_upload_rejects_pixels_over_the_cap_from_the_header():
+def test_ingest_rejects_pixels_over_the_cap_from_the_header():
     with pytest.raises(UnprocessableError) as exc:
         inspect(png_bytes(100, 100, seed=6), max_pixels=9_999)
 
@@ -130,7 +131,7 @@ def test_inspect_upload_rejects_pixels_over_the_cap_from_the_header():
     assert exc.value.details == {"width": 100, "height": 100, "max_pixels": 9_999}
 
 
-def test_inspect_upload_rejects_a_20000x20000_png_without_decoding_it():
+def test_ingest_rejects_a_20000x20000_png_without_decoding_it():
     content = png_header_bytes(20_000, 20_000)
     assert len(content) < 200  # the bomb is in the header, not in the bytes
 
@@ -143,7 +144,7 @@ def test_inspect_upload_rejects_a_20000x20000_png_without_decoding_it():
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
-def test_inspect_upload_rejects_a_100_megapixel_png_with_its_size():
+def test_ingest_rejects_a_100_megapixel_png_with_its_size():
     with pytest.raises(UnprocessableError) as exc:
         inspect(png_header_bytes(10_000, 10_000))
 
