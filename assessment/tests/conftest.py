@@ -11,6 +11,7 @@ import pytest
 
 from assessment import services
 from assessment.models import ModelVersion
+from assessment.tests.regions import region_from_mask
 from claims.tests.conftest import (  # noqa: F401 - shared fixtures
     _fast_and_isolated,
     api_client_for,
@@ -22,26 +23,15 @@ from claims.tests.conftest import (  # noqa: F401 - shared fixtures
     photo,
 )
 from claims.tests.factories import ClaimFactory, PhotoFactory
-from ml.coco import mask_to_polygons, mask_to_rle
 from ml.labels import DEFAULT_LABEL_MAP
 
 
 def region(label: str, confidence: float, severity: str = "minor", *, box=(10, 10, 20, 12)):
-    """One region as ml.inference returns it, on a 64x48 mask."""
+    """One region as ml.inference returns it: a box on a 64x48 mask."""
     mask = np.zeros((48, 64), dtype=bool)
     x, y, w, h = box
     mask[y : y + h, x : x + w] = True
-    flat = mask_to_polygons(mask)[0]
-    return {
-        "label": label,
-        "label_id": DEFAULT_LABEL_MAP.by_name(label).id,
-        "confidence": confidence,
-        "severity": severity,
-        "mask_rle": mask_to_rle(mask),
-        "polygon": [[float(x), float(y)] for x, y in zip(flat[::2], flat[1::2], strict=True)],
-        "bbox": [x, y, w, h],
-        "area_share": float(mask.mean()),
-    }
+    return region_from_mask(mask, label, confidence, severity)
 
 
 @dataclass

@@ -23,9 +23,9 @@ from assessment.models import (
     Region,
 )
 from assessment.services import decision_policy_active
+from assessment.tests.regions import region_from_mask
 from claims.models import Claim
 from claims.tests.factories import ClaimFactory, PhotoFactory
-from ml.coco import mask_to_polygons, mask_to_rle
 from ml.labels import DEFAULT_LABEL_MAP
 from tests.browser import drawings
 from tests.browser.conftest import screenshot, sign_in
@@ -77,20 +77,7 @@ def ellipse_region(index, label, confidence, severity, ellipse):
     cx, cy, rx, ry = (v / SCALE for v in ellipse)
     ys, xs = np.mgrid[0 : MASK_SIZE[1], 0 : MASK_SIZE[0]]
     mask = ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1.0
-    flat = mask_to_polygons(mask)[0]
-    rows, cols = np.nonzero(mask)
-    x0, y0 = int(cols.min()), int(rows.min())
-    return {
-        "index": index,
-        "label": label,
-        "label_id": DEFAULT_LABEL_MAP.by_name(label).id,
-        "confidence": confidence,
-        "severity": severity,
-        "area_share": float(mask.mean()),
-        "bbox": [x0, y0, int(cols.max()) - x0 + 1, int(rows.max()) - y0 + 1],
-        "polygon": [[float(x), float(y)] for x, y in zip(flat[::2], flat[1::2], strict=True)],
-        "mask_rle": mask_to_rle(mask),
-    }
+    return {"index": index, **region_from_mask(mask, label, confidence, severity)}
 
 
 DENT = (560, 520, 110, 60)

@@ -24,6 +24,7 @@ from assessment.models import (
     PhotoAssessment,
     Region,
 )
+from assessment.tests.regions import region_from_mask
 from claims.models import Claim
 from claims.tests.factories import (
     PASSWORD,
@@ -32,7 +33,7 @@ from claims.tests.factories import (
     CustomerFactory,
     PhotoFactory,
 )
-from ml.coco import mask_to_polygons, mask_to_rle, rle_to_mask
+from ml.coco import rle_to_mask
 from ml.labels import DEFAULT_LABEL_MAP
 from review import services as review_services
 from review.models import LabelRegion, OverrideLedgerEntry, PhotoLabels, ReviewLock
@@ -89,20 +90,7 @@ def ellipse_mask(ellipse) -> np.ndarray:
 
 def region_row(index, label, confidence, severity, ellipse) -> dict:
     mask = ellipse_mask(ellipse)
-    flat = mask_to_polygons(mask)[0]
-    rows, cols = np.nonzero(mask)
-    x0, y0 = int(cols.min()), int(rows.min())
-    return {
-        "index": index,
-        "label": label,
-        "label_id": DEFAULT_LABEL_MAP.by_name(label).id,
-        "confidence": confidence,
-        "severity": severity,
-        "area_share": float(mask.mean()),
-        "bbox": [x0, y0, int(cols.max()) - x0 + 1, int(rows.max()) - y0 + 1],
-        "polygon": [[float(x), float(y)] for x, y in zip(flat[::2], flat[1::2], strict=True)],
-        "mask_rle": mask_to_rle(mask),
-    }
+    return {"index": index, **region_from_mask(mask, label, confidence, severity)}
 
 
 def model_version() -> ModelVersion:
