@@ -23,16 +23,16 @@ def claim_assessment_get(*, claim: Claim) -> ClaimAssessment | None:
 
 
 def photo_assessments_for_claim(*, claim: Claim) -> dict:
-    """The assessment shown for each photo: the claim assessment's model version, else the
-    newest one. Keys are photo ids."""
+    """The assessment shown for each photo, keyed by photo id: the one under the model version
+    that decided the claim, or, before a decision, under the active model. Never a shadow or
+    candidate version's reading, which decides nothing and is not shown."""
     claim_assessment = ClaimAssessment.objects.filter(claim=claim).first()
     rows = PhotoAssessment.objects.filter(photo__claim=claim).select_related("model_version")
     if claim_assessment is not None:
         rows = rows.filter(model_version_id=claim_assessment.model_version_id)
-    result = {}
-    for assessment in rows.prefetch_related("regions").order_by("created_at"):
-        result[assessment.photo_id] = assessment
-    return result
+    else:
+        rows = rows.filter(model_version__status=ModelVersion.Status.ACTIVE)
+    return {a.photo_id: a for a in rows.prefetch_related("regions")}
 
 
 def label_colours(model_version: ModelVersion | None) -> dict[str, str]:

@@ -5,7 +5,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from assessment import selectors
-from assessment.models import PhotoAssessment
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -68,13 +67,3 @@ class PhotoAssessmentSerializer(serializers.Serializer):
     mask_width = serializers.IntegerField()
     mask_height = serializers.IntegerField()
     regions = RegionSerializer(many=True)
-
-
-def photo_assessment_for(photo) -> PhotoAssessment | None:
-    return (
-        PhotoAssessment.objects.filter(photo=photo)
-        .select_related("model_version")
-        .prefetch_related("regions")
-        .order_by("-created_at")
-        .first()
-    )

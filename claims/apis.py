@@ -26,7 +26,6 @@ from assessment.serializers import (
     ClaimAssessmentSerializer,
     DecisionSerializer,
     PhotoAssessmentSerializer,
-    photo_assessment_for,
 )
 from claims import selectors, services
 from claims.idempotency import idempotent
@@ -88,7 +87,12 @@ class PhotoOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(PhotoAssessmentSerializer(allow_null=True))
     def get_assessment(self, photo: Photo) -> dict | None:
-        assessment = photo_assessment_for(photo)
+        # A claim passes the shown assessments of all its photos, read once; a lone photo reads
+        # its claim's.
+        shown = self.context.get("photo_assessments")
+        if shown is None:
+            shown = assessment_selectors.photo_assessments_for_claim(claim=photo.claim)
+        assessment = shown.get(photo.pk)
         return PhotoAssessmentSerializer(assessment).data if assessment else None
 
     def get_image_url(self, photo: Photo) -> str:
@@ -110,12 +114,19 @@ class ClaimOutputSerializer(serializers.Serializer):
     vehicle = VehicleSerializer(source="*")
     incident_date = serializers.DateField()
     description = serializers.CharField()
-    photos = PhotoOutputSerializer(many=True)
+    photos = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     submitted_at = serializers.DateTimeField(allow_null=True)
     decision = serializers.SerializerMethodField()
     assessment = serializers.SerializerMethodField()
+
+    @extend_schema_field(PhotoOutputSerializer(many=True))
+    def get_photos(self, claim) -> list:
+        shown = assessment_selectors.photo_assessments_for_claim(claim=claim)
+        return PhotoOutputSerializer(
+            claim.photos.all(), many=True, context={"photo_assessments": shown}
+        ).data
 
     @extend_schema_field(DecisionSerializer(allow_null=True))
     def get_decision(self, claim) -> dict | None:
