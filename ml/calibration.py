@@ -44,6 +44,7 @@ PHOTO_FEATURES = (
     "uncertain_share",
     "max_outside_prob",
     "log_damage_share",
+    "damage_score",
 )
 
 
@@ -63,8 +64,13 @@ def region_features(
     }
 
 
-def photo_features(regions: Sequence, damage_prob: np.ndarray) -> dict[str, float]:
-    """Features of a whole photo's prediction (regions carry calibrated confidences)."""
+def photo_features(
+    regions: Sequence, damage_prob: np.ndarray, damage_score: float | None = None
+) -> dict[str, float]:
+    """Features of a whole photo's prediction (regions carry calibrated confidences).
+
+    ``damage_score`` is the photo-level P(damage) (default: the largest pixel P(damage)).
+    """
     confs = [r.confidence for r in regions]
     covered = np.zeros(damage_prob.shape, dtype=bool)
     for r in regions:
@@ -78,6 +84,7 @@ def photo_features(regions: Sequence, damage_prob: np.ndarray) -> dict[str, floa
         "uncertain_share": float(((damage_prob > 0.2) & (damage_prob < 0.8)).mean()),
         "max_outside_prob": float(outside.max()) if outside.size else 0.0,
         "log_damage_share": float(math.log(max(share, 1e-6))),
+        "damage_score": float(damage_prob.max() if damage_score is None else damage_score),
     }
 
 
@@ -297,11 +304,16 @@ def load_split_items(split: str, lm: LabelMap, real_root: str | None = None, see
     ``real_train|real_val|real_test`` (de-duplicated real splits), ``synth:<coco.json>[,...]``
     (files written by ml.synth) or ``intact:<n>:<seed>`` (synthetic cars without damage).
     """
-    from ml import coco
+    from ml import coco, sources
     from ml.datasets import items_from_samples
 
     if "+" in split:
         return [it for part in split.split("+") for it in load_split_items(part, lm, real_root)]
+    source = split.split("_")[0]
+    if split in ("train", "val", "test") or (
+        source in sources.LOADERS and not (source == "real" and real_root)
+    ):
+        return sources.split_items(split, seed=seed, lm=lm)
     if split.startswith("intact:"):
         _, n, s = split.split(":")
         return intact_items(int(n), int(s))
@@ -319,6 +331,19 @@ def _target_at(item, h: int, w: int) -> np.ndarray:
     return cv2.resize(item.mask, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
+def _parts_at(item, h: int, w: int) -> np.ndarray | None:
+    if getattr(item, "parts", None) is None:
+        return None
+    return cv2.resize(item.parts, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def _damaged(item, target: np.ndarray, k: int) -> bool:
+    """Whole-photo truth: the set's own flag where it has one, else any damage pixel."""
+    if getattr(item, "damaged", None) is not None:
+        return bool(item.damaged)
+    return bool((((target >= 1) & (target < k)) | (target == UNTYPED_DAMAGE)).any())
+
+
 def collect_records(seg, items) -> list[dict]:
     """Run the segmenter on cached items; records for ml.evaluate.evaluate_predictions."""
     from tqdm import tqdm
@@ -329,6 +354,11 @@ def collect_records(seg, items) -> list[dict]:
         target = _target_at(item, pred.mask_height, pred.mask_width)
         records.append(
             {
+                "source": item.source,
+                "damaged": _damaged(item, target, seg.label_map.num_classes),
+                "damage_score": pred.damage_score,
+                "target_parts": _parts_at(item, pred.mask_height, pred.mask_width),
+                "pred_parts": pred.part_map,
                 "target": target,
                 "pred_class": pred.class_map,
                 "regions": [(r.mask, r.label_id, r.confidence) for r in pred.regions],
@@ -362,6 +392,44 @@ def damage_pixel_ece(records: Sequence[dict], k: int, per_image: int = 4000) -> 
 
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+# The photo-level gate keeps this share of damaged validation photos: a damaged car called
+# intact loses all its regions, which costs more than an intact one sent on to the regions.
+GATE_RECALL = 0.97
+
+
+def fit_image_score(seg, items) -> dict:
+    """Platt scaling of the photo-level head and the intact gate, on validation photos.
+
+    Sets them on ``seg`` and returns ``{"image_platt": [a, b], "image_gate": g, "report"}``:
+    ``damage_score = sigmoid(a * logit + b)`` is P(the photo shows damage) at the validation
+    mix of damaged and intact photos; photos scoring below ``g`` get no region.
+    """
+    k = seg.label_map.num_classes
+    logits, labels = [], []
+    for item in items:
+        out = seg.outputs(item.image)
+        logits.append(float(out[2]))
+        labels.append(_damaged(item, item.mask, k))
+    cal = LogisticCalibrator.fit([{"logit": z} for z in logits], labels, ("logit",), l2=1e-3)
+    a = cal.coef[0] / cal.std[0]
+    b = cal.intercept - a * cal.mean[0]
+    seg.image_platt = (float(a), float(b))
+    scores = np.array([seg.image_score(z) for z in logits])
+    y = np.array(labels, dtype=bool)
+    gate = 0.0
+    if y.any():
+        gate = float(np.sort(scores[y])[int(np.floor((1 - GATE_RECALL) * y.sum()))])
+        gate = min(gate, 0.5)  # never gate out a photo the head itself calls damaged
+    seg.image_gate = gate
+    from ml.evaluate import auroc, reliability
+
+    report = {
+        "image_auroc_val": auroc(scores, y),
+        "image_ece_val": reliability(scores, y)["ece"],
+        "image_gate_recall_val": float((scores[y] >= gate).mean()) if y.any() else None,
+        "image_gate_intact_kept_val": float((scores[~y] >= gate).mean()) if (~y).any() else None,
+    }
+    return {"image_platt": [float(a), float(b)], "image_gate": gate, "report": report}
 
 
 def fit_decision_threshold(seg, items) -> tuple[float, dict]:
@@ -403,6 +471,7 @@ def calibrate(seg, items, seed: int = 0) -> dict:
     k = seg.label_map.num_classes
     rng = np.random.default_rng(seed)
     seg.temperature, seg.region_calibrator, seg.photo_calibrator = 1.0, None, None
+    seg.image_platt, seg.image_gate = (1.0, 0.0), 0.0
     seg.meta["decision_threshold"] = 0.5
     before = collect_records(seg, items)
     ece_before = damage_pixel_ece(before, k)
@@ -415,6 +484,7 @@ def calibrate(seg, items, seed: int = 0) -> dict:
         ts.append(t)
     temperature = fit_temperature(np.concatenate(xs), np.concatenate(ts), k)
     seg.temperature = temperature
+    image = fit_image_score(seg, items) if seg.part_names is not None else {}
     threshold, threshold_table = fit_decision_threshold(seg, items)
     seg.meta["decision_threshold"] = threshold
     recs = collect_records(seg, items)
@@ -425,7 +495,9 @@ def calibrate(seg, items, seed: int = 0) -> dict:
         ok += pm
     seg.region_calibrator = LogisticCalibrator.fit(rows, ok, REGION_FEATURES)
     recs = collect_records(seg, items)
-    photo_rows = [photo_features(r["prediction"].regions, r["damage_prob"]) for r in recs]
+    photo_rows = [
+        photo_features(r["prediction"].regions, r["damage_prob"], r["damage_score"]) for r in recs
+    ]
     photo_ok = [photo_accepted(r["regions"], r["target"], k) for r in recs]
     seg.photo_calibrator = LogisticCalibrator.fit(photo_rows, photo_ok, PHOTO_FEATURES)
     recs = collect_records(seg, items)
@@ -448,7 +520,9 @@ def calibrate(seg, items, seed: int = 0) -> dict:
         )["ece"],
     }
     report["decision_threshold_table"] = threshold_table
+    report |= image.pop("report", {})
     return {
+        **image,
         "temperature": temperature,
         "decision_threshold": threshold,
         "region_calibrator": seg.region_calibrator.to_dict(),

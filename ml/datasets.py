@@ -30,8 +30,12 @@ class SegItem:
 
     image: np.ndarray
     mask: np.ndarray
-    source: str  # "synth" or "real"
+    source: str  # "synth", "real", or an ml.sources set ("bilgi", "dsmlr", "wiki")
     name: str
+    # Car part per pixel (ml.labels.PartMap index, 255 = unknown); None = no part labels.
+    parts: np.ndarray | None = None
+    # Whole-photo truth: the car is damaged (None = unknown, then read off the mask).
+    damaged: bool | None = None
 
 
 def resize_long_side(
@@ -135,32 +139,39 @@ class TrainCrops(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(image, damage mask, part mask); the part mask is all 255 where parts are unknown."""
         rng = np.random.default_rng([self.seed, self.epoch, index, 7])
         item = self.items[index]
         image, mask = item.image, item.mask
         if self.extra_augment is not None:
             image, mask = self.extra_augment(image, mask, rng)
+        parts = item.parts if item.parts is not None else np.full_like(mask, IGNORE_INDEX)
+        # Damage and part masks travel as one 2-channel array through every geometric step.
+        both = np.dstack([mask, parts])
         long_side = self.base_long_side * math.exp(rng.uniform(*np.log(self.scale_range)))
-        image, mask = resize_long_side(image, mask, round(long_side))
-        image, mask = self._crop(image, mask, rng)
+        image, both = resize_long_side(image, both, round(long_side))
+        image, both = self._crop(image, both, rng)
         if rng.random() < 0.5:
-            image, mask = image[:, ::-1], mask[:, ::-1]
+            image, both = image[:, ::-1], both[:, ::-1]
         image = _photometric(np.ascontiguousarray(image), rng)
-        image, mask = self.jpeg(image, mask, rng)
-        return to_tensor(image), torch.from_numpy(np.ascontiguousarray(mask)).long()
+        image, both = self.jpeg(image, both, rng)
+        both = torch.from_numpy(np.ascontiguousarray(both)).long()
+        return to_tensor(image), both[..., 0], both[..., 1]
 
-    def _crop(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator):
+    def _crop(self, image: np.ndarray, both: np.ndarray, rng: np.random.Generator):
         c = self.crop_size
-        h, w = mask.shape
+        h, w = both.shape[:2]
         if h < c or w < c:  # pad with ignore so padding is never scored
             ph, pw = max(0, c - h), max(0, c - w)
             image = cv2.copyMakeBorder(image, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=0)
-            mask = cv2.copyMakeBorder(mask, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=IGNORE_INDEX)
-            h, w = mask.shape
+            both = cv2.copyMakeBorder(
+                both, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=(IGNORE_INDEX, IGNORE_INDEX)
+            )
+            h, w = both.shape[:2]
         ys, xs = (None, None)
         if rng.random() < self.damage_crop_prob:
-            ys, xs = np.nonzero(_damage_mask(mask[::4, ::4]))
+            ys, xs = np.nonzero(_damage_mask(both[::4, ::4, 0]))
         if ys is not None and len(ys):
             k = rng.integers(len(ys))
             cy, cx = ys[k] * 4, xs[k] * 4
@@ -168,7 +179,7 @@ class TrainCrops(Dataset):
             x0 = int(np.clip(cx - rng.integers(c // 4, 3 * c // 4), 0, w - c))
         else:
             y0, x0 = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
-        return image[y0 : y0 + c, x0 : x0 + c], mask[y0 : y0 + c, x0 : x0 + c]
+        return image[y0 : y0 + c, x0 : x0 + c], both[y0 : y0 + c, x0 : x0 + c]
 
 
 class CopyPasteDamage:
@@ -204,12 +215,17 @@ class EvalImages(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(image, damage mask, part mask: all 255 where the item has no part labels)."""
         item = self.items[index]
         h, w = network_size(*item.mask.shape, self.long_side)
         image = cv2.resize(item.image, (w, h), interpolation=cv2.INTER_AREA)
         mask = cv2.resize(item.mask, (w, h), interpolation=cv2.INTER_NEAREST)
-        return to_tensor(image), torch.from_numpy(mask).long()
+        if item.parts is None:
+            parts = np.full_like(mask, IGNORE_INDEX)
+        else:
+            parts = cv2.resize(item.parts, (w, h), interpolation=cv2.INTER_NEAREST)
+        return to_tensor(image), torch.from_numpy(mask).long(), torch.from_numpy(parts).long()
 
 
 class MixSampler(Sampler[int]):

@@ -118,6 +118,57 @@ def match_regions(
     return pm, gm
 
 
+def false_alarm_at_recall(
+    scores: Sequence[float], labels: Sequence[bool], recall: float = 0.9
+) -> float | None:
+    """Share of intact photos scored at or above the threshold that finds ``recall`` of the
+    damaged ones (the threshold is the damaged scores' (1 - recall) quantile)."""
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(labels, dtype=bool)
+    if not y.any() or y.all():
+        return None
+    pos = np.sort(s[y])
+    threshold = pos[int(np.floor((1 - recall) * len(pos)))]
+    return float((s[~y] >= threshold).mean())
+
+
+class PartMetrics:
+    """Confusion matrix of car parts over part-labelled pixels (255 excluded); mIoU."""
+
+    def __init__(self) -> None:
+        self.cm: np.ndarray | None = None
+
+    def update(self, pred: np.ndarray, target: np.ndarray) -> None:
+        from ml.labels import DEFAULT_PART_MAP
+
+        k = DEFAULT_PART_MAP.num_classes
+        if self.cm is None:
+            self.cm = np.zeros((k, k), dtype=np.int64)
+        t = np.asarray(target, dtype=np.int64).ravel()
+        p = np.asarray(pred, dtype=np.int64).ravel()
+        keep = t != IGNORE_INDEX
+        self.cm += np.bincount(t[keep] * k + p[keep], minlength=k * k).reshape(k, k)
+
+    def summary(self) -> dict | None:
+        from ml.labels import DEFAULT_PART_MAP
+
+        if self.cm is None or not self.cm.sum():
+            return None
+        inter = np.diag(self.cm).astype(float)
+        union = self.cm.sum(0) + self.cm.sum(1) - inter
+        support = self.cm.sum(1)
+        ious = {
+            name: (float(i / u) if s > 0 and u > 0 else None)
+            for name, i, u, s in zip(DEFAULT_PART_MAP.names, inter, union, support, strict=True)
+        }
+        named = [v for k, v in ious.items() if v is not None and k != "other"]
+        return {
+            "per_part_iou": ious,
+            "miou": float(np.mean(named)) if named else None,
+            "pixel_accuracy": float(inter.sum() / self.cm.sum()),
+        }
+
+
 def auroc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
     """Area under the ROC curve (Mann-Whitney, ties count half); None with one class only."""
     s = np.asarray(scores, dtype=float)
@@ -210,12 +261,19 @@ def evaluate_predictions(records: Sequence[dict], num_classes: int, names: Seque
     from ml.calibration import photo_accepted, region_outcomes
 
     seg = SegMetrics(num_classes)
+    by_source: dict[str, SegMetrics] = {}
+    parts = PartMetrics()
     region_conf, region_ok, photo_conf, photo_ok = [], [], [], []
-    img_scores, img_labels = [], []
+    img_scores, img_labels, n_regions = [], [], []
     counts = {t: {"tp_pred": 0, "n_pred": 0, "tp_gt": 0, "n_gt": 0} for t in REGION_IOUS}
     for r in records:
         target = r["target"]
         seg.update(r["pred_class"], target)
+        source = r.get("source", "all")
+        by_source.setdefault(source, SegMetrics(num_classes)).update(r["pred_class"], target)
+        if r.get("target_parts") is not None and r.get("pred_parts") is not None:
+            parts.update(r["pred_parts"], r["target_parts"])
+        n_regions.append(len(r["regions"]))
         for t in REGION_IOUS:
             pm, gm = region_outcomes(r["regions"], target, num_classes, t)
             c = counts[t]
@@ -228,8 +286,8 @@ def evaluate_predictions(records: Sequence[dict], num_classes: int, names: Seque
                 region_ok += pm
         photo_conf.append(r["photo_confidence"])
         photo_ok.append(photo_accepted(r["regions"], target, num_classes))
-        img_scores.append(r["max_damage_prob"])
-        img_labels.append(bool(is_damage(target, num_classes).any()))
+        img_scores.append(r.get("damage_score", r["max_damage_prob"]))
+        img_labels.append(bool(r.get("damaged", is_damage(target, num_classes).any())))
     regions = {
         f"iou_{t}": {
             "precision": _safe_div(c["tp_pred"], c["n_pred"]),
@@ -244,9 +302,18 @@ def evaluate_predictions(records: Sequence[dict], num_classes: int, names: Seque
         from ml.calibration import damage_pixel_ece
 
         pixel_ece = damage_pixel_ece(records, num_classes)
+    intact = [n for n, d in zip(n_regions, img_labels, strict=True) if not d]
     return {
         "n_images": len(records),
+        "images_intact": len(intact),
+        "intact_with_regions": _safe_div(sum(n > 0 for n in intact), len(intact)),
+        "intact_flagged_at_90_recall": false_alarm_at_recall(img_scores, img_labels, 0.9),
         "pixel": seg.summary(names),
+        "pixel_by_source": {
+            k: {m: v.summary(names)[m] for m in ("damage_iou", "mean_type_iou")}
+            for k, v in sorted(by_source.items())
+        },
+        "parts": parts.summary(),
         "pixel_damage_ece": pixel_ece,
         "regions": regions,
         "image_auroc": auroc(img_scores, img_labels),
@@ -351,6 +418,9 @@ def headline(report: dict) -> dict:
             report["regions"]["iou_0.25"]["recall"],
         ],
         "image_auroc": report["image_auroc"],
+        "intact_flagged_at_90_recall": report.get("intact_flagged_at_90_recall"),
+        "intact_with_regions": report.get("intact_with_regions"),
+        "part_miou": (report.get("parts") or {}).get("miou"),
         "pixel_damage_ece": report.get("pixel_damage_ece"),
         "region_ece": report["region_calibration"]["ece"],
         "photo_ece": report["photo_calibration"]["ece"],

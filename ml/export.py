@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from ml.labels import LabelMap
-from ml.model import build_model
+from ml.labels import LabelMap, PartMap
+from ml.model import OUTPUT_NAMES, build_model
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,14 @@ def export_onnx(model: torch.nn.Module, path: Path, height: int = 352, width: in
 
 
 def _export(model: torch.nn.Module, dummy: torch.Tensor, path: Path) -> None:
+    with torch.no_grad():
+        n_out = len(model(dummy)) if isinstance(model(dummy), tuple) else 1
+    names = list(OUTPUT_NAMES[:n_out])
+    axes = {"image": {0: "batch", 2: "height", 3: "width"}}
+    for name in names:
+        axes[name] = (
+            {0: "batch"} if name == "image_logit" else {0: "batch", 2: "height", 3: "width"}
+        )
     torch.onnx.export(
         model,
         (dummy,),
@@ -50,11 +58,8 @@ def _export(model: torch.nn.Module, dummy: torch.Tensor, path: Path) -> None:
         opset_version=OPSET,
         dynamo=False,
         input_names=["image"],
-        output_names=["logits"],
-        dynamic_axes={
-            "image": {0: "batch", 2: "height", 3: "width"},
-            "logits": {0: "batch", 2: "height", 3: "width"},
-        },
+        output_names=names,
+        dynamic_axes=axes,
     )
 
 
@@ -68,6 +73,7 @@ def export_model_dir(
     input_long_side: int,
     extra: dict | None = None,
     fp16_weights: bool = True,
+    part_map: PartMap | None = None,
 ) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     model = model.float().eval()
@@ -100,6 +106,11 @@ def export_model_dir(
         "region_calibrator": None,
         "photo_calibrator": None,
     }
+    if part_map is not None:
+        meta["part_map"] = part_map.to_dict()
+        meta["outputs"] = list(OUTPUT_NAMES)
+        meta["image_platt"] = [1.0, 0.0]
+        meta["image_gate"] = 0.0
     meta.update(extra or {})
     (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta
@@ -118,7 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ck = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
     cfg = ck["config"]
     lm = LabelMap.from_dict(ck["label_map"])
-    model = build_model(lm.num_classes, cfg["arch"], cfg.get("bn_momentum", 0.1))
+    pm = PartMap.from_dict(ck["part_map"]) if ck.get("part_map") else None
+    model = build_model(
+        lm.num_classes,
+        cfg["arch"],
+        cfg.get("bn_momentum", 0.1),
+        num_parts=pm.num_classes if pm else 0,
+    )
     model.load_state_dict(ck["model"])
     training = {"epoch": ck["epoch"], "config": cfg, "history": ck.get("history", [])}
     meta = export_model_dir(
@@ -130,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         input_long_side=cfg["input_long_side"],
         extra={"training": training},
         fp16_weights=not args.fp32_weights,
+        part_map=pm,
     )
     sizes = {p.name: p.stat().st_size for p in Path(args.out).iterdir() if p.is_file()}
     logger.info("exported %s: %s", meta["model_version"], sizes)

@@ -170,8 +170,9 @@ class OnnxBackend:
         )
         self.input_name = self.session.get_inputs()[0].name
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: x})[0]
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        """Every output of the graph, in ``ml.model.OUTPUT_NAMES`` order."""
+        return self.session.run(None, {self.input_name: x})
 
 
 class TorchBackend:
@@ -180,18 +181,19 @@ class TorchBackend:
     def __init__(self, path: Path, meta: dict, threads: int) -> None:
         import torch
 
-        from ml.model import build_model
+        from ml.model import build_model_from_meta
 
         torch.set_num_threads(threads)
         state = torch.load(path, map_location="cpu", weights_only=True)
-        model = build_model(meta["num_classes"], meta["arch"])
+        model = build_model_from_meta(meta)
         model.load_state_dict({k: v.float() for k, v in state.items()})
         self.model = model.eval()
         self.torch = torch
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         with self.torch.inference_mode():
-            return self.model(self.torch.from_numpy(x)).numpy()
+            out = self.model(self.torch.from_numpy(x))
+        return [t.numpy() for t in out] if isinstance(out, tuple) else [out.numpy()]
 
 
 # --------------------------------------------------------------------------- results
@@ -208,11 +210,17 @@ class Region:
     bbox: list[int]
     area_share: float
     features: dict[str, float] = field(default_factory=dict)
+    # The car part the region sits on (ml.labels.PartMap name; None when no named part covers
+    # at least PART_MIN_SHARE of it) and that part's share of the region's pixels. Absent
+    # (has_part False) for models without a part head.
+    part: str | None = None
+    part_share: float = 0.0
+    has_part: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         from ml.coco import mask_to_rle
 
-        return {
+        out = {
             "label": self.label,
             "label_id": self.label_id,
             "confidence": self.confidence,
@@ -222,6 +230,10 @@ class Region:
             "bbox": self.bbox,
             "area_share": self.area_share,
         }
+        if self.has_part:
+            out["part"] = self.part
+            out["part_share"] = self.part_share
+        return out
 
 
 @dataclass
@@ -236,6 +248,10 @@ class Prediction:
     timings_ms: dict[str, float]
     class_map: np.ndarray  # uint8 per-pixel decision (0 background), mask resolution
     damage_prob: np.ndarray  # float32 P(damage) per pixel, mask resolution
+    # P(the photo shows damage): the calibrated photo-level head where the model has one, else
+    # the largest pixel P(damage). Photos below the model's ``image_gate`` get no region.
+    damage_score: float = 0.0
+    part_map: np.ndarray | None = None  # uint8 part index per pixel (multi-head models)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -245,6 +261,7 @@ class Prediction:
             "mask_width": self.mask_width,
             "mask_height": self.mask_height,
             "photo_confidence": self.photo_confidence,
+            "damage_score": self.damage_score,
             "regions": [r.to_dict() for r in self.regions],
             "timings_ms": self.timings_ms,
         }
@@ -319,6 +336,38 @@ def extract_regions(
     return regions, class_map, damage_prob
 
 
+PART_MIN_SHARE = 0.25  # a region whose best named part covers less of it gets part None
+
+
+def assign_parts(
+    regions: list[Region], part_logits: np.ndarray, names: tuple[str, ...]
+) -> np.ndarray:
+    """Give each region the named part (index >= 1) with the largest mean probability on it.
+
+    ``part_share`` is the share of the region's pixels whose most likely part is that part;
+    below PART_MIN_SHARE (a fender, roof or sill, which no part data labels, or no car at all)
+    the part is None. Returns the per-pixel part map (uint8). Probabilities are computed on
+    the regions' pixels only: a full-image softmax over 13 channels costs more than the rest
+    of post-processing.
+    """
+    part_map = part_logits.argmax(axis=0).astype(np.uint8)
+    for r in regions:
+        r.has_part = True
+        ys, xs = np.nonzero(r.mask)
+        if len(ys) == 0:
+            continue
+        mean = softmax(part_logits[:, ys, xs][:, :, None])[1:, :, 0].mean(axis=1)
+        j = int(np.argmax(mean)) + 1
+        share = float((part_map[ys, xs] == j).mean())
+        r.part_share = round(share, 4)
+        r.part = names[j] if share >= PART_MIN_SHARE else None
+    return part_map
+
+
+def sigmoid(z: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0))))
+
+
 # --------------------------------------------------------------------------- the segmenter
 
 
@@ -337,6 +386,12 @@ class Segmenter:
         rc, pc = meta.get("region_calibrator"), meta.get("photo_calibrator")
         self.region_calibrator = LogisticCalibrator.from_dict(rc) if rc else None
         self.photo_calibrator = LogisticCalibrator.from_dict(pc) if pc else None
+        pm = meta.get("part_map")
+        self.part_names: tuple[str, ...] | None = tuple(pm["names"]) if pm else None
+        # Platt scaling of the photo-level head (ml.calibration), and the gate below which a
+        # photo is called intact and gets no region; absent = identity / no gate.
+        self.image_platt: tuple[float, float] = tuple(meta.get("image_platt") or (1.0, 0.0))
+        self.image_gate: float = float(meta.get("image_gate") or 0.0)
 
     @classmethod
     def load(
@@ -367,21 +422,41 @@ class Segmenter:
         t = time.perf_counter()
         return self._predict_rgb(rgb, rgb.shape[1], rgb.shape[0], t, t)
 
-    def logits(self, rgb: np.ndarray) -> np.ndarray:
-        """Raw (C, H, W) logits at the network size for an RGB array (used by calibration)."""
+    def outputs(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """Raw outputs for one RGB array: (C, H, W) damage logits, then (P, H, W) part logits
+        and the photo logit (a float) for multi-head models."""
         h, w = network_size(rgb.shape[0], rgb.shape[1], self.input_long_side)
         x = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
-        return self.backend(x)[0]
+        out = self.backend(x)
+        return [out[0][0], *(o[0] for o in out[1:])]
+
+    def logits(self, rgb: np.ndarray) -> np.ndarray:
+        """Raw (C, H, W) damage logits at the network size (used by calibration)."""
+        return self.outputs(rgb)[0]
+
+    def image_score(self, image_logit: float) -> float:
+        a, b = self.image_platt
+        return sigmoid(a * float(image_logit) + b)
 
     def _predict_rgb(self, rgb, width: int, height: int, t0: float, t1: float) -> Prediction:
-        logits = self.logits(rgb)
+        out = self.outputs(rgb)
+        logits = out[0]
         t2 = time.perf_counter()
         probs = softmax(logits, self.temperature)
         regions, class_map, damage_prob = extract_regions(
             probs, self.label_map, self.meta, self.region_calibrator
         )
-        feats = photo_features(regions, damage_prob)
+        part_map = None
+        if len(out) == 3:
+            damage_score = self.image_score(out[2])
+            if damage_score < self.image_gate:  # the photo-level head says: intact car
+                regions, class_map = [], np.zeros_like(class_map)
+            if self.part_names is not None:
+                part_map = assign_parts(regions, out[1], self.part_names)
+        else:
+            damage_score = float(damage_prob.max())
+        feats = photo_features(regions, damage_prob, damage_score)
         if self.photo_calibrator:
             photo_conf = self.photo_calibrator.predict_one(feats)
         else:
@@ -404,4 +479,6 @@ class Segmenter:
             },
             class_map=class_map,
             damage_prob=damage_prob,
+            damage_score=float(damage_score),
+            part_map=part_map,
         )

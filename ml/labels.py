@@ -100,6 +100,7 @@ class DamageClass:
     name: str
     colour: str
     severity: SeverityRule = field(default_factory=SeverityRule)
+    display: str = ""  # the one name people read (pages, exports); default from ``name``
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, int) or isinstance(self.id, bool) or not 1 <= self.id <= 253:
@@ -115,13 +116,20 @@ class DamageClass:
     def rgb(self) -> tuple[int, int, int]:
         return hex_to_rgb(self.colour)
 
+    @property
+    def display_name(self) -> str:
+        return self.display or display_from_name(self.name)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "name": self.name,
             "colour": self.colour,
             "severity": self.severity.to_dict(),
         }
+        if self.display:
+            out["display"] = self.display
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DamageClass:
@@ -130,6 +138,7 @@ class DamageClass:
             name=str(data["name"]),
             colour=str(data["colour"]),
             severity=SeverityRule.from_dict(data.get("severity", {})),
+            display=str(data.get("display", "")),
         )
 
 
@@ -226,6 +235,12 @@ class LabelMap:
 OKABE_ITO = ("#0072b2", "#e69f00", "#d55e00", "#56b4e9", "#f0e442", "#cc79a7")
 
 
+def display_from_name(name: str) -> str:
+    """``front_bumper`` -> ``Front bumper``: the fallback for a class without a display name."""
+    text = name.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
 def hex_to_rgb(colour: str) -> tuple[int, int, int]:
     c = colour.lstrip("#")
     return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
@@ -276,3 +291,87 @@ def severity_for(
         level = min(level + 1, 2)
     level = max(level, SEVERITIES.index(rule.floor))
     return SEVERITIES[level]
+
+
+# The product's damage taxonomy since the Bilgi typed photos (ml.sources.BILGI_CATEGORIES maps
+# each Bilgi class onto it, with the reasons). ``tire_flat`` and ``crack`` of CarDD-6 have no
+# real training photo, so they are not in it; a custom taxonomy can still add them.
+PRODUCT_LABEL_MAP = LabelMap(
+    name="claimvision-damage-2",
+    classes=(
+        DamageClass(1, "dent", "#0072b2", SeverityRule(0.02, 0.10, low_zone=0.9), "Dent"),
+        DamageClass(2, "scratch", "#e69f00", SeverityRule(0.04, 0.20), "Scratch"),
+        # Broken or missing part (bumper cover torn, grille gone): a part is replaced.
+        DamageClass(
+            3,
+            "broken_part",
+            "#d55e00",
+            SeverityRule(0.0, 0.08, floor="moderate"),
+            "Broken or missing part",
+        ),
+        DamageClass(
+            4, "glass_crack", "#56b4e9", SeverityRule(0.0, 0.05, floor="moderate"), "Cracked glass"
+        ),
+        DamageClass(5, "lamp_broken", "#f0e442", SeverityRule(0.005, 0.03), "Broken lamp"),
+        # Bare metal / primer showing: refinish, rarely more.
+        DamageClass(6, "paint_damage", "#cc79a7", SeverityRule(0.06, 0.25), "Paint damage"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class PartMap:
+    """Car parts the part head predicts; index 0 is ``other`` (a part nobody labelled, or no car).
+
+    Left and right are merged (the part data's viewpoint convention is undocumented, and a
+    horizontal flip is then a valid augmentation); front and rear doors stay apart.
+    """
+
+    names: tuple[str, ...]
+    name: str = "parts"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(self.names))
+        if not self.names or self.names[0] != PART_OTHER:
+            raise ValueError(f"a part map starts with {PART_OTHER!r}")
+        if len(set(self.names)) != len(self.names):
+            raise ValueError(ERR_DUPLICATE)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.names)
+
+    def index(self, part: str) -> int:
+        return self.names.index(part)
+
+    @staticmethod
+    def display(part: str) -> str:
+        return display_from_name(part)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "names": list(self.names)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PartMap:
+        return cls(names=tuple(data["names"]), name=str(data.get("name", "parts")))
+
+
+PART_OTHER = "other"
+DEFAULT_PART_MAP = PartMap(
+    name="claimvision-parts-1",
+    names=(
+        PART_OTHER,
+        "front_bumper",
+        "rear_bumper",
+        "hood",
+        "trunk",  # boot lid or tailgate
+        "front_door",
+        "rear_door",
+        "headlamp",
+        "tail_lamp",
+        "windshield",
+        "rear_window",
+        "mirror",
+        "wheel",
+    ),
+)

@@ -98,3 +98,37 @@ def frequency_class_weights(
     w[~seen] = 1.0
     w = w.clamp(max=max_weight)
     return [float(v) for v in w]
+
+
+def multitask_loss(
+    outputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    target: torch.Tensor,
+    parts: torch.Tensor,
+    *,
+    part_weight: float = 0.5,
+    image_weight: float = 0.3,
+    image_min_share: float = 0.002,
+    **damage_kwargs,
+) -> torch.Tensor:
+    """Loss of a multi-head model: damage (partial labels) + parts (CE) + photo score (BCE).
+
+    The photo-level target of a crop is "at least ``image_min_share`` of its labelled pixels
+    are damage": a crop of a damaged car that shows no damage is a negative, as it should be
+    (the score answers "does this picture show damage", at any framing). Part pixels valued
+    ``IGNORE_INDEX`` (sets without part labels, unknown parts) contribute nothing.
+    """
+    damage, part_logits, image_logit = outputs
+    loss = partial_label_loss(damage, target, **damage_kwargs)
+    if part_weight > 0 and bool((parts != IGNORE_INDEX).any()):
+        loss = loss + part_weight * F.cross_entropy(
+            part_logits.float(), parts.long(), ignore_index=IGNORE_INDEX
+        )
+    if image_weight > 0:
+        n_classes = damage.shape[1]
+        target = target.long()
+        is_damage = ((target >= 1) & (target < n_classes)) | (target == UNTYPED_DAMAGE)
+        labelled = (target != IGNORE_INDEX).sum(dim=(1, 2)).clamp_min(1)
+        share = is_damage.sum(dim=(1, 2)) / labelled
+        y = (share >= image_min_share).float()
+        loss = loss + image_weight * F.binary_cross_entropy_with_logits(image_logit.float(), y)
+    return loss

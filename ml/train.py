@@ -33,9 +33,16 @@ from ml.datasets import (
     items_from_samples,
 )
 from ml.evaluate import SegMetrics
-from ml.labels import DEFAULT_LABEL_MAP, UNTYPED_DAMAGE, LabelMap
-from ml.losses import frequency_class_weights, partial_label_loss
-from ml.model import build_model, reestimate_bn
+from ml.labels import (
+    DEFAULT_LABEL_MAP,
+    DEFAULT_PART_MAP,
+    IGNORE_INDEX,
+    PRODUCT_LABEL_MAP,
+    UNTYPED_DAMAGE,
+    LabelMap,
+)
+from ml.losses import frequency_class_weights, multitask_loss, partial_label_loss
+from ml.model import MULTI_HEAD_ARCHITECTURES, build_model, reestimate_bn
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +91,18 @@ class TrainConfig:
     max_val_images: int = 100  # per validation set, for the per-epoch metrics
     bn_reestimate_batches: int = 16
     max_synth_images: int = 0  # 0 = all
+    # Real multi-source training (ml.sources): set -> share of training crops. Non-empty
+    # switches to the multi-head recipe (damage + parts + photo score); empty keeps the
+    # synthetic + real-car-damage recipe of the first starter model.
+    sources: dict[str, float] = field(default_factory=dict)
+    pretrained: bool = False  # ImageNet encoder from the registry package (ml.model.PRETRAINED)
+    freeze_blocks: int = 0  # encoder blocks kept frozen (pretrained only)
+    part_weight: float = 0.5
+    image_weight: float = 0.3
+    split_seed: int = 0  # ml.sources split seed (never tuned)
+    val_sets: list[str] = field(
+        default_factory=lambda: ["bilgi_val", "dsmlr_val", "wiki_val", "real_val"]
+    )
 
     @classmethod
     def from_json(cls, path: str | Path) -> TrainConfig:
@@ -96,7 +115,9 @@ class TrainConfig:
 
 
 def load_label_map(cfg: TrainConfig) -> LabelMap:
-    return LabelMap.from_json(cfg.label_map) if cfg.label_map else DEFAULT_LABEL_MAP
+    if cfg.label_map:
+        return LabelMap.from_json(cfg.label_map)
+    return PRODUCT_LABEL_MAP if cfg.sources else DEFAULT_LABEL_MAP
 
 
 def load_synth_items(paths: Sequence[str], cfg: TrainConfig, lm: LabelMap) -> list[SegItem]:
@@ -131,6 +152,64 @@ def load_real_items(cfg: TrainConfig, lm: LabelMap) -> dict[str, list[SegItem]]:
         name: items_from_samples(getattr(splits, name), "real", cfg.real_cache_long_side)
         for name in ("train", "val", "test")
     }
+
+
+@dataclass
+class TrainData:
+    """Training sets by name with their crop shares and augmentations, and validation sets."""
+
+    train: dict[str, list[SegItem]]
+    shares: dict[str, float]
+    val: dict[str, list[SegItem]]
+    augments: dict[str, object] = field(default_factory=dict)
+    typed_items: list[SegItem] = field(default_factory=list)  # class-weight statistics
+    untyped_items: list[SegItem] = field(default_factory=list)
+
+
+def load_synthetic_and_real(cfg: TrainConfig, lm: LabelMap) -> TrainData:
+    """The first starter's recipe: synthetic typed scenes + real-car-damage (binary)."""
+    synth_train = load_synth_items(cfg.synth_train, cfg, lm) if cfg.synth_train else []
+    synth_val = load_synth_items(cfg.synth_val, cfg, lm) if cfg.synth_val else []
+    real = load_real_items(cfg, lm)
+    shares = {"synth": 1 - cfg.real_share, "real": cfg.real_share}
+    if not synth_train or not real["train"]:
+        shares = {"synth": 1.0, "real": 1.0}
+    augments = {}
+    if real["train"]:
+        augments["real"] = CopyPasteDamage(
+            [(real["train"], cfg.paste_real_prob), (synth_train, cfg.paste_synth_prob)]
+        )
+    return TrainData(
+        train={"synth": synth_train, "real": real["train"]},
+        shares=shares,
+        val={"real_val": real["val"], "synth_val": synth_val},
+        augments=augments,
+        typed_items=synth_train or real["train"],
+        untyped_items=real["train"],
+    )
+
+
+def load_sources(cfg: TrainConfig, lm: LabelMap) -> TrainData:
+    """Real sets from ``ml.sources``: ``cfg.sources`` names them with their crop shares."""
+    from ml import sources
+
+    train = {
+        name: sources.split_items(f"{name}_train", seed=cfg.split_seed, lm=lm)
+        for name in cfg.sources
+        if sources.available(sources.SOURCE_FOLDERS[name])
+    }
+    val = {
+        spec: sources.split_items(spec, seed=cfg.split_seed, lm=lm)
+        for spec in cfg.val_sets
+        if sources.available(sources.SOURCE_FOLDERS[spec.split("_")[0]])
+    }
+    return TrainData(
+        train=train,
+        shares={k: float(v) for k, v in cfg.sources.items()},
+        val=val,
+        typed_items=[it for k, v in train.items() if k != "real" for it in v],
+        untyped_items=train.get("real", []),
+    )
 
 
 def untyped_damage_weight(items: Sequence[SegItem], power: float, cap: float = 10.0) -> float:
@@ -193,8 +272,13 @@ def train_one_epoch(
     total, n = 0.0, 0
     bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, mininterval=5)
     last = time.perf_counter()
-    for x, y in bar:
-        loss = partial_label_loss(model(x), y, **loss_kwargs)
+    for x, y, parts in bar:
+        out = model(x)
+        if isinstance(out, tuple):
+            loss = multitask_loss(out, y, parts, **loss_kwargs)
+        else:
+            dmg = {k: v for k, v in loss_kwargs.items() if k not in MULTITASK_KEYS}
+            loss = partial_label_loss(out, y, **dmg)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -212,15 +296,43 @@ def train_one_epoch(
     return total / max(1, n)
 
 
+MULTITASK_KEYS = ("part_weight", "image_weight")
+
+
 @torch.no_grad()
 def evaluate_items(model, items: Sequence[SegItem], lm: LabelMap, long_side: int) -> dict:
-    """Pixel metrics (argmax decisions) on whole images at the inference input size."""
+    """Pixel metrics (argmax decisions) on whole images at the inference input size.
+
+    Multi-head models also report part mIoU (over part-labelled pixels) and the photo scores
+    (``image_scores`` / ``image_labels``) for an AUROC over several sets.
+    """
+    from ml.evaluate import is_damage
+
     model.eval()
     metrics = SegMetrics(lm.num_classes)
-    for x, y in DataLoader(EvalImages(items, long_side), batch_size=1):
-        pred = model(x).argmax(1)
-        metrics.update(pred[0].numpy(), y[0].numpy())
-    return metrics.summary(lm.names)
+    part_cm = np.zeros((DEFAULT_PART_MAP.num_classes,) * 2, dtype=np.int64)
+    scores, labels = [], []
+    for x, y, parts in DataLoader(EvalImages(items, long_side), batch_size=1):
+        out = model(x)
+        logits = out[0] if isinstance(out, tuple) else out
+        metrics.update(logits.argmax(1)[0].numpy(), y[0].numpy())
+        if isinstance(out, tuple):
+            p = parts[0].numpy().ravel()
+            keep = p != IGNORE_INDEX
+            k = part_cm.shape[0]
+            pred = out[1].argmax(1)[0].numpy().ravel()[keep]
+            part_cm += np.bincount(p[keep] * k + pred, minlength=k * k).reshape(k, k)
+            scores.append(float(torch.sigmoid(out[2][0])))
+            labels.append(bool(is_damage(y[0].numpy(), lm.num_classes).any()))
+    summary = metrics.summary(lm.names)
+    if scores:
+        summary["image_scores"], summary["image_labels"] = scores, labels
+        if part_cm.sum():
+            inter = np.diag(part_cm)
+            union = part_cm.sum(0) + part_cm.sum(1) - inter
+            seen = part_cm.sum(1) > 0
+            summary["part_miou"] = float((inter[seen] / np.maximum(union[seen], 1)).mean())
+    return summary
 
 
 def build_loader(
@@ -270,35 +382,42 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
     lm = load_label_map(cfg)
 
     t0 = time.perf_counter()
-    synth_train = load_synth_items(cfg.synth_train, cfg, lm) if cfg.synth_train else []
-    synth_val = load_synth_items(cfg.synth_val, cfg, lm) if cfg.synth_val else []
-    real = load_real_items(cfg, lm)
+    data = load_sources(cfg, lm) if cfg.sources else load_synthetic_and_real(cfg, lm)
     logger.info(
-        "data: synth train %d, synth val %d, real train %d, real val %d (%.0fs to load)",
-        len(synth_train),
-        len(synth_val),
-        len(real["train"]),
-        len(real["val"]),
+        "data: train %s, val %s (%.0fs to load)",
+        {k: len(v) for k, v in data.train.items()},
+        {k: len(v) for k, v in data.val.items()},
         time.perf_counter() - t0,
     )
-    if not synth_train and not real["train"]:
+    if not any(data.train.values()):
         raise ValueError(ERR_NO_DATA)
 
-    counts = class_pixel_counts(synth_train or real["train"], lm.num_classes)
+    counts = class_pixel_counts(data.typed_items, lm.num_classes)
     class_weights = frequency_class_weights(counts, power=cfg.class_weight_power)
     logger.info("class weights %s", dict(zip(lm.names, np.round(class_weights, 2), strict=True)))
     untyped_weight = cfg.untyped_weight
-    if untyped_weight is None and real["train"]:
-        untyped_weight = untyped_damage_weight(real["train"], cfg.class_weight_power)
+    if untyped_weight is None and data.untyped_items:
+        untyped_weight = untyped_damage_weight(data.untyped_items, cfg.class_weight_power)
     logger.info("untyped-damage weight %s", untyped_weight)
     loss_kwargs = {
         "class_weights": torch.tensor(class_weights),
         "untyped_weight": untyped_weight,
         "dice_weight": cfg.dice_weight,
     }
+    if cfg.arch in MULTI_HEAD_ARCHITECTURES:
+        loss_kwargs |= {"part_weight": cfg.part_weight, "image_weight": cfg.image_weight}
 
-    model = build_model(lm.num_classes, cfg.arch, cfg.bn_momentum)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model = build_model(
+        lm.num_classes,
+        cfg.arch,
+        cfg.bn_momentum,
+        num_parts=_num_parts(cfg),
+        pretrained=cfg.pretrained and not resume,
+    )
+    if cfg.freeze_blocks:
+        model.freeze(cfg.freeze_blocks)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     progress = Progress(cfg.epochs * cfg.steps_per_epoch, cfg.schedule_minutes * 60)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, progress))
     start_epoch, best_score, history = 0, -1.0, []
@@ -311,18 +430,12 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
         progress.step, progress.train_s = ck["progress"]["step"], ck["progress"]["train_s"]
         logger.info("resumed from epoch %d", ck["epoch"])
 
-    train_sets = [s for s in (synth_train, real["train"]) if s]
-    shares = [1 - cfg.real_share, cfg.real_share] if len(train_sets) == 2 else [1.0]
-    augments = [None] * len(train_sets)
-    if real["train"]:
-        augments[-1] = CopyPasteDamage(
-            [(real["train"], cfg.paste_real_prob), (synth_train, cfg.paste_synth_prob)]
-        )
+    names = [k for k, v in data.train.items() if v]
+    train_sets = [data.train[k] for k in names]
+    shares = [data.shares[k] for k in names]
+    augments = [data.augments.get(k) for k in names]
     loader, datasets, sampler = build_loader(cfg, train_sets, shares, augments)
-    val_sets = {
-        "real_val": real["val"][: cfg.max_val_images],
-        "synth_val": synth_val[: cfg.max_val_images],
-    }
+    val_sets = {k: v[: cfg.max_val_images] for k, v in data.val.items() if v}
 
     for epoch in range(start_epoch, cfg.epochs):
         for d in datasets:
@@ -337,9 +450,7 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
             "step": progress.step,
             "lr": scheduler.get_last_lr()[0],
         }
-        for name, items in val_sets.items():
-            if items:
-                record[name] = _short(evaluate_items(model, items, lm, cfg.input_long_side))
+        record |= evaluate_val(model, val_sets, lm, cfg.input_long_side)
         history.append(record)
         logger.info("epoch %d %s", epoch, json.dumps(record))
         score = _selection_score(record)
@@ -350,6 +461,7 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
             "epoch": epoch,
             "config": dataclasses.asdict(cfg),
             "label_map": lm.to_dict(),
+            "part_map": DEFAULT_PART_MAP.to_dict() if _num_parts(cfg) else None,
             "best_score": max(best_score, score),
             "history": history,
             "progress": {"step": progress.step, "train_s": progress.train_s},
@@ -378,24 +490,16 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
 def finalize(cfg: TrainConfig, out: Path, lm: LabelMap, loader, val_sets) -> dict:
     """Load the best epoch, re-estimate BatchNorm statistics, keep them only if val improves."""
     ck = load_checkpoint(out / CHECKPOINT_BEST)
-    model = build_model(lm.num_classes, cfg.arch, cfg.bn_momentum)
+    model = build_model(lm.num_classes, cfg.arch, cfg.bn_momentum, num_parts=_num_parts(cfg))
     model.load_state_dict(ck["model"])
-    before = {
-        k: _short(evaluate_items(model, v, lm, cfg.input_long_side))
-        for k, v in val_sets.items()
-        if v
-    }
+    before = evaluate_val(model, val_sets, lm, cfg.input_long_side)
     batches = []
-    for i, (x, _) in enumerate(loader):
+    for i, (x, *_) in enumerate(loader):
         if i >= cfg.bn_reestimate_batches:
             break
         batches.append(x)
     reestimate_bn(model, batches)
-    after = {
-        k: _short(evaluate_items(model, v, lm, cfg.input_long_side))
-        for k, v in val_sets.items()
-        if v
-    }
+    after = evaluate_val(model, val_sets, lm, cfg.input_long_side)
     use_new = _selection_score(after) >= _selection_score(before)
     logger.info(
         "BN re-estimation: before %s after %s -> %s",
@@ -410,12 +514,42 @@ def finalize(cfg: TrainConfig, out: Path, lm: LabelMap, loader, val_sets) -> dic
 
 
 def _short(summary: dict) -> dict:
-    keep = ("damage_iou", "damage_precision", "damage_recall", "mean_type_iou")
+    keep = ("damage_iou", "damage_precision", "damage_recall", "mean_type_iou", "part_miou")
     return {k: round(summary[k], 4) for k in keep if summary.get(k) is not None}
 
 
+def evaluate_val(model, val_sets: dict, lm: LabelMap, long_side: int) -> dict:
+    """Short metrics per validation set, plus ``val_auroc`` over all sets' photo scores."""
+    from ml.evaluate import auroc
+
+    record, scores, labels = {}, [], []
+    for name, items in val_sets.items():
+        summary = evaluate_items(model, items, lm, long_side)
+        record[name] = _short(summary)
+        scores += summary.get("image_scores", [])
+        labels += summary.get("image_labels", [])
+    if scores:
+        record["val_auroc"] = auroc(scores, labels)
+    return record
+
+
+def _num_parts(cfg: TrainConfig) -> int:
+    return DEFAULT_PART_MAP.num_classes if cfg.arch in MULTI_HEAD_ARCHITECTURES else 0
+
+
 def _selection_score(record: dict) -> float:
-    """Real val damage IoU when available (the product target), else synthetic mean IoU."""
+    """The checkpoint to keep; multi-source: typed real damage, photo AUROC and parts together.
+
+    Otherwise real val damage IoU when available (the product target), else synthetic mean IoU.
+    """
+    if "bilgi_val" in record:
+        bilgi = record["bilgi_val"]
+        return (
+            bilgi.get("damage_iou", 0.0)
+            + 0.5 * (bilgi.get("mean_type_iou") or 0.0)
+            + 0.5 * ((record.get("val_auroc") or 0.5) - 0.5)
+            + 0.25 * record.get("dsmlr_val", {}).get("part_miou", 0.0)
+        )
     if "real_val" in record and "damage_iou" in record["real_val"]:
         synth = record.get("synth_val", {}).get("damage_iou", 0.0)
         return record["real_val"]["damage_iou"] + 0.25 * synth
@@ -428,7 +562,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[TrainConfig, bool]:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
-        if f.name in ("synth_train", "synth_val"):
+        if f.name == "sources":
+            parser.add_argument(flag, type=json.loads, help='JSON, e.g. {"bilgi": 1.0}')
+        elif f.name in ("synth_train", "synth_val", "val_sets"):
             parser.add_argument(flag, nargs="*", default=None)
         elif f.type in ("bool",):
             parser.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"))
