@@ -7,6 +7,9 @@ Measured in the same run on the same bytes:
 * the same model and pipeline with torch eager as the backend;
 * torchvision Mask R-CNN ResNet-50-FPN (untrained: weights=None, weights_backbone=None) at
   768x1024, what open-source car-damage projects typically run;
+* the product path's own floor: the reduced decode alone plus the bare ONNX forward alone
+  (``floor_p50_ms``), and the product path's ratio to it (``floor_ratio``: resize, softmax,
+  regions, parts, RLE and calibration are what the product adds on top);
 * achieved GFLOP/s of the product model (FLOPs from torch's FlopCounterMode, time from the
   product's own "model" timing) against the CPU peak measured with a large fp32 matmul.
 Prints a human table, then one JSON line (the last line).
@@ -31,8 +34,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ml.inference import DEFAULT_MODEL_DIR, Segmenter, decode_image
-from ml.model import build_model, count_flops
+from ml.inference import DEFAULT_MODEL_DIR, Segmenter, decode_image, network_size
+from ml.model import build_model, build_model_from_meta, count_flops
 
 logger = logging.getLogger("bench.inference")
 
@@ -133,12 +136,14 @@ def compare_archs(height: int, width: int, threads: int, iters: int = 20) -> lis
     import onnxruntime as ort
 
     from ml.export import export_onnx
-    from ml.model import ARCHITECTURES, count_parameters
+    from ml.labels import DEFAULT_PART_MAP
+    from ml.model import ARCHITECTURES, MULTI_HEAD_ARCHITECTURES, count_parameters
 
     rows = []
     x = (np.random.default_rng(0).random((1, 3, height, width)) * 255).astype(np.float32)
-    for arch in ARCHITECTURES:
-        model = build_model(7, arch).eval()
+    for arch in ARCHITECTURES + MULTI_HEAD_ARCHITECTURES:
+        parts = DEFAULT_PART_MAP.num_classes if arch in MULTI_HEAD_ARCHITECTURES else 0
+        model = build_model(7, arch, num_parts=parts).eval()
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "m.onnx"
             export_onnx(model, path, height, width)
@@ -188,6 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     pred = seg.predict(data)
     h, w = pred.mask_height, pred.mask_width
+    # The floor, stage by stage in isolation on the same bytes and the same session.
+    decode_alone = time_calls(lambda: decode_image(data, seg.input_long_side), args.iters)
+    rgb = decode_image(data, seg.input_long_side).rgb
+    nh, nw = network_size(rgb.shape[0], rgb.shape[1], seg.input_long_side)
+    x = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+    x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
+    forward_alone = time_calls(lambda: seg.backend(x), args.iters, warmup=3)
+    floor = statistics.median(decode_alone) + statistics.median(forward_alone)
 
     torch_seg = Segmenter.load(args.model_dir, backend="torch", threads=args.threads)
     # oneDNN builds its kernels over the first calls (seconds each): warm up generously
@@ -198,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     naive = time_calls(lambda: naive_torch_predict(torch_seg, data), 5, warmup=1)
     maskrcnn = bench_maskrcnn(data, args.maskrcnn_iters)
 
-    flops = count_flops(build_model(seg.meta["num_classes"], seg.meta["arch"]), h, w)
+    flops = count_flops(build_model_from_meta(seg.meta), h, w)
     gflops_per_s = flops / 1e9 / (stages["model"] / 1e3)
     peak = max(peak_start, cpu_peak_matmul(args.threads))
     theo = cpu_peak_theoretical(args.threads)
@@ -212,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         (
             "  decode / model / post (p50)",
             f"{stages['decode']:.1f} / {stages['model']:.1f} / {stages['post']:.1f} ms",
+        ),
+        (
+            "floor: reduced decode alone + bare ONNX forward alone",
+            f"{statistics.median(decode_alone):.1f} + {statistics.median(forward_alone):.1f}"
+            f" = {floor:.1f} ms  (product at {p50 / floor:.2f}x its floor)",
         ),
         ("network input", f"{w}x{h} ({seg.meta['arch']}, {flops / 1e9:.2f} GFLOP)"),
         ("torch eager, same pipeline p50", f"{t50:.1f} ms  (product {t50 / p50:.1f}x faster)"),
@@ -258,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                 "speedup_vs_maskrcnn": round(m50 / p50, 1),
                 "model_gflops_per_s": round(gflops_per_s, 2),
                 "cpu_peak_gflops_per_s": round(peak, 2),
+                "floor_p50_ms": round(floor, 2),
+                "floor_ratio": round(p50 / floor, 3),
             }
         )
     )

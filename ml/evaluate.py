@@ -360,6 +360,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "'+' joins parts into one report (repeatable)",
     )
     parser.add_argument("--real-root", default=None)
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="evaluate several model folders on the same split(s) and write comparison.md "
+        "and comparison.json into --out (repeatable; --model-dir is then ignored)",
+    )
     parser.add_argument("--out", required=True, help="folder for <split>.json and PNG plots")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument(
@@ -375,9 +383,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.compare:
+        return compare(args)
     seg = Segmenter.load(args.model_dir, backend=args.backend)
     if args.raw:
         seg.temperature, seg.region_calibrator, seg.photo_calibrator = 1.0, None, None
+        seg.image_platt, seg.image_gate = (1.0, 0.0), 0.0
         seg.meta["decision_threshold"] = 0.5
     lm = seg.label_map
     results = {}
@@ -397,6 +408,67 @@ def main(argv: Sequence[str] | None = None) -> int:
         meta = json.loads(path.read_text(encoding="utf-8"))
         meta.setdefault("metrics", {}).update({k: headline(v) for k, v in results.items()})
         path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+COMPARISON_COLUMNS = (
+    ("damage_iou", "damage IoU"),
+    ("mean_type_iou", "mean type IoU"),
+    ("region_p_r_iou0.5", "region P / R @0.5"),
+    ("image_auroc", "image AUROC"),
+    ("intact_flagged_at_90_recall", "intact flagged @90% recall"),
+    ("intact_with_regions", "intact photos with a region"),
+    ("part_miou", "part mIoU"),
+    ("photo_ece", "photo ECE"),
+    ("region_ece", "region ECE"),
+    ("photo_accept_rate", "photos accepted"),
+)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return " / ".join(_cell(v) for v in value)
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def comparison_markdown(rows: dict[str, dict]) -> str:
+    """One markdown table: a row per model, the headline metrics as columns."""
+    head = "| model | " + " | ".join(label for _, label in COMPARISON_COLUMNS) + " |"
+    sep = "|---" * (len(COMPARISON_COLUMNS) + 1) + "|"
+    lines = [head, sep]
+    for name, h in rows.items():
+        lines.append(
+            f"| {name} | " + " | ".join(_cell(h.get(k)) for k, _ in COMPARISON_COLUMNS) + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def compare(args) -> int:
+    """``--compare NAME=DIR ...``: every model on the same items, one table per split."""
+    from ml.calibration import collect_records, load_split_items
+    from ml.inference import Segmenter
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tables, results = [], {}
+    for split in args.split:
+        rows = {}
+        for spec in args.compare:
+            name, _, model_dir = spec.partition("=")
+            seg = Segmenter.load(model_dir, backend=args.backend)
+            lm = seg.label_map
+            items = load_split_items(split, lm, args.real_root)
+            if args.limit:
+                items = items[: args.limit]
+            report = evaluate_predictions(collect_records(seg, items), lm.num_classes, lm.names)
+            rows[name] = headline(report) | {"model_version": seg.model_version}
+            logger.info("%s on %s: %s", name, split, json.dumps(rows[name]))
+        results[split] = rows
+        tables.append(f"**{split}**\n\n" + comparison_markdown(rows))
+    (out / "comparison.json").write_text(json.dumps(results, indent=2))
+    (out / "comparison.md").write_text("\n".join(tables))
     return 0
 
 

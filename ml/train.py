@@ -100,6 +100,7 @@ class TrainConfig:
     part_weight: float = 0.5
     image_weight: float = 0.3
     split_seed: int = 0  # ml.sources split seed (never tuned)
+    datasets_root: str | None = None  # folder holding the sets; None = ../shared/datasets
     val_sets: list[str] = field(
         default_factory=lambda: ["bilgi_val", "dsmlr_val", "wiki_val", "real_val"]
     )
@@ -193,16 +194,16 @@ def load_sources(cfg: TrainConfig, lm: LabelMap) -> TrainData:
     """Real sets from ``ml.sources``: ``cfg.sources`` names them with their crop shares."""
     from ml import sources
 
-    train = {
-        name: sources.split_items(f"{name}_train", seed=cfg.split_seed, lm=lm)
-        for name in cfg.sources
-        if sources.available(sources.SOURCE_FOLDERS[name])
-    }
-    val = {
-        spec: sources.split_items(spec, seed=cfg.split_seed, lm=lm)
-        for spec in cfg.val_sets
-        if sources.available(sources.SOURCE_FOLDERS[spec.split("_")[0]])
-    }
+    root = Path(cfg.datasets_root) if cfg.datasets_root else sources.datasets_root()
+
+    def load(spec: str) -> list[SegItem]:
+        return sources.split_items(spec, seed=cfg.split_seed, root=root, lm=lm)
+
+    def present(name: str) -> bool:
+        return sources.available(sources.SOURCE_FOLDERS[name], root)
+
+    train = {name: load(f"{name}_train") for name in cfg.sources if present(name)}
+    val = {spec: load(spec) for spec in cfg.val_sets if present(spec.split("_")[0])}
     return TrainData(
         train=train,
         shares={k: float(v) for k, v in cfg.sources.items()},
