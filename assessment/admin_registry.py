@@ -84,7 +84,7 @@ class ModelVersionRegistryAdmin(admin.ModelAdmin):
             request,
             queryset,
             lambda v: learning.model_version_promote(
-                model_version=v, note=f"by {request.user.get_username()}"
+                model_version=v, note=f"by {request.user.get_username()}", actor=request.user
             ),
             "{version} is now active.",
         )
@@ -95,7 +95,7 @@ class ModelVersionRegistryAdmin(admin.ModelAdmin):
             request,
             queryset,
             lambda v: learning.model_version_rollback(
-                to=v, note=f"by {request.user.get_username()}"
+                to=v, note=f"by {request.user.get_username()}", actor=request.user
             ),
             "Rolled back to {version}.",
         )

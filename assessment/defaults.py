@@ -1,8 +1,11 @@
 """Defaults a fresh installation starts from: the price table (EUR).
 
 Hours and parts are typical European body-shop figures for a mid-size car; `*` rows price any
-damage type a custom taxonomy adds. Staff change them in the admin; these only seed an empty
-database.
+damage type a custom taxonomy adds. Rows for both bundled taxonomies are kept: CarDD-6 (crack,
+glass_shatter, tire_flat: the old starter model and custom taxonomies built on it) and the
+product's damage-v2 types (broken_part, glass_crack, paint_damage). Staff change them in the
+admin; these only seed an empty database, and migration 0008 adds the damage-v2 rows to an
+existing default table that has none for those types.
 """
 
 from decimal import Decimal
@@ -37,6 +40,23 @@ RULES = [
     ("tire_flat", "minor", "repair", "0.5", "25", "Puncture repair"),
     ("tire_flat", "moderate", "replace", "0.5", "140", "Replace tyre"),
     ("tire_flat", "severe", "replace", "0.8", "320", "Replace tyre and wheel"),
+    # damage-v2. A broken or missing part is replaced (clip or grille insert when minor, a
+    # bumper cover or panel when moderate, with the parts around it when severe).
+    ("broken_part", "minor", "replace", "0.8", "90", "Replace clip, trim or grille insert"),
+    ("broken_part", "moderate", "replace", "1.5", "380", "Replace part"),
+    ("broken_part", "moderate", "refinish", "1.5", "45", "Refinish new part"),
+    ("broken_part", "severe", "replace", "2.0", "650", "Replace part and mountings"),
+    ("broken_part", "severe", "r_and_i", "1.5", "0", "Remove and install adjacent parts"),
+    ("broken_part", "severe", "refinish", "2.5", "60", "Refinish new part"),
+    # Cracked glass prices as shattered glass does: a chip is repaired, a crack replaced.
+    ("glass_crack", "minor", "repair", "0.5", "60", "Chip repair"),
+    ("glass_crack", "moderate", "replace", "1.5", "420", "Replace glass"),
+    ("glass_crack", "severe", "replace", "1.5", "420", "Replace glass"),
+    # Paint damage (primer or bare metal showing) is refinished.
+    ("paint_damage", "minor", "refinish", "1.0", "15", "Touch-up and polish"),
+    ("paint_damage", "moderate", "refinish", "2.0", "40", "Refinish panel"),
+    ("paint_damage", "severe", "repair", "1.0", "0", "Treat bare metal"),
+    ("paint_damage", "severe", "refinish", "3.0", "60", "Refinish panel and blend"),
     ("*", "minor", "repair", "1.5", "0", "Repair"),
     ("*", "minor", "refinish", "1.0", "30", "Refinish"),
     ("*", "moderate", "repair", "3.0", "0", "Repair"),
@@ -46,25 +66,90 @@ RULES = [
 ]
 
 
+DEFAULT_TABLE_NAME = "Default (EUR)"
+# The damage types damage-v2 added; migration 0008 prices them in an existing default table.
+DAMAGE_V2_TYPES = ("broken_part", "glass_crack", "paint_damage")
+
+
+def _rule(PriceRule, table, row):
+    damage_type, severity, operation, hours, parts, description = row
+    return PriceRule(
+        table=table,
+        damage_type=damage_type,
+        severity=severity,
+        operation=operation,
+        labour_hours=Decimal(hours),
+        parts_cost=Decimal(parts),
+        description=description,
+    )
+
+
 def price_table_create_default(PriceTable, PriceRule):
     """Create the default table with the given model classes (real or historical)."""
     table = PriceTable.objects.create(
-        name="Default (EUR)",
+        name=DEFAULT_TABLE_NAME,
         currency="EUR",
         labour_rate=LABOUR_RATE,
         paint_rate=PAINT_RATE,
         is_active=True,
     )
-    PriceRule.objects.bulk_create(
-        PriceRule(
-            table=table,
-            damage_type=damage_type,
-            severity=severity,
-            operation=operation,
-            labour_hours=Decimal(hours),
-            parts_cost=Decimal(parts),
-            description=description,
-        )
-        for damage_type, severity, operation, hours, parts, description in RULES
-    )
+    PriceRule.objects.bulk_create(_rule(PriceRule, table, row) for row in RULES)
     return table
+
+
+def price_rules_add_missing(PriceTable, PriceRule, *, damage_types=DAMAGE_V2_TYPES) -> list[str]:
+    """Add the default rows of ``damage_types`` to the active default table (EUR), for each
+    type that has no rule there yet; returns the types added. A type staff priced themselves,
+    and a table of their own (another name or currency), are left as they are."""
+    table = PriceTable.objects.filter(
+        is_active=True, name=DEFAULT_TABLE_NAME, currency="EUR"
+    ).first()
+    if table is None:
+        return []
+    priced = set(
+        PriceRule.objects.filter(table=table, damage_type__in=damage_types).values_list(
+            "damage_type", flat=True
+        )
+    )
+    added = [t for t in damage_types if t not in priced]
+    PriceRule.objects.bulk_create(_rule(PriceRule, table, row) for row in RULES if row[0] in added)
+    return added
+
+
+# The policy note ``assessment.services.decision_policy_active`` gives the version it creates
+# from the code's defaults when none exists.
+DEFAULTS_POLICY_NOTE = "defaults"
+DAMAGE_V2_POLICY_NOTE = "defaults, with the damage-v2 types (migration 0008)"
+
+
+def decision_policy_add_missing_types(DecisionPolicy) -> int | None:
+    """Give the damage-v2 types the default policy's treatment (always a person for glass_crack
+    and broken_part, paint_damage's own confidence threshold) as a new, active version.
+
+    Only when the active version is the one created from the code's defaults (a policy staff
+    wrote stays theirs) and lacks them; versions are never edited. Returns the new version.
+    """
+    from assessment.policy import PolicyRules
+
+    active = DecisionPolicy.objects.filter(is_active=True).first()
+    if active is None or active.note != DEFAULTS_POLICY_NOTE:
+        return None
+    defaults = PolicyRules()
+    rules = dict(active.rules)
+    human = list(rules.get("always_human_types", []))
+    missing = [t for t in defaults.always_human_types if t not in human]
+    by_type = dict(rules.get("min_region_confidence_by_type", {}))
+    new_thresholds = {
+        t: v for t, v in defaults.min_region_confidence_by_type.items() if t not in by_type
+    }
+    if not missing and not new_thresholds:
+        return None
+    rules["always_human_types"] = human + missing
+    rules["min_region_confidence_by_type"] = {**by_type, **new_thresholds}
+    validated = PolicyRules.from_dict(rules).to_dict()
+    last = DecisionPolicy.objects.order_by("-version").first()
+    DecisionPolicy.objects.filter(is_active=True).update(is_active=False)
+    created = DecisionPolicy.objects.create(
+        version=last.version + 1, rules=validated, note=DAMAGE_V2_POLICY_NOTE, is_active=True
+    )
+    return created.version

@@ -333,10 +333,10 @@ class FineTuneConfig:
 def _load_torch_model(model_dir: Path, meta: dict):
     import torch
 
-    from ml.model import build_model
+    from ml.model import build_model_from_meta
 
     state = torch.load(model_dir / meta["weights"], map_location="cpu", weights_only=True)
-    model = build_model(meta["num_classes"], meta["arch"])
+    model = build_model_from_meta(meta)
     model.load_state_dict({k: v.float() for k, v in state.items()})
     return model
 
@@ -566,7 +566,7 @@ def retrain(
 
 def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> None:
     from ml.export import export_model_dir
-    from ml.labels import LabelMap
+    from ml.labels import LabelMap, PartMap
 
     parent = services.model_version_active()
     parent_dir = services._model_dir(parent)
@@ -628,6 +628,8 @@ def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> No
             "min_region_share",
             "region_calibrator",
             "photo_calibrator",
+            "image_platt",
+            "image_gate",
         )
         if k in meta
     }
@@ -645,6 +647,7 @@ def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> No
             "severity_classifier": severity_classifier,
         },
         fp16_weights=cfg.fp16_weights,
+        part_map=PartMap.from_dict(meta["part_map"]) if meta.get("part_map") else None,
     )
 
     report(0.88, "evaluating candidate and active model on the frozen evaluation set")
@@ -673,7 +676,9 @@ def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> No
         )
         candidate.refresh_from_db()
         if comparison["promote"]:
-            services.model_version_activate(model_version=candidate)
+            services.model_version_activate(
+                model_version=candidate, reason=f"promoted by retraining run {run.pk}"
+            )
     verdict = (
         "promoted"
         if comparison["promote"]
@@ -778,14 +783,16 @@ def model_version_set_shadow(*, model_version: ModelVersion) -> ModelVersion:
     return model_version
 
 
-def model_version_promote(*, model_version: ModelVersion, note: str = "") -> ModelVersion:
+def model_version_promote(
+    *, model_version: ModelVersion, note: str = "", actor=None
+) -> ModelVersion:
     """Make a version active by hand (staff override of the promotion rule); recorded in notes."""
     if model_version.status == ModelVersion.Status.ACTIVE:
         raise ValueError(ERR_ALREADY_ACTIVE.format(version=model_version.version))
-    return _activate_with_note(model_version, f"promoted by hand {note}".strip())
+    return _activate_with_note(model_version, f"promoted by hand {note}".strip(), actor)
 
 
-def model_version_rollback(*, to: ModelVersion | str, note: str = "") -> ModelVersion:
+def model_version_rollback(*, to: ModelVersion | str, note: str = "", actor=None) -> ModelVersion:
     """Reactivate an earlier version; the current one is retired. Workers follow at their next
     task (``services.segmenters`` reloads when the active version changes)."""
     target = to if isinstance(to, ModelVersion) else ModelVersion.objects.get(version=to)
@@ -793,15 +800,17 @@ def model_version_rollback(*, to: ModelVersion | str, note: str = "") -> ModelVe
         raise ValueError(ERR_ALREADY_ACTIVE.format(version=target.version))
     previous = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
     what = f"rolled back from {previous.version}" if previous else "rolled back"
-    return _activate_with_note(target, f"{what} {note}".strip())
+    return _activate_with_note(target, f"{what} {note}".strip(), actor)
 
 
-def _activate_with_note(model_version: ModelVersion, note: str) -> ModelVersion:
+def _activate_with_note(model_version: ModelVersion, note: str, actor=None) -> ModelVersion:
     stamp = f"{timezone.now():%Y-%m-%d %H:%M} {note}"
     with transaction.atomic():
         notes = (model_version.notes + "\n" if model_version.notes else "") + stamp
         ModelVersion.objects.filter(pk=model_version.pk).update(notes=notes)
-        return services.model_version_activate(model_version=model_version)
+        return services.model_version_activate(
+            model_version=model_version, actor=actor, reason=note
+        )
 
 
 # --------------------------------------------------------------------------- shadow

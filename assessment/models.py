@@ -140,11 +140,21 @@ class Region(models.Model):
     bbox = models.JSONField()  # [x, y, w, h] in mask pixels
     polygon = models.JSONField()  # [[x, y], ...] in mask pixels
     mask_rle = models.JSONField()  # COCO compressed RLE {"size": [h, w], "counts": str}
+    # The car part the region sits on (a name from the model's part map), from models with a
+    # part head: blank when no named part covers it; ``part_share`` (the part's share of the
+    # region's pixels) is null for models without a part head.
+    part = models.CharField(max_length=60, blank=True)
+    part_share = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["index"]
         constraints = [
             models.UniqueConstraint(fields=["assessment", "index"], name="region_index_unique"),
+            models.CheckConstraint(
+                condition=Q(part_share__isnull=True)
+                | (Q(part_share__gte=0) & Q(part_share__lte=1)),
+                name="region_part_share_unit_interval",
+            ),
             models.CheckConstraint(
                 condition=Q(confidence__gte=0) & Q(confidence__lte=1),
                 name="region_confidence_unit_interval",
@@ -333,7 +343,8 @@ class AuditRecordQuerySet(models.QuerySet):
 
 
 class AuditRecord(models.Model):
-    """Append-only trail of every automated decision and every human override.
+    """Append-only trail of every automated decision, every human override and every change
+    of the active model (the one record kind that belongs to no claim).
 
     Enforced twice: here in code (no save of an existing row, no update or delete through the
     ORM) and in the database by triggers that abort UPDATE and DELETE (migration 0002).
@@ -345,9 +356,11 @@ class AuditRecord(models.Model):
         HUMAN_OVERRIDE = "human_override", "Human override"
         CUSTOMER_CONTEST = "customer_contest", "Customer contested"
         ASSESSMENT_FAILED = "assessment_failed", "Assessment failed"
+        MODEL_ACTIVATED = "model_activated", "Model activated"
 
-    claim_id = models.UUIDField(db_index=True)  # not a foreign key: the trail outlives rows
-    claim_reference = models.CharField(max_length=20)
+    # Not a foreign key: the trail outlives rows. Null only for a model activation.
+    claim_id = models.UUIDField(null=True, blank=True, db_index=True)
+    claim_reference = models.CharField(max_length=20, blank=True)
     kind = models.CharField(max_length=30, choices=Kind.choices)
     actor = models.CharField(max_length=150)  # "system" or the user name
     actor_id = models.IntegerField(null=True, blank=True)
@@ -365,9 +378,15 @@ class AuditRecord(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(claim_id__isnull=False) | Q(kind="model_activated"),
+                name="audit_record_claim_unless_model_activated",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.claim_reference} {self.kind} {self.outcome}"
+        return f"{self.claim_reference or self.model_version} {self.kind} {self.outcome}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None or not self._state.adding:

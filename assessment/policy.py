@@ -34,16 +34,24 @@ REASON_MESSAGES = {
 
 @dataclass(frozen=True)
 class PolicyRules:
-    """Thresholds and switches. Defaults are conservative: the starter model is weak on real
-    photos (docs/model-card.md), so it decides only what it is sure of."""
+    """Thresholds and switches. Defaults are conservative: a model decides only what it is sure
+    of (docs/model-card.md), and types named for both bundled taxonomies (CarDD-6 and
+    damage-v2) apply to whichever one the active model uses.
+
+    Glass (``glass_shatter``, ``glass_crack``: a replacement, often with camera recalibration)
+    and broken or missing parts (``broken_part``: a replaced part, possibly structural damage
+    behind it) are the costly, easily under-estimated types: a person always checks them.
+    Paint damage is as easy to confuse with reflections and dirt as a scratch."""
 
     min_photo_confidence: float = 0.85
     min_region_confidence: float = 0.7
     min_region_confidence_by_type: dict[str, float] = field(
-        default_factory=lambda: {"crack": 0.85, "scratch": 0.75}
+        default_factory=lambda: {"crack": 0.85, "scratch": 0.75, "paint_damage": 0.75}
     )
     max_auto_estimate: float = 2000.0
-    always_human_types: list[str] = field(default_factory=lambda: ["glass_shatter", "tire_flat"])
+    always_human_types: list[str] = field(
+        default_factory=lambda: ["glass_shatter", "tire_flat", "glass_crack", "broken_part"]
+    )
     always_human_severities: list[str] = field(default_factory=lambda: ["severe"])
     quality_warnings_route: list[str] = field(
         default_factory=lambda: ["too_blurry", "too_dark", "too_bright", "too_small"]

@@ -42,6 +42,45 @@ def label_colours(model_version: ModelVersion | None) -> dict[str, str]:
     return {c["name"]: c.get("colour", "#ff00ff") for c in classes}
 
 
+def label_classes(label_map: dict | None) -> list[dict]:
+    """A label map's types as pages show them: id, name, colour and ``display``, the one name
+    people read (the label map's own, else the name in words: ``broken_part`` ->
+    ``Broken part``). The only place display names are decided; pages and scripts take them
+    from here, never from a list of their own."""
+    from ml.labels import display_from_name
+
+    return [
+        {
+            "id": c["id"],
+            "name": c["name"],
+            "colour": c.get("colour", "#ff00ff"),
+            "display": c.get("display") or display_from_name(c["name"]),
+        }
+        for c in (label_map or {}).get("classes", [])
+    ]
+
+
+def label_names(model_version: ModelVersion | None) -> dict[str, str]:
+    """Type name -> display name for the model version's label map (see ``label_classes``)."""
+    if model_version is None:
+        return {}
+    return {c["name"]: c["display"] for c in label_classes(model_version.label_map)}
+
+
+def label_map_current() -> dict:
+    """The active model's label map; before any model is registered, the bundled model's
+    (the one that becomes active on first use); empty if neither is there."""
+    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+    if active is not None:
+        return active.label_map
+    from assessment.model_registry import MODEL_JSON, model_meta_read
+    from ml.inference import DEFAULT_MODEL_DIR
+
+    if not (DEFAULT_MODEL_DIR / MODEL_JSON).exists():
+        return {}
+    return model_meta_read(DEFAULT_MODEL_DIR)["label_map"]
+
+
 def shadow_comparison(*, shadow: ModelVersion, active: ModelVersion, limit: int = 1000) -> dict:
     """How a shadow model's readings compare with the active model's on the same photos.
 

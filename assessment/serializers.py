@@ -44,10 +44,16 @@ class ClaimAssessmentSerializer(serializers.Serializer):
     model_version = serializers.CharField(source="model_version.version")
     source = serializers.CharField()
     legend = serializers.SerializerMethodField()
+    label_names = serializers.SerializerMethodField()
 
     @extend_schema_field(serializers.DictField(child=serializers.CharField()))
     def get_legend(self, obj) -> dict:
         return selectors.label_colours(obj.model_version)
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_label_names(self, obj) -> dict:
+        """Damage type -> the name shown to people (the label map's display name)."""
+        return selectors.label_names(obj.model_version)
 
 
 class RegionSerializer(serializers.Serializer):
@@ -59,6 +65,15 @@ class RegionSerializer(serializers.Serializer):
     bbox = serializers.ListField(child=serializers.IntegerField())
     polygon = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
     mask_rle = serializers.DictField()
+    # The car part under the region (models with a part head): null when no named part covers
+    # it or the model has no part head; part_share is null only for the latter.
+    part = serializers.CharField(allow_null=True)
+    part_share = serializers.FloatField(allow_null=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["part"] = data["part"] or None
+        return data
 
 
 class PhotoAssessmentSerializer(serializers.Serializer):

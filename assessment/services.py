@@ -8,8 +8,6 @@ under a row lock on the claim, so however many workers finish photos at once, ex
 them builds the claim assessment and records the decision.
 """
 
-import hashlib
-import json
 import logging
 import threading
 import time
@@ -21,7 +19,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from assessment import estimate as pricing
-from assessment import policy
+from assessment import model_registry, policy
+from assessment.defaults import DEFAULTS_POLICY_NOTE
 from assessment.models import (
     AuditRecord,
     ClaimAssessment,
@@ -36,63 +35,123 @@ from assessment.models import (
     Region,
 )
 from claims.models import Claim, Photo
-from config.errors import ConflictError
+from config.errors import ApplicationError, ConflictError
 
 logger = logging.getLogger(__name__)
 
 ERR_NOT_AUTO_DECIDED = "Only an automatic decision can be contested (this claim is {status})."
 ERR_NO_ACTIVE_PRICE_TABLE = "No active price table: an admin must activate one."
 MSG_MORE_PHOTOS_RECEIVED = "The customer sent the further photos an adjuster asked for."
+ERR_MODEL_DIR = "{path} is not a model folder (it has no model.json)."
+ERR_MODEL_META = "{path}/model.json is not a usable model description: {error}"
+ERR_MODEL_FILES = "{path} lacks the files its model.json names: {files}."
+ERR_MODEL_VERSION_TAKEN = (
+    "Version {version} is already registered with other files ({path}); "
+    "export the model under a new version."
+)
+REASON_FIRST_USE = "first use: no model was active"
 
 
 # --------------------------------------------------------------------------- model registry
 
 
 def _model_dir(model_version: ModelVersion) -> Path:
-    path = Path(model_version.path)
-    return path if path.is_absolute() else Path(settings.BASE_DIR) / path
+    return model_registry.model_dir_resolve(model_version.path)
 
 
-def _artifact_sha256(model_dir: Path) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(p.name for p in model_dir.iterdir() if p.is_file()):
-        digest.update(name.encode())
-        digest.update((model_dir / name).read_bytes())
-    return digest.hexdigest()
-
-
-def model_version_register(*, model_dir: Path, activate: bool = False) -> ModelVersion:
+def model_version_register(
+    *, model_dir: Path, activate: bool = False, actor=None, reason: str = ""
+) -> ModelVersion:
     """Record a model directory (model.json + artifacts) as a version; idempotent by version."""
-    meta = json.loads((model_dir / "model.json").read_text())
-    try:
-        path = str(model_dir.resolve().relative_to(Path(settings.BASE_DIR).resolve()))
-    except ValueError:
-        path = str(model_dir.resolve())
-    model_version, _ = ModelVersion.objects.get_or_create(
-        version=meta.get("model_version") or meta["version"],
-        defaults={
-            "path": path,
-            "artifact_sha256": _artifact_sha256(model_dir),
-            "label_map": meta["label_map"],
-            "metrics": meta.get("metrics", {}),
-        },
-    )
+    model_version, _ = model_registry.model_version_get_or_create(ModelVersion, model_dir=model_dir)
     if activate and model_version.status != ModelVersion.Status.ACTIVE:
-        model_version_activate(model_version=model_version)
+        model_version = model_version_activate(
+            model_version=model_version, actor=actor, reason=reason
+        )
     return model_version
 
 
-def model_version_activate(*, model_version: ModelVersion) -> ModelVersion:
-    """Make one version active; workers pick it up at their next task, without a restart."""
-    with transaction.atomic():
-        ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).exclude(
-            pk=model_version.pk
-        ).update(status=ModelVersion.Status.RETIRED)
-        ModelVersion.objects.filter(pk=model_version.pk).update(
-            status=ModelVersion.Status.ACTIVE, activated_at=timezone.now()
-        )
+def model_version_activate(
+    *, model_version: ModelVersion, actor=None, reason: str = ""
+) -> ModelVersion:
+    """Make one version active (the previous one is retired) and record it in the audit trail;
+    a no-op for the active version. Workers pick it up at their next task, without a restart."""
+    model_registry.model_version_make_active(
+        ModelVersion,
+        AuditRecord,
+        model_version=model_version,
+        actor=actor.get_username() if actor else model_registry.SYSTEM_ACTOR,
+        actor_id=actor.pk if actor else None,
+        reason=reason,
+    )
     model_version.refresh_from_db()
     return model_version
+
+
+@dataclass(frozen=True)
+class ModelInstall:
+    model_version: ModelVersion
+    created: bool  # a new registry row
+    activated: bool  # it became active now (False: not asked, or already active)
+    previous: str | None  # the version active before
+
+
+def model_version_install(
+    *, model_dir: Path, activate: bool, actor=None, reason: str = ""
+) -> ModelInstall:
+    """Check a model folder, register it and (with ``activate``) make it the active model.
+
+    Idempotent: running it again changes nothing and records nothing. Refuses a folder whose
+    version is already registered with other files (a re-export must get a new version, or
+    the assessments stored under it would mix two models).
+    """
+    from ml.labels import LabelMap
+
+    model_dir = Path(model_dir)
+    if not (model_dir / model_registry.MODEL_JSON).is_file():
+        raise ApplicationError(ERR_MODEL_DIR.format(path=model_dir), code="invalid_model_dir")
+    try:
+        meta = model_registry.model_meta_read(model_dir)
+        version = model_registry.model_version_name(meta)
+        LabelMap.from_dict(meta["label_map"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ApplicationError(
+            ERR_MODEL_META.format(path=model_dir, error=exc), code="invalid_model_dir"
+        ) from exc
+    missing = [
+        meta[key]
+        for key in ("onnx", "weights")
+        if meta.get(key) and not (model_dir / meta[key]).is_file()
+    ]
+    if missing:
+        raise ApplicationError(
+            ERR_MODEL_FILES.format(path=model_dir, files=", ".join(missing)),
+            code="invalid_model_dir",
+        )
+    existing = ModelVersion.objects.filter(version=version).first()
+    if existing is not None and existing.artifact_sha256 != model_registry.artifact_sha256(
+        model_dir
+    ):
+        raise ConflictError(
+            ERR_MODEL_VERSION_TAKEN.format(version=version, path=existing.path),
+            code="model_version_taken",
+        )
+    previous = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+    model_version, created = model_registry.model_version_get_or_create(
+        ModelVersion, model_dir=model_dir, meta=meta
+    )
+    activated = False
+    if activate and model_version.status != ModelVersion.Status.ACTIVE:
+        model_version = model_version_activate(
+            model_version=model_version, actor=actor, reason=reason
+        )
+        activated = True
+    return ModelInstall(
+        model_version=model_version,
+        created=created,
+        activated=activated,
+        previous=previous.version if previous else None,
+    )
 
 
 def model_version_active() -> ModelVersion:
@@ -101,10 +160,12 @@ def model_version_active() -> ModelVersion:
         return active
     from ml.inference import DEFAULT_MODEL_DIR
 
-    # First use on a fresh installation: the bundled starter model becomes the active one.
+    # First use on a fresh installation: the bundled default model becomes the active one.
     with transaction.atomic():
         active = ModelVersion.objects.select_for_update().filter(status="active").first()
-        return active or model_version_register(model_dir=DEFAULT_MODEL_DIR, activate=True)
+        return active or model_version_register(
+            model_dir=DEFAULT_MODEL_DIR, activate=True, reason=REASON_FIRST_USE
+        )
 
 
 class _SegmenterCache:
@@ -275,6 +336,9 @@ def photo_assessment_store(
                         bbox=region["bbox"],
                         polygon=region["polygon"],
                         mask_rle=region["mask_rle"],
+                        # Models without a part head send neither key.
+                        part=region.get("part") or "",
+                        part_share=region.get("part_share"),
                     )
                     for index, region in enumerate(prediction["regions"])
                 ]
@@ -302,7 +366,7 @@ def decision_policy_active() -> DecisionPolicy:
             active = DecisionPolicy.objects.create(
                 version=(version.version + 1) if version else 1,
                 rules=policy.PolicyRules().to_dict(),
-                note="defaults",
+                note=DEFAULTS_POLICY_NOTE,
                 is_active=True,
             )
     return active

@@ -23,15 +23,23 @@ from claims.tests.conftest import (  # noqa: F401 - shared fixtures
     photo,
 )
 from claims.tests.factories import ClaimFactory, PhotoFactory
-from ml.labels import DEFAULT_LABEL_MAP
+from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP, LabelMap
 
 
-def region(label: str, confidence: float, severity: str = "minor", *, box=(10, 10, 20, 12)):
-    """One region as ml.inference returns it: a box on a 64x48 mask."""
+def region(
+    label: str,
+    confidence: float,
+    severity: str = "minor",
+    *,
+    box=(10, 10, 20, 12),
+    label_map: LabelMap = DEFAULT_LABEL_MAP,
+    **extra,
+):
+    """One region as ml.inference returns it: a box on a 64x48 mask (``extra``: part keys)."""
     mask = np.zeros((48, 64), dtype=bool)
     x, y, w, h = box
     mask[y : y + h, x : x + w] = True
-    return region_from_mask(mask, label, confidence, severity)
+    return region_from_mask(mask, label, confidence, severity, label_map=label_map, **extra)
 
 
 @dataclass
@@ -81,6 +89,18 @@ def model_version(db) -> ModelVersion:
 
 
 @pytest.fixture
+def product_model_version(db) -> ModelVersion:
+    """An active model with the product's damage-v2 taxonomy (display names, no CarDD-6)."""
+    return ModelVersion.objects.create(
+        version="test-v2",
+        path="/nonexistent",
+        artifact_sha256="2" * 64,
+        label_map=PRODUCT_LABEL_MAP.to_dict(),
+        status=ModelVersion.Status.ACTIVE,
+    )
+
+
+@pytest.fixture
 def segmenter(monkeypatch, model_version) -> ScriptedSegmenter:
     scripted = ScriptedSegmenter()
     monkeypatch.setattr(services.segmenters, "get", lambda mv: scripted)
@@ -94,3 +114,29 @@ def assessing_claim(customer):
     PhotoFactory(claim=claim)
     PhotoFactory(claim=claim)
     return claim
+
+
+@pytest.fixture
+def product_segmenter(monkeypatch, product_model_version) -> ScriptedSegmenter:
+    """The scripted segmenter, answering for the damage-v2 model version."""
+    scripted = ScriptedSegmenter()
+    monkeypatch.setattr(services.segmenters, "get", lambda mv: scripted)
+    return scripted
+
+
+def model_dir_make(root, version: str, label_map: dict | None = None, *, payload: bytes = b"x"):
+    """A model folder as ``ml.export`` writes it, without a real network: model.json naming
+    model.onnx and model.pt, whose bytes (``payload``) decide the artifact digest."""
+    import json
+
+    root.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "model_version": version,
+        "label_map": label_map or PRODUCT_LABEL_MAP.to_dict(),
+        "onnx": "model.onnx",
+        "weights": "model.pt",
+    }
+    (root / "model.json").write_text(json.dumps(meta))
+    (root / "model.onnx").write_bytes(payload)
+    (root / "model.pt").write_bytes(payload)
+    return root

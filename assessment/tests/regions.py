@@ -3,17 +3,28 @@
 import numpy as np
 
 from ml.coco import mask_to_polygons, mask_to_rle
-from ml.labels import DEFAULT_LABEL_MAP
+from ml.labels import DEFAULT_LABEL_MAP, LabelMap
 
 
-def region_from_mask(mask: np.ndarray, label: str, confidence: float, severity: str) -> dict:
-    """The region dict for a boolean mask on the model's mask grid: box, outline polygon, RLE."""
+def region_from_mask(
+    mask: np.ndarray,
+    label: str,
+    confidence: float,
+    severity: str,
+    *,
+    label_map: LabelMap = DEFAULT_LABEL_MAP,
+    **extra,
+) -> dict:
+    """The region dict for a boolean mask on the model's mask grid: box, outline polygon, RLE.
+
+    ``extra`` adds keys only some models send (``part``, ``part_share``)."""
     flat = mask_to_polygons(mask)[0]
     rows, cols = np.nonzero(mask)
     x0, y0 = int(cols.min()), int(rows.min())
     return {
+        **extra,
         "label": label,
-        "label_id": DEFAULT_LABEL_MAP.by_name(label).id,
+        "label_id": label_map.by_name(label).id,
         "confidence": confidence,
         "severity": severity,
         "area_share": float(mask.mean()),

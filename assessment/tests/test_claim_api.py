@@ -5,6 +5,7 @@ import pytest
 from assessment import services
 from assessment.models import ModelVersion, PhotoAssessment, Region
 from assessment.tests.conftest import region
+from ml.labels import PRODUCT_LABEL_MAP
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +73,58 @@ def test_claim_api_shows_the_active_models_regions_while_still_assessing(
     shown = {p["id"]: p["assessment"] for p in claim["photos"]}
     assert shown[str(first.pk)]["model_version"] == "test-v1"
     assert [a for a in shown.values() if a is None] != []
+
+
+def test_claim_api_shows_damage_v2_display_names_parts_and_prices(
+    product_segmenter, assessing_claim, customer, api_client_for
+):
+    # given the damage-v2 model reading a broken bumper part and a dent no named part covers
+    v2 = PRODUCT_LABEL_MAP
+    product_segmenter.regions = [
+        region("broken_part", 0.97, "moderate", label_map=v2, part="front_bumper", part_share=0.8),
+        region("dent", 0.95, "minor", label_map=v2, box=(40, 5, 8, 8), part=None, part_share=0.2),
+    ]
+    for photo in assessing_claim.photos.all():
+        services.photo_assess(photo_id=photo.pk)
+
+    # when the customer reads the claim
+    claim = api_client_for(customer).get(f"/api/v1/claims/{assessing_claim.pk}/").json()
+
+    # then types read as the label map names them, and each region keeps its part
+    assert claim["assessment"]["label_names"] == {
+        "dent": "Dent",
+        "scratch": "Scratch",
+        "broken_part": "Broken or missing part",
+        "glass_crack": "Cracked glass",
+        "lamp_broken": "Broken lamp",
+        "paint_damage": "Paint damage",
+    }
+    regions = claim["photos"][0]["assessment"]["regions"]
+    assert [(r["label"], r["part"], r["part_share"]) for r in regions] == [
+        ("broken_part", "front_bumper", 0.8),
+        ("dent", None, 0.2),
+    ]
+    # and the broken part is priced by its own rows, and always goes to a person
+    lines = {(line["damage_type"], line["description"]) for line in claim["assessment"]["lines"]}
+    assert ("broken_part", "Replace part") in lines
+    assert ("broken_part", "Refinish new part") in lines
+    assert claim["status"] == "in_review"
+    codes = [r["code"] for r in claim["decision"]["reasons"]]
+    assert codes == ["always_human_type"]
+
+
+def test_regions_of_a_model_without_a_part_head_have_no_part(
+    segmenter, assessing_claim, customer, api_client_for
+):
+    # given the old model's regions, which carry no part keys
+    segmenter.regions = [region("dent", 0.95, "minor")]
+    assert "part" not in segmenter.regions[0]
+    photo = assessing_claim.photos.first()
+
+    services.photo_assess(photo_id=photo.pk)
+
+    stored = Region.objects.get(assessment__photo=photo)
+    assert (stored.part, stored.part_share) == ("", None)
+    shown = api_client_for(customer).get(f"/api/v1/claims/{assessing_claim.pk}/").json()
+    assessed = next(p for p in shown["photos"] if p["id"] == str(photo.pk))["assessment"]
+    assert (assessed["regions"][0]["part"], assessed["regions"][0]["part_share"]) == (None, None)

@@ -33,6 +33,18 @@ def test_decide_confident_small_claim_is_automatic():
         (_claim(_photo(regions=[RegionFacts("dent", 0.4, "minor")])), "low_region_confidence"),
         (_claim(_photo(regions=[RegionFacts("scratch", 0.72, "minor")])), "low_region_confidence"),
         (_claim(_photo(regions=[RegionFacts("tire_flat", 0.99, "moderate")])), "always_human_type"),
+        (
+            _claim(_photo(regions=[RegionFacts("glass_crack", 0.99, "moderate")])),
+            "always_human_type",
+        ),
+        (
+            _claim(_photo(regions=[RegionFacts("broken_part", 0.99, "moderate")])),
+            "always_human_type",
+        ),
+        (
+            _claim(_photo(regions=[RegionFacts("paint_damage", 0.72, "minor")])),
+            "low_region_confidence",
+        ),
         (_claim(_photo(regions=[RegionFacts("dent", 0.99, "severe")])), "always_human_severity"),
         (_claim(_photo(), total=2500.0), "estimate_over_limit"),
         (_claim(_photo(quality_warnings=["too_blurry"])), "photo_quality"),
@@ -90,3 +102,25 @@ def test_policy_rules_from_dict_rejects_unknown_and_out_of_range():
     with pytest.raises(ValueError, match="unknown severities"):
         PolicyRules.from_dict({"always_human_severities": ["catastrophic"]})
     assert PolicyRules.from_dict(PolicyRules().to_dict()) == PolicyRules()
+
+
+def test_decide_damage_v2_types_that_need_no_person_are_automatic():
+    # given confident, minor paint damage and a broken lamp (neither glass nor a part)
+    facts = _claim(
+        _photo(
+            regions=[
+                RegionFacts("paint_damage", 0.8, "minor"),
+                RegionFacts("lamp_broken", 0.9, "moderate"),
+            ]
+        )
+    )
+
+    outcome = decide(PolicyRules(), facts)
+
+    assert (outcome.automatic, outcome.outcome) == (True, "auto_approved")
+
+
+def test_default_policy_keeps_the_cardd_types_it_had():
+    rules = PolicyRules()
+    assert rules.always_human_types[:2] == ["glass_shatter", "tire_flat"]
+    assert rules.min_region_confidence_by_type["crack"] == 0.85
