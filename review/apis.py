@@ -77,6 +77,8 @@ class PredictedRegionOutputSerializer(serializers.Serializer):
     mask_rle = MaskRleSerializer()
     polygon = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
     bbox = serializers.ListField(child=serializers.IntegerField())
+    part = serializers.CharField(allow_null=True)  # car part under the region, if known
+    part_share = serializers.FloatField(allow_null=True)
 
 
 class ReviewPhotoOutputSerializer(serializers.Serializer):
@@ -99,6 +101,7 @@ class LabelClassSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     colour = serializers.CharField()
+    display = serializers.CharField()  # the name people read (label map), for every page
 
 
 class LabelMapSerializer(serializers.Serializer):

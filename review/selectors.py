@@ -338,6 +338,8 @@ def review_claim_detail(*, claim: Claim, user, now: datetime | None = None) -> d
                         "mask_rle": r.mask_rle,
                         "polygon": r.polygon,
                         "bbox": r.bbox,
+                        "part": r.part or None,
+                        "part_share": r.part_share,
                     }
                     for r in (assessment.regions.all() if assessment else [])
                 ],
@@ -360,16 +362,14 @@ def review_claim_detail(*, claim: Claim, user, now: datetime | None = None) -> d
         for n in ClaimNote.objects.filter(claim=claim).select_related("author")
     ]
     lock = ReviewLock.objects.filter(claim=claim).select_related("adjuster").first()
-    classes = model_version.label_map.get("classes", []) if model_version else []
     return {
         "claim": claim,
         "decision": decision,
         "assessment": claim_assessment,
         "label_map": {
-            "classes": [
-                {"id": c["id"], "name": c["name"], "colour": c.get("colour", "#ff00ff")}
-                for c in classes
-            ]
+            "classes": assessment_selectors.label_classes(
+                model_version.label_map if model_version else None
+            )
         },
         "severities": SEVERITIES,
         "history": history,

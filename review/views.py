@@ -11,10 +11,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from assessment.models import ModelVersion
+from assessment.selectors import label_classes, label_map_current
 from claims.models import Claim
 from claims.roles import Role, user_has_role
-from ml.labels import DEFAULT_LABEL_MAP
 
 # The review API's root (docs/review-api.md); the scripts build every endpoint from it.
 REVIEW_API_ROOT = "/api/v1/review/"
@@ -40,12 +39,10 @@ def adjuster_required(view):
     return wrapper
 
 
-def _damage_types() -> list[str]:
-    """Type names for the queue's filter: the active model's label map, else the default."""
-    active = ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
-    if active is not None:
-        return [c["name"] for c in active.label_map.get("classes", [])]
-    return [c.name for c in DEFAULT_LABEL_MAP.classes]
+def _damage_types() -> list[dict]:
+    """Types for the queue's filter (name and display name): the active model's label map,
+    else the bundled model's."""
+    return label_classes(label_map_current())
 
 
 @adjuster_required

@@ -10,6 +10,8 @@ from assessment import services as assessment_services
 from assessment.tests.conftest import (  # noqa: F401 - shared fixtures
     ScriptedSegmenter,
     model_version,
+    product_model_version,
+    product_segmenter,
     region,
     segmenter,
 )

@@ -26,7 +26,7 @@ from assessment.services import decision_policy_active
 from assessment.tests.regions import region_from_mask
 from claims.models import Claim
 from claims.tests.factories import ClaimFactory, PhotoFactory
-from ml.labels import DEFAULT_LABEL_MAP
+from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP
 from tests.browser import drawings
 from tests.browser.conftest import screenshot, sign_in
 from tests.browser.drawings import Damage
@@ -72,12 +72,13 @@ def car_photo(damage: list[Damage], seed: int) -> bytes:
     return drawings.car_photo(PHOTO_SIZE, damage, seed, wheel=110, quality=85)
 
 
-def ellipse_region(index, label, confidence, severity, ellipse):
+def ellipse_region(index, label, confidence, severity, ellipse, label_map=DEFAULT_LABEL_MAP):
     """A region as the worker stores it, on the 160x120 mask, for an ellipse in photo pixels."""
     cx, cy, rx, ry = (v / SCALE for v in ellipse)
     ys, xs = np.mgrid[0 : MASK_SIZE[1], 0 : MASK_SIZE[0]]
     mask = ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1.0
-    return {"index": index, **region_from_mask(mask, label, confidence, severity)}
+    region = region_from_mask(mask, label, confidence, severity, label_map=label_map)
+    return {"index": index, **region}
 
 
 DENT = (560, 520, 110, 60)
@@ -95,21 +96,50 @@ LINES = [
     (1, 0, "crack", "minor", "repair", "Plastic weld", "1.0", "62.00", "20"),
 ]
 ESTIMATE_TOTAL = Decimal("532.00")
+# The damage-v2 model's reading of one photo: a broken part on the bumper and paint damage;
+# the drawing paints them as a crack and a scratch (it has no brush for either).
+V2_BROKEN = (880, 640, 90, 40)
+V2_PAINT = (430, 470, 150, 30)
+V2_PHOTOS = [
+    [
+        ("broken_part", V2_BROKEN, 0.9, "moderate", "front_bumper", 0.82),
+        ("paint_damage", V2_PAINT, 0.86, "minor", None, 0.3),
+    ]
+]
+V2_DRAWN = {"broken_part": "crack", "paint_damage": "scratch"}
+V2_LINES = [
+    (0, 0, "broken_part", "moderate", "replace", "Replace part", "1.5", "62.00", "380"),
+    (0, 1, "paint_damage", "minor", "refinish", "Touch-up and polish", "1.0", "68.00", "15"),
+]
+V2_TOTAL = Decimal("556.00")
 
 
-def assessed_claim(owner, *, status: str, outcome: str, automatic: bool = True, reasons=None):
-    """A claim with two assessed photos, its claim assessment and estimate, and a decision."""
+def assessed_claim(
+    owner,
+    *,
+    status: str,
+    outcome: str,
+    automatic: bool = True,
+    reasons=None,
+    label_map=DEFAULT_LABEL_MAP,
+    photo_regions=PHOTOS,
+    lines=LINES,
+    total=ESTIMATE_TOTAL,
+):
+    """A claim with assessed photos (two by default), its claim assessment and estimate, and a
+    decision. A region is (type, ellipse, confidence, severity[, part, part share])."""
     model_version = ModelVersion.objects.create(
-        version="starter-2025.1",
+        version=f"test-{label_map.name}",
         path="/nonexistent",
         artifact_sha256="0" * 64,
-        label_map=DEFAULT_LABEL_MAP.to_dict(),
+        label_map=label_map.to_dict(),
         status=ModelVersion.Status.ACTIVE,
     )
     claim = ClaimFactory(owner=owner, submitted=True, status=status)
     photos = []
-    for number, regions in enumerate(PHOTOS):
-        content = car_photo([(label, ellipse) for label, ellipse, _, _ in regions], seed=number)
+    for number, regions in enumerate(photo_regions):
+        drawn = [(V2_DRAWN.get(r[0], r[0]), r[1]) for r in regions]
+        content = car_photo(drawn, seed=number)
         photo = PhotoFactory(
             claim=claim,
             content=content,
@@ -126,21 +156,22 @@ def assessed_claim(owner, *, status: str, outcome: str, automatic: bool = True, 
             mask_width=MASK_SIZE[0],
             mask_height=MASK_SIZE[1],
         )
-        for index, (label, ellipse, confidence, severity) in enumerate(regions):
-            Region.objects.create(
-                assessment=assessment, **ellipse_region(index, label, confidence, severity, ellipse)
-            )
+        for index, (label, ellipse, confidence, severity, *part) in enumerate(regions):
+            region = ellipse_region(index, label, confidence, severity, ellipse, label_map)
+            if part:
+                region.update(part=part[0] or "", part_share=part[1])
+            Region.objects.create(assessment=assessment, **region)
         photos.append(photo)
     record = ClaimAssessment.objects.create(
         claim=claim,
         model_version=model_version,
         overall_severity="moderate",
-        region_count=3,
+        region_count=sum(len(r) for r in photo_regions),
         min_photo_confidence=0.93,
         currency="EUR",
-        estimate_total=ESTIMATE_TOTAL,
+        estimate_total=total,
     )
-    for photo, index, kind, severity, operation, text, hours, rate, parts in LINES:
+    for photo, index, kind, severity, operation, text, hours, rate, parts in lines:
         hours, rate, parts = Decimal(hours), Decimal(rate), Decimal(parts)
         EstimateLine.objects.create(
             claim_assessment=record,
@@ -155,7 +186,7 @@ def assessed_claim(owner, *, status: str, outcome: str, automatic: bool = True, 
             parts_cost=parts,
             total=hours * rate + parts,
         )
-    assert sum(line.total for line in record.lines.all()) == ESTIMATE_TOTAL
+    assert sum(line.total for line in record.lines.all()) == total
     Decision.objects.create(
         claim=claim,
         outcome=outcome,
@@ -314,6 +345,40 @@ def test_auto_decided_claim_shows_damage_over_photos_legend_and_estimate(phone_p
     assert path.stat().st_size < SCREENSHOT_LIMIT_BYTES, (
         f"{path.name} is {path.stat().st_size} bytes"
     )
+
+
+def test_damage_v2_types_read_as_the_label_maps_display_names(phone_page, customer):
+    # given a claim decided with the damage-v2 model, whose label map names its types
+    page = phone_page
+    claim, _ = assessed_claim(
+        customer,
+        status=Claim.Status.AUTO_DECIDED,
+        outcome="auto_approved",
+        label_map=PRODUCT_LABEL_MAP,
+        photo_regions=V2_PHOTOS,
+        lines=V2_LINES,
+        total=V2_TOTAL,
+    )
+
+    # when the customer opens it
+    sign_in(page, customer.username)
+    open_status(page, claim)
+
+    # then legend, region list and estimate use the display names, never the type names
+    legend = [" ".join(t.split()) for t in page.locator(".legend__item").all_inner_texts()]
+    assert legend == ["Broken or missing part (1)", "Paint damage (1)"]
+    assert page.locator(".region-item__text").all_inner_texts() == [
+        "Broken or missing part, moderate, 90% confidence",
+        "Paint damage, minor, 86% confidence",
+    ]
+    meta = page.locator("#estimate tbody tr .estimate__meta").first.inner_text()
+    assert meta.startswith("Broken or missing part, moderate")
+    assert "broken_part" not in page.locator("body").inner_text()
+    colours = {c.name: c.colour for c in PRODUCT_LABEL_MAP.classes}
+    fills = page.locator(".region__shape").evaluate_all(
+        "els => els.map(e => e.getAttribute('fill'))"
+    )
+    assert fills == [colours["broken_part"], colours["paint_damage"]]
 
 
 def test_customer_asks_for_a_person_and_the_claim_goes_to_an_adjuster(phone_page, customer):

@@ -34,7 +34,7 @@ from claims.tests.factories import (
     PhotoFactory,
 )
 from ml.coco import rle_to_mask
-from ml.labels import DEFAULT_LABEL_MAP
+from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP
 from review import services as review_services
 from review.models import LabelRegion, OverrideLedgerEntry, PhotoLabels, ReviewLock
 from tests.browser import drawings
@@ -88,29 +88,37 @@ def ellipse_mask(ellipse) -> np.ndarray:
     return ((xs + 0.5 - cx) / rx) ** 2 + ((ys + 0.5 - cy) / ry) ** 2 <= 1.0
 
 
-def region_row(index, label, confidence, severity, ellipse) -> dict:
+def region_row(index, label, confidence, severity, ellipse, label_map=DEFAULT_LABEL_MAP) -> dict:
     mask = ellipse_mask(ellipse)
-    return {"index": index, **region_from_mask(mask, label, confidence, severity)}
+    region = region_from_mask(mask, label, confidence, severity, label_map=label_map)
+    return {"index": index, **region}
 
 
-def model_version() -> ModelVersion:
+def model_version(label_map=DEFAULT_LABEL_MAP) -> ModelVersion:
     return ModelVersion.objects.get_or_create(
-        version="starter-2026.1",
+        version=f"test-{label_map.name}",
         defaults={
             "path": "/nonexistent",
             "artifact_sha256": "0" * 64,
-            "label_map": DEFAULT_LABEL_MAP.to_dict(),
+            "label_map": label_map.to_dict(),
             "status": ModelVersion.Status.ACTIVE,
         },
     )[0]
 
 
 def claim_in_review(
-    *, photos=PHOTOS, waiting_hours: float, estimate: str, reasons=ROUTING_REASONS, **claim_fields
+    *,
+    photos=PHOTOS,
+    waiting_hours: float,
+    estimate: str,
+    reasons=ROUTING_REASONS,
+    label_map=DEFAULT_LABEL_MAP,
+    **claim_fields,
 ):
     """A claim routed to review: assessed photos with predicted regions, an estimate, the
-    routing decision (dated ``waiting_hours`` ago) and its automated audit record."""
-    mv = model_version()
+    routing decision (dated ``waiting_hours`` ago) and its automated audit record. A region
+    is (type, ellipse, confidence, severity[, part, part share])."""
+    mv = model_version(label_map)
     claim = ClaimFactory(
         owner=CustomerFactory(), submitted=True, status=Claim.Status.IN_REVIEW, **claim_fields
     )
@@ -126,16 +134,17 @@ def claim_in_review(
         assessment = PhotoAssessment.objects.create(
             photo=photo,
             model_version=mv,
-            photo_confidence=min(c for _, _, c, _ in regions) if regions else 0.9,
+            photo_confidence=min(r[2] for r in regions) if regions else 0.9,
             image_width=PHOTO_SIZE[0],
             image_height=PHOTO_SIZE[1],
             mask_width=MASK_SIZE[0],
             mask_height=MASK_SIZE[1],
         )
-        for index, (label, ellipse, confidence, severity) in enumerate(regions):
-            Region.objects.create(
-                assessment=assessment, **region_row(index, label, confidence, severity, ellipse)
-            )
+        for index, (label, ellipse, confidence, severity, *part) in enumerate(regions):
+            row = region_row(index, label, confidence, severity, ellipse, label_map)
+            if part:
+                row.update(part=part[0] or "", part_share=part[1])
+            Region.objects.create(assessment=assessment, **row)
         stored.append(photo)
     record = ClaimAssessment.objects.create(
         claim=claim,
@@ -513,3 +522,55 @@ def test_review_screen_polygon_add_region_and_hide(open_page):
     assert rle_to_mask(added.mask_rle)[35, 40]
     assert OverrideLedgerEntry.objects.filter(photo=photos[0], action="added").count() == 1
     assert json.loads(json.dumps(added.mask_rle))["size"] == [MASK_SIZE[1], MASK_SIZE[0]]
+
+
+def test_review_names_damage_v2_types_and_parts_from_the_label_map(open_page):
+    # given: a claim the damage-v2 model read as a broken part on the front bumper and paint
+    # damage on no named part
+    adjuster = AdjusterFactory(username="carol")
+    v2_photos = [
+        [
+            ("broken_part", DENT, 0.9, "moderate", "front_bumper", 0.82),
+            ("paint_damage", SCRATCH, 0.8, "minor", None, 0.3),
+        ]
+    ]
+    reasons = [{"code": "always_human_type", "message": "Broken parts are always checked."}]
+    claim, _ = claim_in_review(
+        photos=v2_photos,
+        waiting_hours=3,
+        estimate="620.00",
+        reasons=reasons,
+        label_map=PRODUCT_LABEL_MAP,
+    )
+    page = open_page()
+
+    # when: the adjuster opens the queue
+    sign_in_to(page, adjuster.username, "/review/")
+    page.locator("#queue-app[data-state=ready]").wait_for()
+
+    # then: the type filter and the row name the types as the label map does
+    options = page.locator("#filter-type option").all_inner_texts()
+    assert options == ["Any type", *(c.display_name for c in PRODUCT_LABEL_MAP.classes)]
+    row = page.locator("#queue-rows tr").first.inner_text()
+    assert "Broken or missing part" in row and "broken_part" not in row.lower()
+
+    # when: she opens the claim
+    page.get_by_role("link", name=claim.reference).click()
+    open_screen(page)
+
+    # then: each region reads as its display name and the part the model put it on
+    regions = page.locator("#regions > li .rv-region__label")
+    assert regions.all_inner_texts() == ["Broken or missing part · Front bumper", "Paint damage"]
+    # and: the type picker offers the label map's types by display name
+    page.locator("#regions > li .rv-region__pick").first.click()
+    picker = page.locator(".rv-region__type option").all_inner_texts()
+    assert picker[:4] == [
+        "1 · Dent",
+        "2 · Scratch",
+        "3 · Broken or missing part",
+        "4 · Cracked glass",
+    ]
+    # and: relabelling keeps the part, named by the model's region it started from
+    page.locator("#canvas").focus()
+    page.keyboard.press("4")
+    assert regions.first.inner_text() == "Cracked glass · Front bumper"

@@ -176,13 +176,13 @@ export function rasterisePolygon(region, points) {
 export class MaskEditor {
   /**
    * @param {HTMLCanvasElement} canvas
-   * @param {object} hooks colourOf(label), defaultLabel(), onChange(kind), onSelect(region),
-   *   onView(), announce(text)
+   * @param {object} hooks colourOf(label), labelName(label), defaultLabel(), onChange(kind),
+   *   onSelect(region), onView(), announce(text)
    */
   constructor(canvas, hooks) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
-    this.hooks = hooks;
+    this.hooks = { labelName: (label) => label, ...hooks };
     this.state = null; // the photo being edited (see screen.js photoState)
     this.tool = "select";
     this.brushSize = 12;
@@ -365,7 +365,7 @@ export class MaskEditor {
     this.apply({ kind: "add", region, index: this.state.regions.length });
     this.select(region);
     if (this.tool === "select") this.setTool("brush");
-    this.hooks.announce(`Region ${this.state.regions.length} added (${region.label}). Paint it with the brush.`);
+    this.hooks.announce(`Region ${this.state.regions.length} added (${this.hooks.labelName(region.label)}). Paint it with the brush.`);
     return region;
   }
 
@@ -376,7 +376,7 @@ export class MaskEditor {
     if (index < 0) return;
     this.apply({ kind: "delete", region, index });
     this.select(null);
-    this.hooks.announce(`Region ${index + 1} (${region.label}) deleted.`);
+    this.hooks.announce(`Region ${index + 1} (${this.hooks.labelName(region.label)}) deleted.`);
   }
 
   setField(field, value) {
@@ -500,7 +500,7 @@ export class MaskEditor {
     const command = items.length === 1 ? items[0] : { kind: "group", items };
     this._record(command);
     this.select(region);
-    this.hooks.announce(`Polygon added to region ${this.state.regions.indexOf(region) + 1} (${region.label}).`);
+    this.hooks.announce(`Polygon added to region ${this.state.regions.indexOf(region) + 1} (${this.hooks.labelName(region.label)}).`);
     return true;
   }
 
@@ -755,7 +755,7 @@ export class MaskEditor {
         ctx.restore();
       }
       const conf = r.confidence === null ? "added" : `${Math.round(r.confidence * 100)}%`;
-      const text = `${i + 1} ${r.label} · ${conf}`;
+      const text = `${i + 1} ${this.hooks.labelName(r.label)} · ${conf}`;
       const tw = ctx.measureText(text).width + 10;
       const tx = Math.max(2, Math.min(x0 - 3, this.cssW - tw - 2));
       const ty = y0 - 24 < 2 ? y1 + 4 : y0 - 24;

@@ -15,6 +15,10 @@ const FILTERS = ["reason", "damage_type", "min_age_hours", "mine"];
 
 let page = 1;
 let knownReasons = new Set();
+// Display names of the damage types, as the server wrote them into the type filter (from the
+// label map); a type the filter lacks reads as its name in words.
+const typeNames = new Map([...$("filter-type").options].filter((o) => o.value).map((o) => [o.value, o.textContent]));
+const typeName = (t) => typeNames.get(t) || humanize(t);
 
 function readFilters() {
   const params = new URLSearchParams(window.location.search);
@@ -103,7 +107,7 @@ function row(r) {
       el("span", { class: "rv-row__sub" }, r.sla_breached ? `over the ${r.sla_hours} h target` : `target ${r.sla_hours} h`),
     ),
     el("td", {}, el("ul", { class: "rv-reason-list" }, ...(r.reasons || []).map((x) => el("li", { title: x.message }, humanize(x.code))))),
-    el("td", {}, ...(r.damage_types || []).map((t) => el("span", { class: "rv-tag" }, humanize(t)))),
+    el("td", {}, ...(r.damage_types || []).map((t) => el("span", { class: "rv-tag" }, typeName(t)))),
     el("td", { class: "num" }, r.estimate_total === null || r.estimate_total === undefined ? "—" : money(r.estimate_total, r.currency)),
     el("td", { class: "num" }, conf),
     lockCell(r),

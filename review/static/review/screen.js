@@ -45,6 +45,7 @@ const S = {
   claim: null,
   classes: [],
   colours: new Map(),
+  names: new Map(), // damage type -> display name, from the label map the server sends
   severities: ["minor", "moderate", "severe"],
   photos: [], // photo states, one per photo in the claim
   current: -1,
@@ -75,6 +76,25 @@ function showStageMessage(html, kind = "") {
 
 function colourOf(label) {
   return S.colours.get(label) || "#ff00ff";
+}
+
+/** The name people read for a damage type: the label map's display name, else it in words. */
+function typeName(label) {
+  return S.names.get(label) || humanize(label);
+}
+
+/** The car part the model put a region on ("front_bumper"), from the predicted region it
+ * started from; null for a region the adjuster added or a model without a part head. */
+function partOf(st, r) {
+  if (r.sourceIndex === null || r.sourceIndex === undefined) return null;
+  const source = st.photo.predicted.find((p) => p.index === r.sourceIndex);
+  return source && source.part ? source.part : null;
+}
+
+/** "Dent · Front bumper", or just "Dent" when the part is not known. */
+function regionName(st, r) {
+  const part = partOf(st, r);
+  return part ? `${typeName(r.label)} · ${humanize(part)}` : typeName(r.label);
 }
 
 function fmtDuration(ms) {
@@ -185,6 +205,7 @@ function loadImage(st) {
 
 const editor = new MaskEditor($("canvas"), {
   colourOf,
+  labelName: typeName,
   defaultLabel: () => S.lastLabel || (S.classes[0] && S.classes[0].name) || "damage",
   announce,
   onChange(kind) {
@@ -311,12 +332,12 @@ function renderRegions() {
               type: "button",
               class: "rv-region__pick",
               "aria-pressed": String(selected),
-              "aria-label": `Region ${i + 1}: ${r.label}, ${r.severity}, ${conf === null ? "added" : `confidence ${conf}%`}${r.hidden ? ", hidden" : ""}`,
+              "aria-label": `Region ${i + 1}: ${regionName(st, r)}, ${r.severity}, ${conf === null ? "added" : `confidence ${conf}%`}${r.hidden ? ", hidden" : ""}`,
               onclick: () => editor.select(selected ? null : r),
             },
             el("span", { class: "rv-swatch", style: `background:${r.colour}`, "aria-hidden": "true" }),
             el("span", { class: "rv-region__num" }, `${i + 1}`),
-            el("span", { class: "rv-region__label" }, humanize(r.label)),
+            el("span", { class: "rv-region__label" }, regionName(st, r)),
             el("span", { class: `rv-sev rv-sev--${r.severity}` }, severityLabel(r.severity)),
             el(
               "span",
@@ -362,7 +383,7 @@ function regionControls(r, i) {
   const typeSelect = el(
     "select",
     { id: `region-type-${r.uid}`, class: "rv-region__type", onchange: (e) => setLabel(e.target.value) },
-    ...S.classes.map((c, k) => el("option", { value: c.name, selected: c.name === r.label ? true : null }, `${k < 9 ? `${k + 1} · ` : ""}${humanize(c.name)}`)),
+    ...S.classes.map((c, k) => el("option", { value: c.name, selected: c.name === r.label ? true : null }, `${k < 9 ? `${k + 1} · ` : ""}${typeName(c.name)}`)),
   );
   const sevSelect = el(
     "select",
@@ -437,7 +458,7 @@ function renderEstimate() {
         el(
           "tr",
           {},
-          el("td", {}, `${humanize(l.damage_type)}, ${l.severity}`, el("span", { class: "rv-muted rv-small" }, ` · photo ${photoNo.get(l.photo_id) || "?"} #${l.region_index + 1}`)),
+          el("td", {}, `${typeName(l.damage_type)}, ${l.severity}`, el("span", { class: "rv-muted rv-small" }, ` · photo ${photoNo.get(l.photo_id) || "?"} #${l.region_index + 1}`)),
           el("td", { title: l.description }, humanize(l.operation)),
           el("td", { class: "num" }, money(l.total, a.currency)),
         ),
@@ -833,9 +854,9 @@ function onKeyDown(e) {
     handled();
     const cls = S.classes[Number(key) - 1];
     if (!cls) return;
-    if (!editor.selected) { S.lastLabel = cls.name; announce(`New regions will be ${cls.name}. Select a region to change its type.`); return; }
+    if (!editor.selected) { S.lastLabel = cls.name; announce(`New regions will be ${typeName(cls.name)}. Select a region to change its type.`); return; }
     setLabel(cls.name);
-    announce(`Region type ${cls.name}.`);
+    announce(`Region type ${typeName(cls.name)}.`);
     return;
   }
   switch (key) {
@@ -922,7 +943,10 @@ async function start() {
   }
   S.claim = claim;
   S.classes = (claim.label_map && claim.label_map.classes) || [];
-  for (const c of S.classes) S.colours.set(c.name, c.colour);
+  for (const c of S.classes) {
+    S.colours.set(c.name, c.colour);
+    if (c.display) S.names.set(c.name, c.display);
+  }
   if (claim.severities && claim.severities.length) S.severities = claim.severities;
   S.photos = (claim.photos || []).map(photoState);
   if (claim.status !== "in_review") {

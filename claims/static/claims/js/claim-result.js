@@ -275,7 +275,7 @@
           el("span", { className: "estimate__desc", text: line.description || OPERATION_TEXT[line.operation] || line.operation }),
           el("span", { className: "estimate__meta" }, [
             colours[line.damage_type] ? swatch(colours[line.damage_type]) : null,
-            CV.damage.labelName(line.damage_type) + ", " + CV.damage.severityName(line.severity) + " · ",
+            CV.damage.labelName(line.damage_type, a.label_names) + ", " + CV.damage.severityName(line.severity) + " · ",
             el("span", { className: "nowrap", text: where })
           ]),
           el("span", { className: "estimate__meta estimate__narrow",

@@ -12,20 +12,12 @@
   var SVG = "http://www.w3.org/2000/svg";
   var FALLBACK_COLOURS = ["#0072b2", "#e69f00", "#d55e00", "#56b4e9", "#f0e442", "#cc79a7", "#009e73"];
   var COLOUR_RE = /^#[0-9a-fA-F]{6}$/;
-  // Plain words for the default taxonomy; any other label reads as its name, in words.
-  var LABEL_NAMES = {
-    dent: "Dent",
-    scratch: "Scratch",
-    crack: "Crack",
-    glass_shatter: "Broken glass",
-    lamp_broken: "Broken lamp",
-    tire_flat: "Flat tyre",
-    damage: "Damage"
-  };
   var SEVERITY_NAMES = { minor: "minor", moderate: "moderate", severe: "severe" };
 
-  function labelName(label) {
-    if (LABEL_NAMES[label]) return LABEL_NAMES[label];
+  /* The name a customer reads for a damage type: the label map's display name, which the
+   * server sends with the claim's assessment (``label_names``), else the type in words. */
+  function labelName(label, names) {
+    if (names && typeof names[label] === "string" && names[label]) return names[label];
     var words = String(label || "damage").replace(/[_-]+/g, " ").trim();
     return words.charAt(0).toUpperCase() + words.slice(1);
   }
@@ -81,8 +73,8 @@
     return Math.round(Math.max(0, Math.min(1, Number(value) || 0)) * 100) + "%";
   }
 
-  function regionText(region) {
-    return labelName(region.label) + ", " + severityName(region.severity) + ", " +
+  function regionText(region, names) {
+    return labelName(region.label, names) + ", " + severityName(region.severity) + ", " +
       percent(region.confidence) + " confidence";
   }
 
@@ -110,7 +102,7 @@
     return { left: x.toFixed(2) + "%", top: y.toFixed(2) + "%" };
   }
 
-  function photoFigure(photo, number, total, colourOf) {
+  function photoFigure(photo, number, total, colourOf, names) {
     var assessment = photo.assessment;
     var regions = assessment && Array.isArray(assessment.regions) ? assessment.regions : [];
     var name = photo.original_name ? ": " + photo.original_name : "";
@@ -165,7 +157,7 @@
         }, [
           el("span", { className: "region-item__num", "aria-hidden": "true", text: String(i + 1) }),
           swatch(colour),
-          el("span", { className: "region-item__text", text: regionText(region) })
+          el("span", { className: "region-item__text", text: regionText(region, names) })
         ])]));
       });
       frame.appendChild(overlay);
@@ -184,14 +176,14 @@
     ]);
   }
 
-  function legendList(labels, counts, colourOf) {
+  function legendList(labels, counts, colourOf, names) {
     return el("ul", { className: "legend", "aria-label": "Damage types: tap one to highlight it" },
       labels.map(function (label) {
         return el("li", {}, [el("button", {
           type: "button", className: "legend__item", "aria-pressed": "false", "data-label": label
         }, [
           swatch(colourOf(label)),
-          el("span", { text: labelName(label) }),
+          el("span", { text: labelName(label, names) }),
           el("span", { className: "legend__count", text: "(" + counts[label] + ")" })
         ])]);
       }));
@@ -228,6 +220,7 @@
   function render(root, claim) {
     var photos = Array.isArray(claim.photos) ? claim.photos : [];
     var legend = (claim.assessment && claim.assessment.legend) || {};
+    var names = (claim.assessment && claim.assessment.label_names) || {};
     var colourOf = palette(legend);
     var counts = {};
     var order = [];
@@ -249,10 +242,10 @@
     root.classList.add("damage");
     if (order.length) {
       root.appendChild(el("h3", { className: "damage__subtitle", id: "legend-title", text: "Types of damage" }));
-      root.appendChild(legendList(order, counts, colourOf));
+      root.appendChild(legendList(order, counts, colourOf, names));
     }
     root.appendChild(el("ol", { className: "damage-photos", "aria-label": "Your photos with the damage marked" },
-      photos.map(function (photo, i) { return photoFigure(photo, i + 1, photos.length, colourOf); })));
+      photos.map(function (photo, i) { return photoFigure(photo, i + 1, photos.length, colourOf, names); })));
 
     root.onclick = function (event) {
       var target = event.target;
