@@ -298,10 +298,12 @@ def export_images_iter(
                     source="model",
                     score=r.confidence,
                     model_version=mv,
+                    part=r.part or None,
                 )
                 for r in regions[pa.pk]
                 if keep(r.label)
             ]
+            part_of = {p.index: p.part for p in predictions}
             pl = labels.get(c.photo_id) if c.reviewed else None
             if pl is not None:
                 human = [
@@ -314,6 +316,8 @@ def export_images_iter(
                         model_version=mv,
                         reviewer=_reviewer(pl.adjuster_id),
                         source_index=r.source_index,
+                        # the part of the prediction the adjuster started from, where known
+                        part=part_of.get(r.source_index),
                     )
                     for r in sorted(pl.regions.all(), key=lambda r: r.index)
                     if keep(r.label)

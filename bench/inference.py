@@ -1,6 +1,6 @@
 """Inference benchmark: one 12 MP JPEG, 2 threads, product path vs baselines (not a test).
 
-``python bench/inference.py [--model-dir ml/models/starter] [--iters 30]``
+``python bench/inference.py [--model-dir ml/models/damage-v2] [--iters 30]``
 
 Measured in the same run on the same bytes:
 * product path: ONNX Runtime, bytes -> regions -> ``to_dict()`` (reduced decode, EXIF, RLE);

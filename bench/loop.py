@@ -1,6 +1,6 @@
 """Learning-curve benchmark: labelled photos go through review, the model retrains each round.
 
-Starting from the shipped model (``ml/models/starter``; an untrained LR-ASPP MobileNetV3-Small
+Starting from the shipped model (``ml.inference.DEFAULT_MODEL_DIR``; an untrained LR-ASPP MobileNetV3-Small
 when it is absent), each round feeds a batch of labelled photos through the product path: a
 claim and photo are stored, the active model assesses the photo (``services.photo_assess``),
 an adjuster takes the review lock and saves the ground truth as corrected labels
@@ -62,7 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--long-side", type=int, default=256, help="input size of a fresh model")
     p.add_argument(
         "--start-model",
-        help="model folder to start from (default: ml/models/starter, else an untrained one)",
+        help="model folder to start from (default: the bundled model, else an untrained one)",
     )
     p.add_argument("--data", choices=("auto", "real", "synth"), default="auto")
     p.add_argument("--eval-limit", type=int, default=0, help="cap the benchmark set (0 = all)")

@@ -1,6 +1,6 @@
 """Evaluation: pixel, region, image and calibration metrics, as JSON and PNG plots.
 
-``python -m ml.evaluate --model-dir ml/models/starter --split real_test --out var/eval``
+``python -m ml.evaluate --model-dir ml/models/damage-v2 --split test --out var/eval``
 
 Metric definitions (all documented in docs/model-card.md):
 

@@ -1,7 +1,7 @@
 """Export a training checkpoint into a model folder the product can load.
 
-``python -m ml.export --checkpoint var/runs/x/best.pt --out ml/models/starter
---version starter-2026.11.28`` writes ``model.onnx`` (opset 17, dynamic height/width),
+``python -m ml.export --checkpoint var/runs/x/best.pt --out ml/models/damage-v2
+--version damage-v2-2026.12.01`` writes ``model.onnx`` (opset 17, dynamic height/width),
 ``model.pt`` (state dict only, stored as float16 to halve the shipped size; loaded back to
 float32, which changes logits by < 1e-2) and ``model.json`` (version, architecture, label map,
 input size, post-processing parameters; calibration and metrics are added by ml.calibration

@@ -279,11 +279,12 @@ class Prediction:
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Softmax over axis 0 of (C, H, W) logits, in float32 (one new array, in-place after)."""
-    z = np.array(logits, dtype=np.float32, copy=True)
+    z = np.array(logits, dtype=np.float32, order="C", copy=True)
     if temperature != 1.0:
         z *= np.float32(1.0 / temperature)
     z -= z.max(axis=0, keepdims=True)
-    np.exp(z, out=z)
+    flat = z.reshape(z.shape[0], -1)
+    cv2.exp(flat, flat)  # SIMD exp: 3-4x numpy's on these sizes; in place on z's memory
     z /= z.sum(axis=0, keepdims=True)
     return z
 
@@ -347,6 +348,7 @@ def extract_regions(
 
 
 PART_MIN_SHARE = 0.25  # a region whose best named part covers less of it gets part None
+PART_STRIDE = 2  # part shares are estimated on every other pixel in each direction
 
 
 def assign_parts(regions: list[Region], part_logits: np.ndarray, names: tuple[str, ...]) -> None:
@@ -359,10 +361,12 @@ def assign_parts(regions: list[Region], part_logits: np.ndarray, names: tuple[st
     """
     for r in regions:
         r.has_part = True
-        ys, xs = np.nonzero(r.mask)
-        if len(ys) == 0:
+        x, y, w, h = r.bbox
+        # every other pixel of the region's box: a 4x cheaper estimate of the same shares
+        sub = r.mask[y : y + h : PART_STRIDE, x : x + w : PART_STRIDE]
+        if not sub.any():
             continue
-        z = part_logits[:, ys, xs]
+        z = part_logits[:, y : y + h : PART_STRIDE, x : x + w : PART_STRIDE][:, sub]
         mean = softmax(z[:, :, None])[1:, :, 0].mean(axis=1)
         j = int(np.argmax(mean)) + 1
         share = float((z.argmax(axis=0) == j).mean())

@@ -74,6 +74,7 @@ REGION_CSV_FIELDS = (
     "bbox_y",
     "bbox_w",
     "bbox_h",
+    "part",
 )
 LEDGER_CSV_FIELDS = (
     "photo_id",
@@ -111,6 +112,7 @@ class ExportRegion:
     model_version: str | None = None
     reviewer: str | None = None
     source_index: int | None = None  # for human regions: the prediction it started from
+    part: str | None = None  # the car part it sits on (ml.labels.PartMap name), where known
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -404,6 +406,7 @@ def _attributes(region: ExportRegion) -> dict[str, Any]:
         "model_version": region.model_version,
         "reviewer": region.reviewer,
         "source_index": region.source_index,
+        "part": region.part,
     }
 
 
@@ -638,6 +641,7 @@ class LabelExportWriter:
                     "bbox_y": y,
                     "bbox_w": w,
                     "bbox_h": h,
+                    "part": region.part,
                 }
             )
         for entry in image.ledger:

@@ -255,9 +255,13 @@ DEFAULT_LABEL_MAP = LabelMap(
         DamageClass(1, "dent", "#0072b2", SeverityRule(0.02, 0.10, low_zone=0.9)),
         DamageClass(2, "scratch", "#e69f00", SeverityRule(0.04, 0.20)),
         DamageClass(3, "crack", "#d55e00", SeverityRule(0.005, 0.04, low_zone=0.85)),
-        DamageClass(4, "glass_shatter", "#56b4e9", SeverityRule(0.0, 0.05, floor="moderate")),
-        DamageClass(5, "lamp_broken", "#f0e442", SeverityRule(0.005, 0.03)),
-        DamageClass(6, "tire_flat", "#cc79a7", SeverityRule(0.0, 0.06, floor="moderate")),
+        DamageClass(
+            4, "glass_shatter", "#56b4e9", SeverityRule(0.0, 0.05, floor="moderate"), "Broken glass"
+        ),
+        DamageClass(5, "lamp_broken", "#f0e442", SeverityRule(0.005, 0.03), "Broken lamp"),
+        DamageClass(
+            6, "tire_flat", "#cc79a7", SeverityRule(0.0, 0.06, floor="moderate"), "Flat tyre"
+        ),
     ),
 )
 

@@ -36,7 +36,9 @@ def _jpeg(seed=0) -> bytes:
 
 
 def _images():
-    dent = lx.ExportRegion(0, "dent", _box(5, 30, 10, 50), "minor", "human", None, "v1", "adj-1", 0)
+    dent = lx.ExportRegion(
+        0, "dent", _box(5, 30, 10, 50), "minor", "human", None, "v1", "adj-1", 0, "front_door"
+    )
     scratch = lx.ExportRegion(1, "scratch", _disc(40, 60, 12), "severe", "human", reviewer="adj-1")
     inner = lx.ExportRegion(2, "crack", _box(10, 15, 20, 30), "moderate", "human", reviewer="adj-1")
     pred = lx.ExportRegion(0, "dent", _box(6, 30, 10, 48), "minor", "model", 0.71, "v1")
@@ -119,6 +121,8 @@ def test_export_coco_reads_back_with_pycocotools_pixel_for_pixel(exported, tmp_p
 
     assert counts["images"] == 2 and counts["label_regions"] == 4
     assert {c["name"]: c["id"] for c in coco.loadCats(coco.getCatIds())}["dent"] == 1
+    first = coco.loadAnns(coco.getAnnIds(imgIds=sorted(coco.getImgIds())[0]))[0]
+    assert first["attributes"]["part"] == "front_door"
     for img_id, image in zip(sorted(coco.getImgIds()), images, strict=True):
         info = coco.loadImgs(img_id)[0]
         assert (info["width"], info["height"]) == (W, H)
@@ -204,6 +208,7 @@ def test_export_csv_has_a_row_per_region_and_per_ledger_entry(exported):
         ledger = list(csv.DictReader(io.StringIO(zf.read("csv/override_ledger.csv").decode())))
 
     assert len(regions) == 4 and regions[0]["label"] == "dent" and regions[0]["bbox_w"] == "40"
+    assert [r["part"] for r in regions[:2]] == ["front_door", ""]  # the part, where known
     assert [r["action"] for r in ledger] == ["reshaped", "added"]
     assert counts["ledger_entries"] == 2
 

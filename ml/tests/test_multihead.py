@@ -112,7 +112,9 @@ def test_multitask_loss_parts_only_where_labelled():
 
 
 def _region(mask: np.ndarray) -> Region:
-    return Region("dent", 1, 0.9, "minor", mask, [], [0, 0, 1, 1], float(mask.mean()))
+    ys, xs = np.nonzero(mask)
+    bbox = [int(xs.min()), int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1]
+    return Region("dent", 1, 0.9, "minor", mask, [], bbox, float(mask.mean()))
 
 
 def test_assign_parts_names_the_part_under_most_of_the_region():
@@ -121,10 +123,10 @@ def test_assign_parts_names_the_part_under_most_of_the_region():
     logits[hood, :, :6] = 5.0
     logits[bumper, :, 6:] = 5.0
     mask = np.zeros((10, 10), bool)
-    mask[2:5, 1:8] = True  # 5 of 7 columns on the hood
+    mask[2:6, 0:8] = True  # 6 of 8 columns on the hood
     r = _region(mask)
     assign_parts([r], logits, DEFAULT_PART_MAP.names)
-    assert r.part == "hood" and r.part_share == pytest.approx(5 / 7, abs=1e-3)
+    assert r.part == "hood" and r.part_share == pytest.approx(6 / 8, abs=1e-3)
     assert bumper != hood
     assert r.to_dict()["part"] == "hood"
 
