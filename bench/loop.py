@@ -1,12 +1,12 @@
 """Learning-curve benchmark: labelled photos go through review, the model retrains each round.
 
-Starting from the shipped model (``ml.inference.DEFAULT_MODEL_DIR``; an untrained LR-ASPP MobileNetV3-Small
-when it is absent), each round feeds a batch of labelled photos through the product path: a
-claim and photo are stored, the active model assesses the photo (``services.photo_assess``),
-an adjuster takes the review lock and saves the ground truth as corrected labels
-(``review.services.photo_labels_save``), then ``assessment.learning.retrain`` fine-tunes the
-active model and applies the promotion rule. Everything runs in a throw-away SQLite database and
-``CLAIMVISION_VAR_DIR`` in a temporary folder.
+Starting from the shipped model (``ml.inference.DEFAULT_MODEL_DIR``; an untrained LR-ASPP
+MobileNetV3-Small when it is absent), each round feeds a batch of labelled photos through the
+product path: a claim and photo are stored, the active model assesses the photo
+(``services.photo_assess``), an adjuster takes the review lock and saves the ground truth as
+corrected labels (``review.services.photo_labels_save``), then ``assessment.learning.retrain``
+fine-tunes the active model and applies the promotion rule. Everything runs in a throw-away
+SQLite database and ``CLAIMVISION_VAR_DIR`` in a temporary folder.
 
 Data: the real-car-damage train split (binary damage masks: the bench types every region
 ``dent``, since no typed real data exists); with ``--data synth`` or when the real set is
