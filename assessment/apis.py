@@ -10,6 +10,7 @@ from assessment import services
 from claims import selectors
 from claims.apis import ClaimOutputSerializer
 from claims.permissions import IsCustomer
+from config.serializers import InputSerializer
 
 
 class ClaimContestApi(APIView):
@@ -17,7 +18,7 @@ class ClaimContestApi(APIView):
 
     permission_classes = [IsCustomer]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         reason = serializers.CharField(max_length=1000, required=False, allow_blank=True)
 
     @extend_schema(request=InputSerializer, responses={202: ClaimOutputSerializer}, tags=["claims"])

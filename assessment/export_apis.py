@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from assessment import exports
 from assessment.models import ExportJob
 from claims.permissions import IsDataTeam
+from config.serializers import CappedListField, InputSerializer
 from ml.label_export import FORMATS
 
 
@@ -45,9 +46,11 @@ class ExportCollectionApi(APIView):
     """``GET`` lists the caller's export jobs; ``POST`` starts one on the ``exports`` queue."""
 
     permission_classes = [IsDataTeam]
+    quota_scope = "exports"  # per-user quota on POST (config.throttling.UserQuotaThrottle)
 
-    class InputSerializer(serializers.Serializer):
-        formats = serializers.ListField(
+    class InputSerializer(InputSerializer):
+        # Lists are capped before any element is validated (config.serializers).
+        formats = CappedListField(
             child=serializers.ChoiceField(choices=FORMATS),
             min_length=1,
             max_length=len(FORMATS),
@@ -57,7 +60,7 @@ class ExportCollectionApi(APIView):
         date_from = serializers.DateField(required=False, allow_null=True)
         date_to = serializers.DateField(required=False, allow_null=True)
         model_version = serializers.CharField(max_length=80, required=False, allow_blank=True)
-        damage_types = serializers.ListField(
+        damage_types = CappedListField(
             child=serializers.CharField(max_length=60), required=False, max_length=50
         )
         include_predictions = serializers.BooleanField(default=False)

@@ -1,8 +1,10 @@
-"""Request-size limits enforced before a photo's body is read into memory or onto disk.
+"""Request-size limits enforced before a body is read into memory or onto disk.
 
 The middleware refuses a request whose declared ``Content-Length`` is over the cap without
-touching the body; the upload handler stops a body that lied about its length (or streamed
-without one) as soon as it crosses the cap.
+touching the body: the photo cap for multipart uploads, ``DATA_UPLOAD_MAX_MEMORY_SIZE`` for
+every other body (JSON, forms). The upload handler stops a photo body that lied about its
+length (or streamed without one) as soon as it crosses the cap; the JSON parser reads no more
+than its cap either (config.parsers).
 """
 
 import json
@@ -11,7 +13,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest, HttpResponse
 
-from config.errors import RequestBodyTooLarge, error_body
+from config.errors import RequestBodyTooLarge, body_too_large_message, error_body
 
 # Multipart framing and form fields add a few hundred bytes to a photo; 64 KiB of slack never
 # admits a real photo over the cap but spares honest clients a false refusal.
@@ -50,10 +52,18 @@ class RequestSizeLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         declared = request.META.get("CONTENT_LENGTH") or "0"
-        if declared.isdigit() and int(declared) > body_limit():
-            return HttpResponse(
-                json.dumps(error_body("file_too_large", too_large_message())),
-                status=413,
-                content_type="application/json",
-            )
+        if not declared.isdigit():
+            return self.get_response(request)
+        media_type = request.META.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        if media_type == "multipart/form-data":
+            if int(declared) > body_limit():
+                return _too_large("file_too_large", too_large_message())
+        elif int(declared) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            return _too_large("request_too_large", body_too_large_message())
         return self.get_response(request)
+
+
+def _too_large(code: str, message: str) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(error_body(code, message)), status=413, content_type="application/json"
+    )

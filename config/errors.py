@@ -4,13 +4,14 @@ Every error response is ``{"error": {"code": str, "message": str, "details": {..
 code is stable (clients branch on it), the message is for people.
 """
 
+import math
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 
 class ApplicationError(Exception):
@@ -56,11 +57,37 @@ class UnsupportedMediaTypeError(ApplicationError):
     code = "unsupported_media_type"
 
 
+class TooManyRequestsError(ApplicationError):
+    """A limit on attempts was reached; ``retry_after`` seconds until it lifts."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = max(1, int(retry_after))
+
+
 class RequestBodyTooLarge(exceptions.APIException):
     """Raised from the upload handler while streaming: the body outgrew the cap."""
 
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "file_too_large"
+
+
+class JsonBodyTooLarge(exceptions.APIException):
+    """A request body other than a photo upload is over ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+
+
+ERR_BODY_TOO_LARGE = "The request body is larger than {limit_kb} KB; send less data."
+ERR_TOO_MANY_FIELDS = "The request has too many fields."
+
+
+def body_too_large_message() -> str:
+    return ERR_BODY_TOO_LARGE.format(limit_kb=settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024)
 
 
 _DRF_CODES = {
@@ -74,6 +101,7 @@ _DRF_CODES = {
     exceptions.ParseError: "malformed_request",
     exceptions.ValidationError: "invalid",
     RequestBodyTooLarge: "file_too_large",
+    JsonBodyTooLarge: "request_too_large",
 }
 
 
@@ -81,13 +109,26 @@ def error_body(code: str, message: str, details: Any = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+ERR_THROTTLED = "Too many requests for now. Try again in {wait} seconds."
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
-    if isinstance(exc, Http404):
+        response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+        if isinstance(exc, TooManyRequestsError):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, RequestDataTooBig):  # Django read a form body past the cap
+        exc = JsonBodyTooLarge(body_too_large_message())
+    elif isinstance(exc, TooManyFieldsSent):
+        exc = exceptions.ParseError(ERR_TOO_MANY_FIELDS)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+
+    # Imported here: rest_framework.views reads the API settings, whose classes import this.
+    from rest_framework.views import exception_handler
 
     response = exception_handler(exc, context)
     if response is None:
@@ -96,6 +137,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.ValidationError):
         message = "Some fields are missing or invalid."
         details = {"fields": response.data}
+    elif isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        wait = max(1, math.ceil(exc.wait))
+        message = ERR_THROTTLED.format(wait=wait)
+        details = {"retry_after": wait}
     else:
         message = str(getattr(exc, "detail", exc))
         details = {}

@@ -1,8 +1,49 @@
-"""OpenAPI schema tweaks: nested ``InputSerializer``/``OutputSerializer`` get their view's name."""
+"""OpenAPI schema tweaks: nested ``InputSerializer``/``OutputSerializer`` get their view's name,
+and every operation lists the error answers the whole API shares (config.errors): bad input and
+unknown fields, oversized bodies, missing credentials or role, unknown objects, throttles."""
 
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 
 _GENERIC = {"InputSerializer": "Input", "OutputSerializer": "Output"}
+_WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable; clients branch on it (docs/api.md).")
+    message = serializers.CharField(help_text="For people.")
+    details = serializers.DictField(help_text="e.g. `fields`, `retry_after`.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape of the API."""
+
+    error = ErrorDetailSerializer()
+
+
+ERROR_DESCRIPTIONS = {
+    "400": (
+        "Invalid request: `invalid` (see `details.fields`), `unknown_field` or "
+        "`read_only_field` (fields this endpoint does not take, named in `details.fields`), "
+        "`malformed_request` (not JSON, or nested too deep), or a rule of the endpoint."
+    ),
+    "401": "`not_authenticated` or `authentication_failed` (unknown or expired token).",
+    "403": "`permission_denied`: the caller's role may not use this endpoint.",
+    "404": "`not_found`: no such object, or not the caller's.",
+    "413": "`request_too_large` (a JSON body over 2 MiB) or `file_too_large` (a photo).",
+    "429": (
+        "`throttled` (too many requests, or a per-user quota used up) or `login_locked` "
+        "(too many failed sign-ins); wait `Retry-After` seconds."
+    ),
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "schema": {"type": "integer"},
+        "description": "Seconds until the limit lifts.",
+    }
+}
 
 
 class AutoSchema(BaseAutoSchema):
@@ -13,3 +54,31 @@ class AutoSchema(BaseAutoSchema):
             return name
         view_name = type(self.view).__name__.removesuffix("Api")
         return f"{view_name}{suffix}"
+
+    def _error_statuses(self) -> list[str]:
+        view = self.view
+        anonymous = any(p is AllowAny for p in view.permission_classes)
+        statuses = []
+        if self.method in _WRITES:
+            statuses += ["400", "413"]
+        if not anonymous:
+            statuses += ["401", "403"]
+        if "{" in self.path:
+            statuses.append("404")
+        quota = getattr(view, "quota_scope", None) and self.method in _WRITES
+        if anonymous or quota:
+            statuses.append("429")
+        return statuses
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response" or not self.path.startswith("/api/v1/"):
+            return responses
+        for status in self._error_statuses():
+            if status in responses:
+                continue
+            described = OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status])
+            responses[status] = self._get_response_for_code(described, status)
+            if status == "429":
+                responses[status]["headers"] = RETRY_AFTER
+        return responses

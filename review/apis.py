@@ -10,12 +10,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assessment.serializers import ClaimAssessmentSerializer, DecisionSerializer
+from claims import services as claims_services
 from claims.apis import VehicleSerializer
 from claims.permissions import IsAdjuster
+from config.serializers import CappedJSONField, InputSerializer, NoInput
 from review import selectors, services
 
 # One working day of active time: a larger figure from a screen is a clock bug, not work.
 MAX_ACTIVE_MS = 8 * 3600 * 1000
+# A region's mask as COCO RLE: a few hundred bytes for a real dent; 256 KiB is a mask of
+# ~100,000 runs, past any drawing on the largest mask grid, yet cheap to refuse.
+MAX_MASK_JSON_BYTES = 256 * 1024
 
 
 class LockOutputSerializer(serializers.Serializer):
@@ -226,7 +231,7 @@ class ReviewLockApi(APIView):
 
     permission_classes = [IsAdjuster]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         active_ms = serializers.IntegerField(
             required=False, default=0, min_value=0, max_value=MAX_ACTIVE_MS
         )
@@ -248,6 +253,7 @@ class ReviewLockApi(APIView):
 
     @extend_schema(responses={204: None}, tags=["review"])
     def delete(self, request: Request, claim_id: str) -> Response:
+        NoInput(data=request.data).is_valid(raise_exception=True)
         claim = selectors.review_claim_get(claim_id=claim_id)
         services.review_lock_release(claim=claim, adjuster=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -261,6 +267,7 @@ class ReviewPhotoImageApi(APIView):
     @extend_schema(responses={(200, "image/jpeg"): bytes}, tags=["review"])
     def get(self, request: Request, claim_id: str, photo_id: str) -> FileResponse:
         photo = selectors.review_photo_get(claim_id=claim_id, photo_id=photo_id)
+        claims_services.photo_working_ensure(photo=photo)  # a lost copy is rebuilt
         response = FileResponse(photo.working.open("rb"), content_type="image/jpeg")
         response["Cache-Control"] = "private, max-age=3600"
         response["X-Content-Type-Options"] = "nosniff"
@@ -270,21 +277,24 @@ class ReviewPhotoImageApi(APIView):
 class ReviewPhotoLabelsApi(APIView):
     permission_classes = [IsAdjuster]
 
-    class InputSerializer(serializers.Serializer):
-        class RegionSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
+        class RegionSerializer(InputSerializer):
             label = serializers.CharField(max_length=60)
             severity = serializers.CharField(max_length=20)
             source_index = serializers.IntegerField(
                 required=False, allow_null=True, default=None, min_value=0
             )
             # Shape and content are checked by the service, with codes the screen can act on.
-            mask_rle = serializers.JSONField()
+            mask_rle = CappedJSONField(max_bytes=MAX_MASK_JSON_BYTES)
 
         base_version = serializers.IntegerField(min_value=0)
         active_ms = serializers.IntegerField(
             required=False, default=0, min_value=0, max_value=MAX_ACTIVE_MS
         )
-        regions = RegionSerializer(many=True, allow_empty=True)
+        # The cap is checked before any region is validated (ListSerializer does so).
+        regions = RegionSerializer(
+            many=True, allow_empty=True, max_length=services.MAX_REGIONS_PER_PHOTO
+        )
 
     class OutputSerializer(serializers.Serializer):
         labels = LabelsOutputSerializer()
@@ -313,7 +323,7 @@ class ReviewPhotoLabelsApi(APIView):
 class ReviewNoteCreateApi(APIView):
     permission_classes = [IsAdjuster]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         text = serializers.CharField(max_length=5000)
 
     @extend_schema(request=InputSerializer, responses={201: NoteOutputSerializer}, tags=["review"])
@@ -336,7 +346,7 @@ class ReviewNoteCreateApi(APIView):
 class ReviewDecisionApi(APIView):
     permission_classes = [IsAdjuster]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
         outcome = serializers.ChoiceField(choices=sorted(services.ACTION_OUTCOMES))
         reason = serializers.CharField(max_length=2000, required=False, allow_blank=True)
         message_to_customer = serializers.CharField(

@@ -11,7 +11,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 from PIL import Image
 
-from claims import apis, images, selectors, services, uploads
+from claims import images, selectors, services, uploads
 from claims.models import Claim, IdempotencyRecord, Photo
 from claims.tests.factories import (
     ClaimFactory,
@@ -38,6 +38,7 @@ from claims.tests.helpers import (
     upload,
     upload_raw,
 )
+from config import serializers as input_rules
 
 pytestmark = pytest.mark.django_db
 
@@ -164,6 +165,17 @@ def test_bad_input_jpeg_with_gps_exif(claim, customer_client, media_root):
     assert b"Exif\x00\x00" not in working_bytes
 
 
+def test_stored_photos_and_their_claim_folders_are_owner_only(claim, customer_client, media_root):
+    response = upload(customer_client, claim.pk, jpeg_bytes())
+
+    assert response.status_code == 201
+    photo = Photo.objects.get()
+    for storage_dir, name in (("originals", photo.original.name), ("working", photo.working.name)):
+        path = media_root / storage_dir / name
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+        assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700, path.parent  # the claim's
+
+
 # --- file names -------------------------------------------------------------------------
 
 
@@ -285,7 +297,7 @@ def test_bad_input_server_owned_field_in_body(customer_client, snapshot, field):
 
     assert_rejected_upload(response, 400, "read_only_field", before, snapshot)
     assert error_of(response)["details"] == {"fields": [field]}
-    assert error_of(response)["message"] == apis.ERR_SERVER_OWNED.format(fields=field)
+    assert error_of(response)["message"] == input_rules.ERR_SERVER_OWNED.format(fields=field)
 
 
 def test_bad_input_submit_without_photos(claim, customer_client, snapshot, enqueued):
@@ -423,6 +435,7 @@ def test_request_size_limit_middleware_refuses_before_reading_the_body(small_cap
     request = RequestFactory().post(
         "/api/v1/claims/x/photos/", data=b"", content_type="multipart/form-data; boundary=x"
     )
+    request.META["CONTENT_TYPE"] = "multipart/form-data; boundary=x"
     request.META["CONTENT_LENGTH"] = str(uploads.body_limit() + 1)
     request._stream = Unreadable()
     middleware = uploads.RequestSizeLimitMiddleware(lambda r: pytest.fail("the view was called"))

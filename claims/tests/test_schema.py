@@ -67,3 +67,36 @@ def test_docs_page_renders_without_any_external_url():
     assert "swagger-ui" in html.lower()
     assert re.findall(r"https?://[^\s\"'<>]+", html) == []
     assert "/static/drf_spectacular_sidecar/" in html
+
+
+def _error_ref(operation: dict, status: str) -> str:
+    return operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+
+
+def test_schema_documents_the_shared_error_answers(schema):
+    create = schema["paths"]["/api/v1/claims/"]["post"]
+    upload = schema["paths"]["/api/v1/claims/{claim_id}/photos/"]["post"]
+    register = schema["paths"]["/api/v1/auth/register/"]["post"]
+    detail = schema["paths"]["/api/v1/claims/{claim_id}/"]["get"]
+
+    for operation in (create, upload):
+        assert {"400", "401", "403", "413", "429"} <= set(operation["responses"])
+    assert {"400", "413", "429"} <= set(register["responses"])
+    assert "401" not in register["responses"]
+    assert {"401", "403", "404"} <= set(detail["responses"])
+    assert "413" not in detail["responses"] and "429" not in detail["responses"]
+    assert _error_ref(create, "400") == "#/components/schemas/Error"
+    assert "unknown_field" in create["responses"]["400"]["description"]
+    assert "Retry-After" in create["responses"]["429"]["headers"]
+    error = schema["components"]["schemas"]["ErrorDetail"]
+    assert set(error["properties"]) == {"code", "message", "details"}
+
+
+def test_schema_shows_customers_the_customer_decision(schema):
+    claim = schema["components"]["schemas"]["ClaimOutput"]
+    decision = claim["properties"]["decision"]
+
+    refs = [item.get("$ref") for item in decision.get("allOf", decision.get("oneOf", []))] + [
+        decision.get("$ref")
+    ]
+    assert "#/components/schemas/CustomerDecision" in refs
