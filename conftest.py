@@ -53,6 +53,16 @@ def _media_root(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Throttles, quotas and sign-in limits count in the cache: every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _audit_trail_flushable(request: pytest.FixtureRequest):
     """Let transactional tests' flush empty the append-only audit table, and nothing else.
 

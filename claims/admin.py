@@ -2,7 +2,11 @@
 
 from django.contrib import admin
 
-from claims.models import Claim, IdempotencyRecord, Photo
+from claims.forms import AdminLoginForm
+from claims.models import ApiToken, Claim, IdempotencyRecord, Photo
+
+# The admin's sign-in counts against the same limits as the pages' (claims.login_limits).
+admin.site.login_form = AdminLoginForm
 
 
 class PhotoInline(admin.TabularInline):
@@ -26,3 +30,16 @@ class ClaimAdmin(admin.ModelAdmin):
 class IdempotencyRecordAdmin(admin.ModelAdmin):
     list_display = ("user", "key", "scope", "status_code", "created_at")
     readonly_fields = ("user", "key", "scope", "fingerprint", "status_code", "response_body")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens can be listed and revoked (deleted); their keys are not stored, only hashes."""
+
+    list_display = ("prefix", "user", "created_at", "expires_at")
+    search_fields = ("user__username", "prefix")
+    fields = ("prefix", "user", "created_at", "expires_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -1,7 +1,5 @@
 """REST API for customers: accounts, claims, photos. One view per action; logic in services."""
 
-from collections.abc import Mapping
-
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -12,43 +10,64 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from assessment import selectors as assessment_selectors
 from assessment.serializers import (
     ClaimAssessmentSerializer,
-    DecisionSerializer,
+    CustomerDecisionSerializer,
     PhotoAssessmentSerializer,
 )
-from claims import selectors, services
+from claims import login_limits, selectors, services
 from claims.idempotency import idempotent
 from claims.models import Photo
 from claims.permissions import IsCustomer
 from claims.roles import user_roles
 from config.errors import ApplicationError
+from config.serializers import InputSerializer, NoInput, check_fields
+from config.throttling import AnonRateThrottle
 
-ERR_SERVER_OWNED = "These fields are set by the server and cannot be sent: {fields}."
 ERR_NO_IMAGE = "Attach the photo in the multipart field 'image'."
 ERR_ONE_IMAGE = "Send one photo per request in the field 'image'."
+ERR_BAD_CREDENTIALS = "Unable to log in with provided credentials."
 
-SERVER_OWNED_FIELDS = {
-    "id",
-    "status",
-    "decision",
-    "reference",
-    "owner",
-    "submitted_at",
-    "created_at",
-    "updated_at",
-    "photos",
-}
+# What a claim shows but only the server sets: sending one is a ``read_only_field`` error.
+SERVER_OWNED_FIELDS = frozenset(
+    {
+        "id",
+        "status",
+        "status_display",
+        "decision",
+        "assessment",
+        "reference",
+        "owner",
+        "vehicle",
+        "submitted_at",
+        "created_at",
+        "updated_at",
+        "photos",
+        "estimate_total",
+    }
+)
+# What an account shows or Django keeps on it, none of which a registration may set.
+SERVER_OWNED_ACCOUNT_FIELDS = frozenset(
+    {
+        "id",
+        "roles",
+        "token",
+        "groups",
+        "is_staff",
+        "is_superuser",
+        "is_active",
+        "user_permissions",
+        "date_joined",
+        "last_login",
+    }
+)
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -57,18 +76,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     required=False,
     description="A retried request with the same key returns the first result.",
 )
-
-
-def _reject_server_owned(data) -> None:
-    if not isinstance(data, Mapping):
-        return  # a JSON list or scalar: the serializer answers "expected a dictionary"
-    sent = sorted(SERVER_OWNED_FIELDS.intersection(data.keys()))
-    if sent:
-        raise ApplicationError(
-            ERR_SERVER_OWNED.format(fields=", ".join(sent)),
-            code="read_only_field",
-            details={"fields": sent},
-        )
 
 
 class PhotoOutputSerializer(serializers.Serializer):
@@ -128,10 +135,11 @@ class ClaimOutputSerializer(serializers.Serializer):
             claim.photos.all(), many=True, context={"photo_assessments": shown}
         ).data
 
-    @extend_schema_field(DecisionSerializer(allow_null=True))
+    @extend_schema_field(CustomerDecisionSerializer(allow_null=True))
     def get_decision(self, claim) -> dict | None:
+        # The customer's words only: no fraud signal, threshold or score (assessment.selectors).
         decision = assessment_selectors.decision_latest(claim=claim)
-        return DecisionSerializer(decision).data if decision else None
+        return CustomerDecisionSerializer(decision).data if decision else None
 
     @extend_schema_field(ClaimAssessmentSerializer(allow_null=True))
     def get_assessment(self, claim) -> dict | None:
@@ -144,10 +152,15 @@ class RegisterApi(APIView):
     authentication_classes: list = []
     throttle_classes = [AnonRateThrottle]
 
-    class InputSerializer(serializers.Serializer):
-        username = serializers.RegexField(r"^[\w.@+-]{3,150}$")
-        email = serializers.EmailField()
-        password = serializers.CharField(write_only=True, max_length=128)
+    class InputSerializer(InputSerializer):
+        server_owned = SERVER_OWNED_ACCOUNT_FIELDS
+
+        # The form here (the page's form has the same); look-alike letters and case-insensitive
+        # uniqueness in claims.services.user_register, for both.
+        username = serializers.RegexField(r"^[\w.@+-]{3,150}$", max_length=150)
+        email = serializers.EmailField(max_length=254)
+        # Exactly as typed: sign-in does not trim either.
+        password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -161,47 +174,62 @@ class RegisterApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_register(**data.validated_data)
-        token, _ = Token.objects.get_or_create(user=user)
         body = {
             "id": user.id,
             "username": user.username,
             "email": user.email,
             "roles": user_roles(user),
-            "token": token.key,
+            "token": services.api_token_issue(user=user),
         }
         return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 class TokenApi(APIView):
+    """A new API token for a username and password (sign-in limits: claims.login_limits)."""
+
     permission_classes = [AllowAny]
     authentication_classes: list = []
     throttle_classes = [AnonRateThrottle]
 
+    class InputSerializer(InputSerializer):
+        username = serializers.CharField(max_length=150)
+        password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+
     @extend_schema(
-        request=AuthTokenSerializer,
+        request=InputSerializer,
         responses={
             200: inline_serializer(
                 "TokenOutput",
-                {"token": serializers.CharField(), "roles": serializers.ListField()},
+                {
+                    "token": serializers.CharField(),
+                    "roles": serializers.ListField(child=serializers.CharField()),
+                    "expires_at": serializers.DateTimeField(),
+                },
             )
         },
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        data = AuthTokenSerializer(data=request.data, context={"request": request})
+        data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = data.validated_data["user"]
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key, "roles": user_roles(user)})
+        user = login_limits.login_authenticate(request=request, **data.validated_data)
+        if user is None or not user.is_active:
+            raise serializers.ValidationError({"non_field_errors": [ERR_BAD_CREDENTIALS]})
+        key = services.api_token_issue(user=user)
+        token = selectors.api_token_get(key=key)
+        return Response({"token": key, "roles": user_roles(user), "expires_at": token.expires_at})
 
 
 class ClaimCollectionApi(APIView):
     """``GET`` lists the caller's claims; ``POST`` starts a new one."""
 
     permission_classes = [IsCustomer]
+    quota_scope = "claims"  # per-user quota on POST (config.throttling.UserQuotaThrottle)
 
-    class InputSerializer(serializers.Serializer):
-        policy_number = serializers.RegexField(r"^[A-Za-z0-9\-/ ]{4,40}$")
+    class InputSerializer(InputSerializer):
+        server_owned = SERVER_OWNED_FIELDS
+
+        policy_number = serializers.RegexField(r"^[A-Za-z0-9\-/ ]{4,40}$", max_length=40)
         vehicle_make = serializers.CharField(max_length=60)
         vehicle_model = serializers.CharField(max_length=60)
         vehicle_year = serializers.IntegerField(min_value=1900, max_value=2100)
@@ -230,7 +258,6 @@ class ClaimCollectionApi(APIView):
         tags=["claims"],
     )
     def post(self, request: Request) -> Response:
-        _reject_server_owned(request.data)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
 
@@ -256,6 +283,7 @@ class ClaimSubmitApi(APIView):
 
     @extend_schema(request=None, responses={202: ClaimOutputSerializer}, tags=["claims"])
     def post(self, request: Request, claim_id: str) -> Response:
+        NoInput(data=request.data).is_valid(raise_exception=True)
         claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim_id)
         services.claim_submit(claim=claim)
         claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim_id)
@@ -265,8 +293,10 @@ class ClaimSubmitApi(APIView):
 class PhotoUploadApi(APIView):
     permission_classes = [IsCustomer]
     parser_classes = [MultiPartParser, FormParser]
+    quota_scope = "uploads"  # per-user quota (config.throttling.UserQuotaThrottle)
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(InputSerializer):
+        # Bounded by the upload cap (claims.uploads), checked while the body streams.
         image = serializers.FileField()
 
     @extend_schema(
@@ -276,13 +306,15 @@ class PhotoUploadApi(APIView):
         tags=["claims"],
     )
     def post(self, request: Request, claim_id: str) -> Response:
-        # The body was size-capped before it was read (claims.uploads).
-        claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim_id)
+        # The body was size-capped before it was read (claims.uploads). The photo gets the
+        # precise errors below and in the service; other fields are refused like anywhere.
         uploads = request.FILES.getlist("image")
         if not uploads:
             raise ApplicationError(ERR_NO_IMAGE, code="image_missing")
         if len(uploads) > 1:
             raise ApplicationError(ERR_ONE_IMAGE, code="too_many_files")
+        check_fields(self.InputSerializer(), request.data)
+        claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim_id)
 
         def ingest() -> Response:
             photo = services.photo_ingest(claim=claim, upload=uploads[0])
@@ -303,6 +335,7 @@ class PhotoDetailApi(APIView):
 
     @extend_schema(responses={204: None}, tags=["claims"])
     def delete(self, request: Request, claim_id: str, photo_id: str) -> Response:
+        NoInput(data=request.data).is_valid(raise_exception=True)
         photo = selectors.photo_get_for_owner(
             owner=request.user, claim_id=claim_id, photo_id=photo_id
         )
@@ -320,8 +353,7 @@ class PhotoImageApi(APIView):
         photo = selectors.photo_get_for_owner(
             owner=request.user, claim_id=claim_id, photo_id=photo_id
         )
-        if not photo.working or not photo.working.storage.exists(photo.working.name):
-            services.photo_prepare(photo=photo)  # re-create a lost working copy from the original
+        services.photo_working_ensure(photo=photo)  # a lost copy is rebuilt from the original
         response = FileResponse(photo.working.open("rb"), content_type="image/jpeg")
         response["Cache-Control"] = "private, max-age=3600"
         response["X-Content-Type-Options"] = "nosniff"

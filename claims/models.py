@@ -148,3 +148,26 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class ApiToken(models.Model):
+    """An API token, kept as its SHA-256 only: a copy of the database holds no usable token.
+
+    Tokens are 256-bit random strings, so one fast hash is enough (a slow password hash would
+    protect guessable secrets, which these are not). Each has an expiry by role and is shown
+    once, when issued (claims.services.api_token_issue).
+    """
+
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=8, editable=False)  # tells tokens apart in the admin
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="apitoken_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user_id})"

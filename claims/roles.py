@@ -2,6 +2,7 @@
 
 from enum import StrEnum
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 
@@ -28,3 +29,22 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> list[str]:
     if user.is_superuser:
         roles.append(Role.ADMIN.value)
     return sorted(roles)
+
+
+STAFF_ROLES = (Role.ADJUSTER.value, Role.DATA_TEAM.value)
+
+
+def user_is_staff(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Anyone who sees other people's claims: adjusters, the data team, admin-site users."""
+    if not user.is_authenticated:
+        return False
+    if user.is_staff or user.is_superuser:
+        return True
+    return user.groups.filter(name__in=STAFF_ROLES).exists()
+
+
+def session_hours(user: AbstractBaseUser | AnonymousUser) -> int:
+    """How long a session or API token of ``user`` lasts (CLAIMVISION_*_SESSION_HOURS)."""
+    if user_is_staff(user):
+        return settings.CLAIMVISION_STAFF_SESSION_HOURS
+    return settings.CLAIMVISION_CUSTOMER_SESSION_HOURS

@@ -4,7 +4,7 @@ import uuid
 
 from django.db.models import QuerySet
 
-from claims.models import Claim, Photo
+from claims.models import ApiToken, Claim, Photo
 from config.errors import NotFoundError
 
 ERR_CLAIM_NOT_FOUND = "No claim with that id."
@@ -44,3 +44,10 @@ def photo_get_for_owner(*, owner, claim_id, photo_id) -> Photo:
     if photo is None:
         raise NotFoundError(ERR_PHOTO_NOT_FOUND)
     return photo
+
+
+def api_token_get(*, key: str) -> ApiToken | None:
+    """The live token with this key (compared by hash), with its user; None if unknown."""
+    from claims.services import api_token_hash
+
+    return ApiToken.objects.select_related("user").filter(key_hash=api_token_hash(key)).first()

@@ -1,7 +1,9 @@
 """Writes for claims: registration, the claim lifecycle, photo intake and queue hand-off."""
 
+import hashlib
 import logging
 import os
+import re
 import secrets
 import unicodedata
 import uuid
@@ -18,13 +20,19 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from claims import images
-from claims.models import Claim, Photo
-from claims.roles import Role
-from config.errors import ApplicationError, ConflictError
+from claims.models import ApiToken, Claim, Photo
+from claims.roles import Role, session_hours
+from config.errors import ApplicationError, ConflictError, NotFoundError
 
 logger = logging.getLogger(__name__)
 
 ERR_USERNAME_TAKEN = "That username is taken. Choose another one."
+ERR_USERNAME_FORM = "Use 3 to 150 letters, digits and @ . + - _ only."
+ERR_USERNAME_CONFUSABLE = (
+    "Use only the Latin letters a-z in a username: letters from other alphabets, or styled "
+    "letters, can look the same as someone else's name."
+)
+USERNAME_HELP = "3 to 150 letters a-z, digits and @ . + - _"
 ERR_WEAK_PASSWORD = "Choose a stronger password."  # noqa: S105 - a message, not a password
 ERR_TRANSITION = "A claim that is {current} cannot become {target}."
 ERR_NOT_DRAFT = "Photos can only be changed while the claim is a draft (this one is {status})."
@@ -35,6 +43,12 @@ ERR_PHOTO_LIMIT = "A claim holds at most {limit} photos. Remove one before addin
 ERR_NO_PHOTOS = "Add at least one photo of the damage before submitting."
 ERR_NO_NEW_PHOTOS = "Add at least one new photo before sending the claim back to us."
 ERR_FUTURE_INCIDENT = "The incident date cannot be in the future."
+ERR_PHOTO_FILES_MISSING = "This photo's file is missing from storage; it must be uploaded again."
+
+
+class PhotoFileMissingError(NotFoundError):
+    """Neither the working copy nor the original of a photo is in storage."""
+
 
 S = Claim.Status
 # The lifecycle. Later stages (assessment, review) add their moves here, not elsewhere.
@@ -51,15 +65,43 @@ TRANSITIONS: dict[str, set[str]] = {
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
 
 
+_USERNAME = re.compile(r"[A-Za-z0-9.@+_-]{3,150}")
+
+
+def username_normalise(username: str) -> str:
+    """The username as stored: NFKC (full-width and styled letters become plain ones), without
+    surrounding spaces, and ASCII only.
+
+    Letters of other alphabets are refused rather than kept: Cyrillic a (U+0430) and Greek
+    omicron (U+03BF) look exactly like Latin "a" and "o", so a name spelt with them could pass
+    for "admin" in the review queue and the audit trail. Uniqueness is case-insensitive on top
+    of this (``user_register``).
+    """
+    name = unicodedata.normalize("NFKC", username).strip()
+    if not name.isascii():
+        raise ApplicationError(ERR_USERNAME_CONFUSABLE, code="username_confusable")
+    if not _USERNAME.fullmatch(name):
+        raise ApplicationError(ERR_USERNAME_FORM, code="username_invalid")
+    return name
+
+
 def user_register(*, username: str, email: str, password: str):
-    """Create a customer account. Staff roles are never self-assigned."""
+    """Create a customer account. Staff roles are never self-assigned.
+
+    The password is used exactly as typed (no trimming), as every sign-in uses it.
+    """
     User = get_user_model()
+    username = username_normalise(username)
     try:
         validate_password(password, user=User(username=username, email=email))
     except DjangoValidationError as exc:
         raise ApplicationError(
             ERR_WEAK_PASSWORD, code="weak_password", details={"password": exc.messages}
         ) from None
+    # "Erin" and "erin" are one name to the people who read it; the unique index on
+    # lower(username) (migration 0004) settles a race between two registrations.
+    if User.objects.filter(username__iexact=username).exists():
+        raise ConflictError(ERR_USERNAME_TAKEN, code="username_taken")
     try:
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email, password=password)
@@ -68,6 +110,33 @@ def user_register(*, username: str, email: str, password: str):
     except IntegrityError:
         raise ConflictError(ERR_USERNAME_TAKEN, code="username_taken") from None
     return user
+
+
+def api_token_issue(*, user) -> str:
+    """A new API token for ``user``, returned once; only its hash is stored.
+
+    Each sign-in gets its own token, expiring after the role's session length
+    (claims.roles.session_hours); past ``CLAIMVISION_API_TOKENS_PER_USER`` live tokens the
+    oldest are revoked, and expired ones are deleted on the way.
+    """
+    key = secrets.token_hex(32)
+    now = timezone.now()
+    with transaction.atomic():
+        ApiToken.objects.filter(user=user, expires_at__lte=now).delete()
+        ApiToken.objects.create(
+            user=user,
+            key_hash=api_token_hash(key),
+            prefix=key[:8],
+            expires_at=now + timedelta(hours=session_hours(user)),
+        )
+        keep = settings.CLAIMVISION_API_TOKENS_PER_USER
+        stale = ApiToken.objects.filter(user=user).order_by("-created_at", "-id")[keep:]
+        ApiToken.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
+    return key
+
+
+def api_token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _new_reference() -> str:
@@ -276,16 +345,37 @@ def claim_prepare(*, claim_id: uuid.UUID | str) -> Claim | None:
     return claim
 
 
+def photo_working_ensure(*, photo: Photo) -> bool:
+    """Rebuild a lost working copy (and its quality check) from the original; True if rebuilt.
+
+    Every reader of working copies calls this first (image views, exports, preparation), so a
+    copy lost to a disk clean-up or a failed restore costs one re-encode, not an error. Raises
+    ``PhotoFileMissingError`` when the original is gone too; its message names no path.
+    """
+    if photo.working and photo.working.storage.exists(photo.working.name):
+        return False
+    if not photo.original or not photo.original.storage.exists(photo.original.name):
+        logger.error("photo %s: working copy and original are both missing", photo.pk)
+        raise PhotoFileMissingError(ERR_PHOTO_FILES_MISSING, code="photo_file_missing")
+    with photo.original.open("rb") as original:
+        working_bytes, grey = images.working_copy(
+            original, max_side=settings.CLAIMVISION_WORKING_MAX_SIDE
+        )
+    photo.working.save(f"{photo.claim_id}/{photo.id}.jpg", ContentFile(working_bytes), False)
+    quality = images.quality_check(grey, width=photo.width, height=photo.height)
+    photo.quality_warnings, photo.quality_metrics = quality.warnings, quality.metrics
+    Photo.objects.filter(pk=photo.pk).update(
+        working=photo.working.name,
+        quality_warnings=photo.quality_warnings,
+        quality_metrics=photo.quality_metrics,
+    )
+    logger.warning("photo %s: rebuilt its missing working copy from the original", photo.pk)
+    return True
+
+
 def photo_prepare(*, photo: Photo) -> Photo:
     """Re-create whatever is missing: the working copy, the quality check, the hash."""
-    if not photo.working or not photo.working.storage.exists(photo.working.name):
-        with photo.original.open("rb") as original:
-            working_bytes, grey = images.working_copy(
-                original, max_side=settings.CLAIMVISION_WORKING_MAX_SIDE
-            )
-        photo.working.save(f"{photo.claim_id}/{photo.id}.jpg", ContentFile(working_bytes), False)
-        quality = images.quality_check(grey, width=photo.width, height=photo.height)
-        photo.quality_warnings, photo.quality_metrics = quality.warnings, quality.metrics
+    photo_working_ensure(photo=photo)
     photo.status = Photo.Status.PREPARED
     photo.prepared_at = timezone.now()
     photo.save(

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from claims import selectors, services
 from claims.apis import ClaimOutputSerializer
-from claims.forms import RegisterForm
+from claims.forms import LoginForm, RegisterForm
 from claims.models import Claim
 from claims.roles import Role, user_has_role
 from config.errors import ApplicationError, NotFoundError
@@ -94,7 +94,16 @@ def _upload_context() -> dict:
 
 
 class LoginView(auth_views.LoginView):
+    """Sign-in with limits per account and per address (claims.login_limits)."""
+
     redirect_authenticated_user = True
+    authentication_form = LoginForm
+
+    def form_invalid(self, form) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.locked:
+            response.status_code = 429
+        return response
 
 
 def register(request: HttpRequest) -> HttpResponse:
@@ -112,7 +121,7 @@ def register(request: HttpRequest) -> HttpResponse:
             if exc.code == "weak_password":
                 for message in exc.details.get("password", [exc.message]):
                     form.add_error("password", message)
-            elif exc.code == "username_taken":
+            elif exc.code in ("username_taken", "username_invalid", "username_confusable"):
                 form.add_error("username", exc.message)
             else:
                 form.add_error(None, exc.message)

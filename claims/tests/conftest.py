@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from claims import tasks
+from claims import services, tasks
 from claims.models import Claim, IdempotencyRecord, Photo
 from claims.tests.factories import (
     AdjusterFactory,
@@ -79,9 +78,8 @@ def api_client_for(db) -> Callable[..., APIClient]:
     """An API client that sends ``Authorization: Token ...`` for ``user``."""
 
     def make(user) -> APIClient:
-        token, _ = Token.objects.get_or_create(user=user)
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {services.api_token_issue(user=user)}")
         return client
 
     return make

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.authtoken.models import Token
 
 from claims.roles import Role
 
@@ -46,7 +45,6 @@ class Command(BaseCommand):
             user.save()
             if role is not Role.ADMIN:
                 user.groups.add(Group.objects.get_or_create(name=role.value)[0])
-            Token.objects.get_or_create(user=user)
             lines.append(f"{username} {password}")
         credentials_file.parent.mkdir(parents=True, exist_ok=True)
         credentials_file.write_text("\n".join(lines) + "\n")
