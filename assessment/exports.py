@@ -31,6 +31,7 @@ from PIL import Image
 from assessment.models import ExportJob, ModelVersion, PhotoAssessment, Region
 from assessment.splits import EVAL, TRAIN, split_for_claim
 from claims.models import Photo
+from claims.services import PhotoFileMissingError, photo_working_ensure
 from config.errors import ApplicationError, ConflictError, NotFoundError
 from ml import label_export
 from ml.coco import rle_to_mask
@@ -49,6 +50,9 @@ ERR_SINCE = "Export {export_id} is not one of yours."
 ERR_NO_LABEL_MAP = "No model version is registered, so there is no label map to export with."
 ERR_NOT_FOUND = "No such export."
 ERR_NOT_READY = "This export is {status}; download it once it has succeeded."
+# What the data team reads about a failed export: the kind of error, never its text, which can
+# name server paths; the worker's log has the whole traceback.
+ERR_EXPORT_FAILED = "The export failed ({kind}); the exports worker's log has the details."
 
 SPLITS = (TRAIN, EVAL)
 
@@ -219,6 +223,7 @@ def _reviewer(user_id: int | None) -> str | None:
 class _Skipped:
     regions: int = 0
     labels: set[str] = field(default_factory=set)
+    photos: int = 0  # neither working copy nor original in storage
 
 
 def _region_mask(rle: dict, height: int, width: int):
@@ -279,6 +284,11 @@ def export_images_iter(
         for c in batch:
             photo = photos[c.photo_id]
             pa = assessments[c.assessment_id]
+            try:
+                photo_working_ensure(photo=photo)  # a lost working copy is rebuilt
+            except PhotoFileMissingError:
+                skipped.photos += 1  # one lost photo never fails the whole export
+                continue
             width, height = _working_size(photo)
             mv = pa.model_version.version
 
@@ -376,8 +386,15 @@ def export_write(
                 skipped.regions,
                 sorted(skipped.labels),
             )
+        if skipped.photos:
+            logger.warning("export skipped %d photos without any stored file", skipped.photos)
         writer.manifest["skipped_regions"] = skipped.regions
-    return {**writer.counts, "skipped_regions": skipped.regions}
+        writer.manifest["skipped_photos"] = skipped.photos
+    return {
+        **writer.counts,
+        "skipped_regions": skipped.regions,
+        "skipped_photos": skipped.photos,
+    }
 
 
 def export_query_validate(*, query: ExportQuery, user=None) -> ExportQuery:
@@ -468,7 +485,7 @@ def export_job_run(*, export_id: int) -> ExportJob:
             saved = storage.save(name, File(tmp, name=name))
     except Exception as exc:
         job.status = ExportJob.Status.FAILED
-        job.error = f"{type(exc).__name__}: {exc}"[:300]
+        job.error = ERR_EXPORT_FAILED.format(kind=type(exc).__name__)[:300]
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "error", "finished_at"])
         logger.exception("export %s failed", job.pk)

@@ -32,6 +32,40 @@ REASON_MESSAGES = {
 }
 
 
+# What a customer reads for each reason (API and pages): plain words, no score, threshold or
+# photo number. A code missing here and from CUSTOMER_WORDED_REASONS is never shown to a
+# customer: ``duplicate_photo`` is a fraud signal, and naming it would let anyone test
+# whether a photo is in someone else's claim.
+CUSTOMER_REASON_MESSAGES = {
+    "customer_contested": "You asked for a person to review the automatic decision.",
+    "low_photo_confidence": (
+        "Our system is not sure enough about the damage in your photos to decide on its own."
+    ),
+    "low_region_confidence": (
+        "Our system is not sure enough about the damage in your photos to decide on its own."
+    ),
+    "always_human_type": "This kind of damage is always checked by an adjuster.",
+    "always_human_severity": "Damage this serious is always checked by an adjuster.",
+    "estimate_over_limit": "The repair estimate is above the amount we decide automatically.",
+    "photo_quality": "Some photos may be too dark, blurry or small to judge the damage.",
+    "no_damage_found": "We could not see damage in your photos, so an adjuster will check them.",
+    "assessment_failed": "One of your photos could not be assessed automatically.",
+    "no_price_rule": "Part of the damage needs to be priced by an adjuster.",
+    "more_photos_received": "You sent more photos; an adjuster will look at them.",
+}
+# Reasons whose message an adjuster wrote for the customer, or the standard sentence per
+# outcome (review.services.REASON_CODES): shown as they are.
+CUSTOMER_WORDED_REASONS = frozenset(
+    {"adjuster_approved", "adjuster_corrected", "adjuster_denied", "more_photos_requested"}
+)
+STAFF_ONLY_REASONS = frozenset(REASON_MESSAGES) - frozenset(CUSTOMER_REASON_MESSAGES)
+# Shown when every reason a claim went to a person is staff-only.
+CUSTOMER_ROUTINE_CHECK = {
+    "code": "routine_check",
+    "message": "An adjuster checks some claims before they are decided.",
+}
+
+
 @dataclass(frozen=True)
 class PolicyRules:
     """Thresholds and switches. Defaults are conservative: a model decides only what it is sure

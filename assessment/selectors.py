@@ -1,5 +1,6 @@
 """Reads for assessment: the latest decision and the regions shown per photo."""
 
+from assessment import policy
 from assessment.models import ClaimAssessment, Decision, ModelVersion, PhotoAssessment
 from claims.models import Claim
 
@@ -11,6 +12,26 @@ def decision_latest(*, claim: Claim) -> Decision | None:
         .order_by("-created_at", "-id")
         .first()
     )
+
+
+def decision_reasons_for_customer(*, decision: Decision) -> list[dict]:
+    """The decision's reasons as the customer may read them: customer words per code, one per
+    message, staff-only and unknown codes left out (assessment.policy.CUSTOMER_REASON_MESSAGES).
+    A claim sent to a person for staff-only reasons alone gets a neutral sentence."""
+    shown: list[dict] = []
+    for reason in decision.reasons or []:
+        code = reason.get("code")
+        if code in policy.CUSTOMER_WORDED_REASONS:
+            message = str(reason.get("message") or "")
+        elif code in policy.CUSTOMER_REASON_MESSAGES:
+            message = policy.CUSTOMER_REASON_MESSAGES[code]
+        else:
+            continue
+        if message and all(message != r["message"] for r in shown):
+            shown.append({"code": code, "message": message})
+    if not shown and decision.reasons and not decision.automatic:
+        shown.append(dict(policy.CUSTOMER_ROUTINE_CHECK))
+    return shown
 
 
 def claim_assessment_get(*, claim: Claim) -> ClaimAssessment | None:

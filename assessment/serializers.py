@@ -22,6 +22,19 @@ class DecisionSerializer(serializers.Serializer):
     decided_at = serializers.DateTimeField(source="created_at")
 
 
+class CustomerDecisionSerializer(DecisionSerializer):
+    """The decision as customers see it: reasons in their words only, never a fraud signal or
+    an internal threshold (assessment.selectors.decision_reasons_for_customer)."""
+
+    reasons = serializers.SerializerMethodField()
+
+    @extend_schema_field(ReasonSerializer(many=True))
+    def get_reasons(self, decision) -> list[dict]:
+        return ReasonSerializer(
+            selectors.decision_reasons_for_customer(decision=decision), many=True
+        ).data
+
+
 class EstimateLineSerializer(serializers.Serializer):
     photo_id = serializers.UUIDField()
     region_index = serializers.IntegerField()

@@ -283,3 +283,52 @@ def test_export_task_is_routed_to_the_exports_queue():
     route = app.amqp.router.route({}, "assessment.export_labels")
 
     assert route["queue"].name == "exports"
+
+
+# --- lost files ---------------------------------------------------------------------------
+
+
+def test_export_rebuilds_a_missing_working_copy_from_the_original(reviewed, data_team_member):
+    _, photos = reviewed
+    photos[0].working.storage.delete(photos[0].working.name)
+
+    job = _run(data_team_member, formats=["coco"])
+
+    assert job.status == ExportJob.Status.SUCCEEDED, job.error
+    assert job.counts["images"] == 1 and job.counts["skipped_photos"] == 0
+    assert photos[0].working.storage.exists(photos[0].working.name)
+    image_names = [n for n in _zip(job).namelist() if n.startswith("images/")]
+    assert len(image_names) == 1
+
+
+def test_export_skips_a_photo_whose_files_are_all_lost(reviewed, data_team_member):
+    _, photos = reviewed
+    for field in (photos[0].working, photos[0].original):
+        field.storage.delete(field.name)
+
+    job = _run(data_team_member, formats=["coco"])
+
+    assert job.status == ExportJob.Status.SUCCEEDED, job.error
+    assert job.counts["images"] == 0 and job.counts["skipped_photos"] == 1
+
+
+def test_export_failure_shows_no_server_path(
+    data_team_member, model_version, monkeypatch, settings
+):
+    secret_path = f"{settings.MEDIA_ROOT}/working/x/y.jpg"
+
+    def broken(**kwargs):
+        raise FileNotFoundError(2, "No such file or directory", secret_path)
+
+    monkeypatch.setattr(exports, "export_write", broken)
+    job = exports.export_job_create(
+        user=data_team_member, formats=["coco"], query=exports.ExportQuery()
+    )
+
+    with pytest.raises(FileNotFoundError):
+        tasks.export_labels_task(job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.FAILED
+    assert job.error == exports.ERR_EXPORT_FAILED.format(kind="FileNotFoundError")
+    assert "/" not in job.error

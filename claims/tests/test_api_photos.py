@@ -222,6 +222,21 @@ def test_photo_image_api_streams_the_metadata_free_working_copy(claim, customer_
         assert dict(img.getexif()) == {}
 
 
+def test_photo_image_api_rebuilds_a_lost_working_copy_and_leaves_the_photo_new(
+    claim, customer_client, media_root
+):
+    photo_id = upload(customer_client, claim.pk, two_tone_jpeg()).json()["id"]
+    working = media_root / "working" / f"{claim.pk}/{photo_id}.jpg"
+    working.unlink()
+
+    response = customer_client.get(photo_image_url(claim.pk, photo_id))
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == working.read_bytes()
+    # still a new photo: only the file was rebuilt, the claim's intake is not touched
+    assert Photo.objects.get(pk=photo_id).status == Photo.Status.RECEIVED
+
+
 def test_photo_image_api_answers_404_for_an_unknown_photo(claim, customer_client):
     response = customer_client.get(photo_image_url(claim.pk, UNKNOWN_ID))
 

@@ -156,6 +156,37 @@ def test_review_photo_image_serves_working_copy_to_adjusters(
     assert adjuster_client.get(image_url(other_claim.pk, first_photo.pk)).status_code == 404
 
 
+def test_review_photo_image_rebuilds_a_missing_working_copy_from_the_original(
+    adjuster_client, in_review_claim, first_photo
+):
+    first_photo.working.storage.delete(first_photo.working.name)
+
+    response = adjuster_client.get(image_url(in_review_claim.pk, first_photo.pk))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    body = b"".join(response.streaming_content)
+    assert body.startswith(b"\xff\xd8\xff")
+    assert first_photo.working.storage.exists(first_photo.working.name)
+    first_photo.refresh_from_db()
+    assert first_photo.status == Photo.Status.PREPARED  # as it was: only the file came back
+
+
+def test_review_photo_image_without_any_stored_file_is_a_404_without_a_path(
+    adjuster_client, in_review_claim, first_photo, settings
+):
+    for field in (first_photo.working, first_photo.original):
+        field.storage.delete(field.name)
+
+    response = adjuster_client.get(image_url(in_review_claim.pk, first_photo.pk))
+
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "photo_file_missing"
+    assert error["message"] == claims_services.ERR_PHOTO_FILES_MISSING
+    assert str(settings.MEDIA_ROOT) not in response.content.decode()
+
+
 # --------------------------------------------------------------------------- locks
 
 

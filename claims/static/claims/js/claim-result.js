@@ -15,24 +15,6 @@
     severe: ["Severe", "parts need replacing"]
   };
   var OPERATION_TEXT = { repair: "Repair", replace: "Replace", refinish: "Paint", r_and_i: "Remove and refit" };
-  // Reasons the customer caused read better in the second person.
-  /* Reasons in the customer's words: the adjuster sees the model's scores and thresholds; the
-     customer needs to know why a person is looking, once per kind of reason, and never that a
-     photo was flagged as a possible duplicate. */
-  var CUSTOMER_REASONS = {
-    customer_contested: "You asked for a person to review the automatic decision.",
-    low_photo_confidence: "Our system is not sure enough about the damage in your photos to decide on its own.",
-    low_region_confidence: "Our system is not sure enough about the damage in your photos to decide on its own.",
-    always_human_type: "This kind of damage is always checked by an adjuster.",
-    always_human_severity: "Damage this serious is always checked by an adjuster.",
-    estimate_over_limit: "The repair estimate is above the amount we decide automatically.",
-    photo_quality: "Some photos may be too dark, blurry or small to judge the damage.",
-    duplicate_photo: "One of your photos needs a closer look by our team.",
-    no_damage_found: "We could not see damage in your photos, so an adjuster will check them.",
-    assessment_failed: "One of your photos could not be assessed automatically.",
-    no_price_rule: "Part of the damage needs to be priced by an adjuster.",
-    more_photos_received: "You sent more photos; an adjuster will look at them."
-  };
   var locale = (navigator.languages && navigator.languages[0]) || navigator.language || "en";
 
   // DOM helpers shared with damage-overlay.js (loaded first).
@@ -62,8 +44,10 @@
     }
   }
 
+  /* The server sends reasons in the customer's words already (one per kind, no scores, no
+     fraud signal: assessment.selectors.decision_reasons_for_customer). */
   function reasonText(reason) {
-    return CUSTOMER_REASONS[reason.code] || reason.message || reason.code;
+    return reason.message || reason.code;
   }
 
   function uniqueReasons(reasons) {
