@@ -32,7 +32,7 @@ from ml.labels import LabelMap, severity_for
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "starter"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "damage-v2"
 MODEL_JSON = "model.json"
 DEFAULT_THREADS = 2
 
