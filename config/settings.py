@@ -5,10 +5,13 @@ run on a laptop. ``DJANGO_ENV=production`` switches on the production profile, w
 start without a real secret key and allowed hosts and passes ``manage.py check --deploy``.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
 import environ
+
+from config.files import owner_only
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -34,9 +37,13 @@ else:
     else:
         from django.core.management.utils import get_random_secret_key
 
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _key_file.exists():
-            _key_file.write_text(get_random_secret_key())
+            # Created owner-only (0600) from the start: no moment where others could read it.
+            descriptor = os.open(_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(get_random_secret_key())
+        owner_only(_key_file)  # a key written by an older version was 0644
         SECRET_KEY = _key_file.read_text().strip()
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
     DEBUG = env.bool("DJANGO_DEBUG", default=True)
@@ -49,7 +56,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "claims",
@@ -59,12 +65,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.ContentSecurityPolicyMiddleware",
     "claims.uploads.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "claims.sessions.RoleSessionExpiryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -93,6 +101,10 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The database holds personal data and password hashes: owner-only, created so before
+    # SQLite opens it (SQLite gives its -wal and -shm files the database file's mode).
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        owner_only(Path(DATABASES["default"]["NAME"]), create=True)
     # Web server and worker share one file: wait for the write lock instead of failing, and
     # take it at the start of a transaction so concurrent writers do not deadlock.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -147,7 +159,7 @@ STORAGES = {
     },
     "working": {
         "BACKEND": "config.storage.PrivateFileSystemStorage",
-        "OPTIONS": {"subdir": "working", "file_permissions_mode": 0o640},
+        "OPTIONS": {"subdir": "working", "file_permissions_mode": 0o600},
     },
     "staticfiles": {
         "BACKEND": (
@@ -174,6 +186,8 @@ CLAIMVISION_WORKING_MAX_SIDE = env.int("CLAIMVISION_WORKING_MAX_SIDE", default=2
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600
+# Claim folders (originals/<claim>/, working/<claim>/) and export folders: owner-only too.
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 FILE_UPLOAD_HANDLERS = [
     "claims.uploads.CappedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
@@ -183,8 +197,14 @@ FILE_UPLOAD_HANDLERS = [
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "claims.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+    ],
+    # JSON with a size and nesting cap (config.parsers); forms and multipart as DRF has them.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -192,10 +212,18 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
+        "config.throttling.AnonRateThrottle",
+        "config.throttling.UserQuotaThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("CLAIMVISION_ANON_THROTTLE", default="120/minute"),
+        # Per-user quotas on writes (config.throttling.UserQuotaThrottle), "count/period".
+        # A customer files a claim or two a year: ten an hour is a broken client or abuse.
+        "claims": env.str("CLAIMVISION_QUOTA_CLAIMS", default="10/hour"),
+        # Twelve photos a claim, retakes and retries included, for a few claims an hour.
+        "uploads": env.str("CLAIMVISION_QUOTA_UPLOADS", default="60/hour"),
+        # An export streams whole data sets on its own worker for up to an hour.
+        "exports": env.str("CLAIMVISION_QUOTA_EXPORTS", default="10/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -319,7 +347,51 @@ CLAIMVISION_REVIEW_LOCK_MINUTES = env.int("CLAIMVISION_REVIEW_LOCK_MINUTES", def
 # mid-size body repair in the default price table's currency.
 CLAIMVISION_REVIEW_ESTIMATE_REF = env.float("CLAIMVISION_REVIEW_ESTIMATE_REF", default=1000.0)
 
+# --- Cache (throttles, quotas, sign-in limits) -------------------------------------------
+# The counters must be shared by every web process: locally one process, so memory is enough;
+# with several gunicorn processes point it at Redis, on a database of its own
+# (redis://host:6379/1), never the broker's: clearing a cache empties its whole database.
+CACHES = {"default": env.cache_url("CLAIMVISION_CACHE_URL", default="locmemcache://")}
+
+# --- Clients and sign-in ----------------------------------------------------------------
+# Addresses (or networks) of the reverse proxies in front of the web processes. X-Forwarded-For
+# is read only on requests that come from one of them; by default from nobody, so a client
+# cannot choose the address that throttles and sign-in limits count it under.
+CLAIMVISION_TRUSTED_PROXIES = [
+    ipaddress.ip_network(value, strict=False)
+    for value in env.list("CLAIMVISION_TRUSTED_PROXIES", default=[])
+]
+# Failed sign-ins (pages, admin, API token) allowed per account and per address in a window of
+# CLAIMVISION_LOGIN_LOCKOUT_MINUTES; past them, sign-in is refused until the window ends, even
+# with the right password. Five per account stops guessing; twenty per address lets an office
+# behind one address mistype without locking everyone out.
+CLAIMVISION_LOGIN_MAX_FAILURES_PER_ACCOUNT = env.int(
+    "CLAIMVISION_LOGIN_MAX_FAILURES_PER_ACCOUNT", default=5
+)
+CLAIMVISION_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int(
+    "CLAIMVISION_LOGIN_MAX_FAILURES_PER_ADDRESS", default=20
+)
+CLAIMVISION_LOGIN_LOCKOUT_MINUTES = env.int("CLAIMVISION_LOGIN_LOCKOUT_MINUTES", default=15)
+# Sessions and API tokens last this long, by role (claims.sessions): staff accounts see every
+# customer's photos, so theirs end after a working day; customers stay signed in on their phone.
+CLAIMVISION_CUSTOMER_SESSION_HOURS = env.int("CLAIMVISION_CUSTOMER_SESSION_HOURS", default=336)
+CLAIMVISION_STAFF_SESSION_HOURS = env.int("CLAIMVISION_STAFF_SESSION_HOURS", default=8)
+SESSION_COOKIE_AGE = CLAIMVISION_CUSTOMER_SESSION_HOURS * 3600
+# Live API tokens per user: each sign-in issues a new one, the oldest beyond this are revoked.
+CLAIMVISION_API_TOKENS_PER_USER = env.int("CLAIMVISION_API_TOKENS_PER_USER", default=10)
+
 # --- Security ---------------------------------------------------------------------------
+# Every response carries this policy. The product's pages load scripts and styles from their
+# own origin only (no inline script; JSON data islands are not executed); photos are drawn
+# from blob: previews and canvases from data: URLs.
+CLAIMVISION_CONTENT_SECURITY_POLICY = env.str(
+    "CLAIMVISION_CONTENT_SECURITY_POLICY",
+    default=(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the mobile pages read it to send X-CSRFToken with fetch()
 X_FRAME_OPTIONS = "DENY"

@@ -9,6 +9,7 @@ import io
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
@@ -79,6 +80,16 @@ def _page(browser, live_server, options: dict):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Anything the Content-Security-Policy refused (an inline script, a style attribute, a
+    # foreign origin) fails the test like a JavaScript error.
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
     page.js_errors = errors
     return context, page
 
@@ -175,6 +186,20 @@ def make_photo(tmp_path):
         return path
 
     return make
+
+
+def wait_until(page, expression: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> None:
+    """Wait until ``expression`` is true in the page.
+
+    Playwright's ``wait_for_function`` evaluates its string with ``eval`` inside the page, which
+    the Content-Security-Policy (no 'unsafe-eval') refuses; ``evaluate`` goes through the
+    DevTools protocol, outside the page's policy.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_ms} ms: {expression}")
+        page.wait_for_timeout(50)
 
 
 def screenshot(page, name: str, *, full_page: bool = True) -> Path:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from claims import images, services
 from claims.models import Claim, Photo
-from tests.browser.conftest import CUSTOMER_PASSWORD, HOME_URL, screenshot, sign_in
+from tests.browser.conftest import CUSTOMER_PASSWORD, HOME_URL, screenshot, sign_in, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -71,7 +71,7 @@ def test_phone_flow_register_claim_photos_submit_status(phone_page, make_photo, 
     page.set_input_files("#camera-input", [str(first), str(second)])
 
     # then: each has a downscaled preview and a progress bar at 100 %
-    page.wait_for_function("document.querySelectorAll('.photo-card[data-state=done]').length === 2")
+    wait_until(page, "document.querySelectorAll('.photo-card[data-state=done]').length === 2")
     assert page.locator("progress").evaluate_all("els => els.map(e => e.value)") == [100, 100]
     previews = page.locator(".photo-card__img").evaluate_all(
         "els => els.map(e => [e.currentSrc.slice(0, 5), e.naturalWidth, e.complete])"
@@ -125,8 +125,10 @@ def test_phone_flow_register_claim_photos_submit_status(phone_page, make_photo, 
     # then: the status page shows a submitted claim (no worker runs here) and its photo
     assert page.locator("#status-display").inner_text() == "Submitted"
     assert page.locator(".timeline__step[aria-current=step]").inner_text().startswith("Submitted")
-    page.wait_for_function(
-        "[...document.querySelectorAll('.photo-grid img')].every(i => i.complete && i.naturalWidth)"
+    wait_until(
+        page,
+        "[...document.querySelectorAll('.photo-grid img')]"
+        ".every(i => i.complete && i.naturalWidth)",
     )
     claim.refresh_from_db()
     assert claim.status == Claim.Status.SUBMITTED

@@ -28,7 +28,7 @@ from claims.models import Claim
 from claims.tests.factories import ClaimFactory, PhotoFactory
 from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP
 from tests.browser import drawings
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import screenshot, sign_in, wait_until
 from tests.browser.drawings import Damage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -38,11 +38,11 @@ PHOTO_SIZE = (1200, 900)
 MASK_SIZE = (160, 120)  # the model's mask: the photo at 1/7.5
 SCALE = PHOTO_SIZE[0] / MASK_SIZE[0]
 COLOURS = {c.name: c.colour for c in DEFAULT_LABEL_MAP.classes}
-# What the customer reads for them: one plain sentence per kind of reason, no model scores.
+# What the customer reads for them: one plain sentence per kind of reason, no model scores,
+# and nothing at all for the fraud signal (assessment.policy.CUSTOMER_REASON_MESSAGES).
 CUSTOMER_WORDS = [
     "Our system is not sure enough about the damage in your photos to decide on its own.",
     "This kind of damage is always checked by an adjuster.",
-    "One of your photos needs a closer look by our team.",
 ]
 REVIEW_REASONS = [
     {
@@ -201,9 +201,10 @@ def assessed_claim(
 def open_status(page, claim) -> None:
     page.goto(f"/claims/{claim.pk}/")
     page.locator("#claim-decision:not([hidden])").wait_for()
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('.damage-photo__img')]"
-        ".every(i => i.complete && i.naturalWidth)"
+        ".every(i => i.complete && i.naturalWidth)",
     )
 
 
@@ -406,9 +407,7 @@ def test_customer_asks_for_a_person_and_the_claim_goes_to_an_adjuster(phone_page
     page.locator("#status-display", has_text="With an adjuster").wait_for()
     assert page.locator("#result-title").inner_text() == "With an adjuster"
     assert page.evaluate("document.activeElement.id") == "result-title"
-    page.wait_for_function(
-        "document.getElementById('result-live').textContent.includes('adjuster')"
-    )
+    wait_until(page, "document.getElementById('result-live').textContent.includes('adjuster')")
     assert page.locator(".reasons__list li").all_inner_texts() == [
         "You asked for a person to review the automatic decision."
     ]
@@ -490,6 +489,8 @@ def test_claim_routed_to_review_shows_the_reasons_as_it_arrives(phone_page, cust
     assert page.locator(".reasons__title").inner_text() == "Why a person is checking it"
     assert page.locator(".reasons__list li").all_inner_texts() == CUSTOMER_WORDS
     assert "another customer" not in page.locator("main").inner_text()
+    assert page.locator('.reasons__list li[data-code="duplicate_photo"]').count() == 0
+    assert "duplicate_photo" not in page.content()
     assert page.locator("#contest").count() == 0
     assert page.locator(".region__shape").count() == 3
     assert "to be confirmed" in page.locator("#estimate tfoot").inner_text()
@@ -507,7 +508,10 @@ def test_claim_routed_to_review_shows_the_reasons_as_it_arrives(phone_page, cust
 
 def test_more_photos_requested_shows_the_request_and_a_link_to_add_photos(phone_page, customer):
     page = phone_page
-    request = {"code": "more_photos", "message": "Please add a close photo of the rear bumper."}
+    request = {
+        "code": "more_photos_requested",
+        "message": "Please add a close photo of the rear bumper.",
+    }
     claim, _ = assessed_claim(
         customer,
         status=Claim.Status.IN_REVIEW,

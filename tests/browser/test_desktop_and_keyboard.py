@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from claims import services
 from claims.models import Claim
-from tests.browser.conftest import CUSTOMER_PASSWORD, HOME_URL, screenshot, sign_in
+from tests.browser.conftest import CUSTOMER_PASSWORD, HOME_URL, screenshot, sign_in, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -67,7 +67,7 @@ def test_keyboard_only_claim_flow(phone_page, customer, make_photo):
     page = phone_page
     page.goto("/accounts/login/")
     # the username field has focus on arrival
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_username'")
+    wait_until(page, "document.activeElement && document.activeElement.id === 'id_username'")
     page.keyboard.type(customer.username)
     page.keyboard.press("Tab")
     page.keyboard.type(CUSTOMER_PASSWORD)

@@ -73,6 +73,8 @@ export function el(tag, attrs = {}, ...children) {
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
     else if (key === "dataset") Object.assign(node.dataset, value);
+    // Styles through the CSSOM: a style attribute is refused by the Content-Security-Policy.
+    else if (key === "style") for (const [name, v] of Object.entries(value)) node.style.setProperty(name, v);
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : value);
   }

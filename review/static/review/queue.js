@@ -74,7 +74,7 @@ function priorityCell(row) {
     el(
       "span",
       { class: `rv-prio rv-prio--${level}`, title: "Priority from time waiting against the target, estimate and uncertainty" },
-      el("span", { class: "rv-prio__bar", style: `--p:${pct}%`, "aria-hidden": "true" }),
+      el("span", { class: "rv-prio__bar", style: { "--p": `${pct}%` }, "aria-hidden": "true" }),
       el("span", { class: "rv-prio__num" }, `${pct}`),
       el("span", { class: "visually-hidden" }, ` of 100 (${level})`),
     ),

@@ -335,14 +335,14 @@ function renderRegions() {
               "aria-label": `Region ${i + 1}: ${regionName(st, r)}, ${r.severity}, ${conf === null ? "added" : `confidence ${conf}%`}${r.hidden ? ", hidden" : ""}`,
               onclick: () => editor.select(selected ? null : r),
             },
-            el("span", { class: "rv-swatch", style: `background:${r.colour}`, "aria-hidden": "true" }),
+            el("span", { class: "rv-swatch", style: { background: r.colour }, "aria-hidden": "true" }),
             el("span", { class: "rv-region__num" }, `${i + 1}`),
             el("span", { class: "rv-region__label" }, regionName(st, r)),
             el("span", { class: `rv-sev rv-sev--${r.severity}` }, severityLabel(r.severity)),
             el(
               "span",
               { class: "rv-conf", title: source },
-              conf === null ? "added" : el("span", {}, el("span", { class: "rv-conf__bar", style: `--c:${conf}%` }), `${conf}%`),
+              conf === null ? "added" : el("span", {}, el("span", { class: "rv-conf__bar", style: { "--c": `${conf}%` } }), `${conf}%`),
             ),
           ),
           el("button", {
