@@ -155,14 +155,17 @@ def _decode_with_pillow(data: bytes) -> np.ndarray:
 
 
 class OnnxBackend:
-    def __init__(self, path: Path, threads: int, spinning: bool = True) -> None:
+    def __init__(self, path: Path, threads: int, spinning: bool = False) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         # Spinning threads wait for work by busy-looping: 4-7% faster alone, but they burn the
-        # cores a web server or another worker on the same machine needs.
+        # cores a web server or another worker on the same machine needs, and the photo decode
+        # that follows in the same process (bench/inference.py measured the product path at
+        # 1.73x its floor with spinning, the decode twice as slow as alone). Off by default, as
+        # in the workers (CLAIMVISION_INFERENCE_SPINNING).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(
@@ -409,7 +412,7 @@ class Segmenter:
         model_dir: str | Path = DEFAULT_MODEL_DIR,
         backend: str = "onnx",
         threads: int = DEFAULT_THREADS,
-        spinning: bool = True,
+        spinning: bool = False,
     ) -> Segmenter:
         model_dir = Path(model_dir)
         meta = json.loads((model_dir / MODEL_JSON).read_text(encoding="utf-8"))

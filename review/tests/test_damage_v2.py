@@ -67,11 +67,12 @@ def test_review_detail_sends_display_names_and_parts(adjuster_client, v2_claim):
 
 
 def test_review_detail_names_types_without_display_in_words(adjuster_client, in_review_claim):
-    # given a claim decided by a model whose label map has no display names (CarDD-6)
+    # given a claim decided by a CarDD-6 model: display names for some types, not for dent
     body = adjuster_client.get(reverse("api-review-claim", kwargs={"claim_id": in_review_claim.pk}))
 
     names = {c["name"]: c["display"] for c in body.json()["label_map"]["classes"]}
-    assert names["glass_shatter"] == "Glass shatter"
+    assert names["glass_shatter"] == "Broken glass"  # the label map's display name
+    assert names["dent"] == "Dent"  # no display name: the name in words
     assert body.json()["photos"][0]["predicted"][0]["part"] is None
 
 
