@@ -94,11 +94,22 @@ def _page(browser, live_server, options: dict):
     return context, page
 
 
+# Closing a page fires its pagehide handlers (the review screen releases its lock with a
+# beacon). The live server answers that request on its own thread while the test database is
+# flushed; a TRUNCATE racing that request's transaction deadlocked in CI. Give it time to land.
+UNLOAD_GRACE_S = 0.5
+
+
+def _close(context) -> None:
+    context.close()
+    time.sleep(UNLOAD_GRACE_S)
+
+
 @pytest.fixture
 def phone_page(browser, live_server):
     context, page = _page(browser, live_server, PHONE)
     yield page
-    context.close()
+    _close(context)
     assert page.js_errors == [], f"JavaScript errors on the page: {page.js_errors}"
 
 
@@ -106,7 +117,7 @@ def phone_page(browser, live_server):
 def desktop_page(browser, live_server):
     context, page = _page(browser, live_server, DESKTOP)
     yield page
-    context.close()
+    _close(context)
     assert page.js_errors == [], f"JavaScript errors on the page: {page.js_errors}"
 
 
