@@ -175,7 +175,9 @@ def review_lock_release(*, claim: Claim, adjuster, now=None) -> None:
     holds it live (409: a screen must not believe it released another adjuster's lock)."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = _claim_for_update(claim)
+        locked = Claim.objects.select_for_update().filter(pk=claim.pk).first()
+        if locked is None:  # the claim is gone (deleted by staff): nothing left to release
+            return
         lock = ReviewLock.objects.select_related("adjuster").filter(claim=locked).first()
         if lock is None:
             return

@@ -126,6 +126,16 @@ def test_review_lock_release_frees_own_and_refuses_others(locked_claim, adjuster
     assert not ReviewLock.objects.exists()
 
 
+def test_review_lock_release_of_a_deleted_claim_is_a_no_op(locked_claim, adjuster):
+    # given: a screen still open on a claim staff deleted (its unload handler releases the lock)
+    claim = Claim.objects.get(pk=locked_claim.pk)
+    Claim.objects.filter(pk=claim.pk).delete()
+
+    services.review_lock_release(claim=claim, adjuster=adjuster)  # no DoesNotExist, no 500
+
+    assert not ReviewLock.objects.filter(claim_id=claim.pk).exists()
+
+
 # --------------------------------------------------------------------------- labels and ledger
 
 
