@@ -339,9 +339,11 @@ def _parts_at(item, h: int, w: int) -> np.ndarray | None:
 
 def _damaged(item, target: np.ndarray, k: int) -> bool:
     """Whole-photo truth: the set's own flag where it has one, else any damage pixel."""
+    from ml.evaluate import is_damage
+
     if getattr(item, "damaged", None) is not None:
         return bool(item.damaged)
-    return bool((((target >= 1) & (target < k)) | (target == UNTYPED_DAMAGE)).any())
+    return bool(is_damage(target, k).any())
 
 
 def collect_records(seg, items) -> list[dict]:
