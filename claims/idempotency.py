@@ -10,12 +10,13 @@ import hashlib
 from collections.abc import Callable
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from claims.models import IdempotencyRecord
 from config.errors import ApplicationError, UnprocessableError
+from config.transactions import atomic_or_undo
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -63,7 +64,9 @@ def idempotent(request: Request, compute: Callable[[], Response]) -> Response:
     scope = f"{request.method} {request.path}"
     fingerprint = _fingerprint(request)
     try:
-        with transaction.atomic():
+        # The work's side effects outside the database (a photo's files) are undone if this
+        # transaction does not commit (config.transactions).
+        with atomic_or_undo():
             record = IdempotencyRecord.objects.create(
                 user=request.user,
                 key=key,

@@ -5,6 +5,7 @@ import logging
 import os
 import re
 import secrets
+import time
 import unicodedata
 import uuid
 from datetime import date, timedelta
@@ -23,6 +24,7 @@ from claims import images
 from claims.models import ApiToken, Claim, Photo
 from claims.roles import Role, session_hours
 from config.errors import ApplicationError, ConflictError, NotFoundError
+from config.transactions import atomic_or_undo, on_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -238,45 +240,45 @@ def photo_ingest(*, claim: Claim, upload: UploadedFile) -> Photo:
 
     photo_id = uuid.uuid4()
     extension = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}[info.format]
-    stored: list = []
-    try:
-        with transaction.atomic():
-            # Lock the claim row: the photo cap and the draft check hold against parallel uploads.
-            locked = Claim.objects.select_for_update().get(pk=claim.pk)
-            _require_draft(locked)
-            limit = settings.CLAIMVISION_MAX_PHOTOS_PER_CLAIM
-            if locked.photos.count() >= limit:
-                raise ConflictError(ERR_PHOTO_LIMIT.format(limit=limit), code="photo_limit_reached")
-            duplicate = (
-                Photo.objects.filter(sha256=info.sha256)
-                .exclude(claim__owner_id=claim.owner_id)
-                .order_by("created_at")
-                .first()
-            )
-            photo = Photo(
-                id=photo_id,
-                claim=locked,
-                original_name=safe_display_name(upload.name),
-                image_format=info.format,
-                size_bytes=info.size_bytes,
-                width=info.width,
-                height=info.height,
-                sha256=info.sha256,
-                duplicate_of=duplicate,
-                quality_warnings=quality.warnings,
-                quality_metrics=quality.metrics,
-            )
-            upload.seek(0)
-            photo.original.save(f"{claim.pk}/{photo_id}.{extension}", upload, save=False)
-            stored.append(photo.original)
-            photo.working.save(f"{claim.pk}/{photo_id}.jpg", ContentFile(working_bytes), save=False)
-            stored.append(photo.working)
-            photo.save()
-            Claim.objects.filter(pk=claim.pk).update(updated_at=timezone.now())
-    except Exception:
-        for field in stored:  # nothing half-written survives a failed upload
-            field.storage.delete(field.name)
-        raise
+    # Nothing half-written survives a failed upload: the files go unless the row commits, also
+    # when the database dies at COMMIT of an enclosing transaction (claims.idempotency).
+    with atomic_or_undo():
+        # Lock the claim row: the photo cap and the draft check hold against parallel uploads.
+        locked = Claim.objects.select_for_update().get(pk=claim.pk)
+        _require_draft(locked)
+        limit = settings.CLAIMVISION_MAX_PHOTOS_PER_CLAIM
+        if locked.photos.count() >= limit:
+            raise ConflictError(ERR_PHOTO_LIMIT.format(limit=limit), code="photo_limit_reached")
+        duplicate = (
+            Photo.objects.filter(sha256=info.sha256)
+            .exclude(claim__owner_id=claim.owner_id)
+            .order_by("created_at")
+            .first()
+        )
+        photo = Photo(
+            id=photo_id,
+            claim=locked,
+            original_name=safe_display_name(upload.name),
+            image_format=info.format,
+            size_bytes=info.size_bytes,
+            width=info.width,
+            height=info.height,
+            sha256=info.sha256,
+            duplicate_of=duplicate,
+            quality_warnings=quality.warnings,
+            quality_metrics=quality.metrics,
+        )
+        upload.seek(0)
+        for field, name, content in (
+            (photo.original, f"{claim.pk}/{photo_id}.{extension}", upload),
+            (photo.working, f"{claim.pk}/{photo_id}.jpg", ContentFile(working_bytes)),
+        ):
+            field.save(name, content, save=False)
+            on_rollback(lambda storage=field.storage, name=field.name: storage.delete(name))
+        if settings.CLAIMVISION_UPLOAD_DELAY_S:  # fault injection for the reliability tests
+            time.sleep(settings.CLAIMVISION_UPLOAD_DELAY_S)
+        photo.save()
+        Claim.objects.filter(pk=claim.pk).update(updated_at=timezone.now())
     if duplicate is not None:
         logger.info("photo %s duplicates photo %s of another customer", photo.id, duplicate.id)
     return photo

@@ -4,14 +4,18 @@ Every error response is ``{"error": {"code": str, "message": str, "details": {..
 code is stable (clients branch on it), the message is for people.
 """
 
+import logging
 import math
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -68,6 +72,36 @@ class TooManyRequestsError(ApplicationError):
         self.retry_after = max(1, int(retry_after))
 
 
+class ServiceUnavailableError(ApplicationError):
+    """The database cannot be reached (restarting, failing over, refusing connections)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "service_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = max(1, int(retry_after))
+
+
+# What a database that is down or restarting raises through Django: connection refused or
+# reset, "terminating connection due to administrator command", a lock or statement timeout,
+# SQLite's "database is locked". All pass once the database is back; other database errors
+# (integrity, programming) are bugs and stay 500s.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# A PostgreSQL restart or a managed fail-over takes a few seconds to half a minute; asking
+# clients to come back after 10 s spreads their retries over that window without making a
+# person wait long.
+DATABASE_RETRY_AFTER_S = 10
+ERR_DATABASE_UNAVAILABLE = "The service is briefly unavailable. Try again in {wait} seconds."
+
+
+def database_unavailable_error() -> ServiceUnavailableError:
+    wait = DATABASE_RETRY_AFTER_S
+    return ServiceUnavailableError(
+        ERR_DATABASE_UNAVAILABLE.format(wait=wait), retry_after=wait, details={"retry_after": wait}
+    )
+
+
 class RequestBodyTooLarge(exceptions.APIException):
     """Raised from the upload handler while streaming: the body outgrew the cap."""
 
@@ -113,9 +147,12 @@ ERR_THROTTLED = "Too many requests for now. Try again in {wait} seconds."
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        logger.warning("database unavailable, answering 503: %s", exc)
+        exc = database_unavailable_error()
     if isinstance(exc, ApplicationError):
         response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
-        if isinstance(exc, TooManyRequestsError):
+        if isinstance(exc, TooManyRequestsError | ServiceUnavailableError):
             response["Retry-After"] = str(exc.retry_after)
         return response
     if isinstance(exc, RequestDataTooBig):  # Django read a form body past the cap

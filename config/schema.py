@@ -1,6 +1,7 @@
 """OpenAPI schema tweaks: nested ``InputSerializer``/``OutputSerializer`` get their view's name,
 and every operation lists the error answers the whole API shares (config.errors): bad input and
-unknown fields, oversized bodies, missing credentials or role, unknown objects, throttles."""
+unknown fields, oversized bodies, missing credentials or role, unknown objects, throttles, and a
+database out of reach."""
 
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from drf_spectacular.utils import OpenApiResponse
@@ -37,11 +38,16 @@ ERROR_DESCRIPTIONS = {
         "`throttled` (too many requests, or a per-user quota used up) or `login_locked` "
         "(too many failed sign-ins); wait `Retry-After` seconds."
     ),
+    "503": (
+        "`service_unavailable`: the database is briefly out of reach (restarting, failing "
+        "over). Send the request again after `Retry-After` seconds, with the same "
+        "`Idempotency-Key` where the operation takes one."
+    ),
 }
 RETRY_AFTER = {
     "Retry-After": {
         "schema": {"type": "integer"},
-        "description": "Seconds until the limit lifts.",
+        "description": "Seconds until the limit lifts, or until the service is worth retrying.",
     }
 }
 
@@ -68,6 +74,7 @@ class AutoSchema(BaseAutoSchema):
         quota = getattr(view, "quota_scope", None) and self.method in _WRITES
         if anonymous or quota:
             statuses.append("429")
+        statuses.append("503")  # every operation reads the database (config.availability)
         return statuses
 
     def _get_response_bodies(self, direction="response"):
@@ -79,6 +86,6 @@ class AutoSchema(BaseAutoSchema):
                 continue
             described = OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status])
             responses[status] = self._get_response_for_code(described, status)
-            if status == "429":
+            if status in ("429", "503"):
                 responses[status]["headers"] = RETRY_AFTER
         return responses

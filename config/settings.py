@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
+    # Outside every middleware that reads the database: an outage is a 503, not a 500.
+    "config.availability.DatabaseUnavailableMiddleware",
     "claims.uploads.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -183,6 +185,9 @@ CLAIMVISION_MAX_PHOTOS_PER_CLAIM = env.int("CLAIMVISION_MAX_PHOTOS_PER_CLAIM", d
 # 2000x1500, decoded at 1/2 scale by libjpeg (4x fewer pixels to decode and re-encode). That is
 # enough for adjusters to zoom into damage; the model reads 512 px.
 CLAIMVISION_WORKING_MAX_SIDE = env.int("CLAIMVISION_WORKING_MAX_SIDE", default=2048)
+# Fault injection for the reliability tests (sleep after a photo's files are stored, before its
+# row is written); always 0 in deployments.
+CLAIMVISION_UPLOAD_DELAY_S = env.float("CLAIMVISION_UPLOAD_DELAY_S", default=0.0)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o600
