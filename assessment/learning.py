@@ -33,6 +33,7 @@ from assessment import services
 from assessment.models import ModelVersion, PhotoAssessment, RetrainingRun
 from assessment.splits import EVAL, TRAIN, split_for_claim
 from claims.models import Photo
+from config.queue import send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -496,7 +497,7 @@ def retrain_enqueue(*, trigger: str) -> RetrainingRun:
     run = RetrainingRun.objects.create(
         trigger=trigger, reviewed_count=reviewed_since(None), message="queued"
     )
-    transaction.on_commit(lambda: retrain_task.delay(run.pk))
+    send_on_commit(retrain_task, run.pk)
     return run
 
 
@@ -837,9 +838,7 @@ def shadow_assessment_enqueue(*, claim) -> list[str]:
         )
     ]
     for photo_id in pending:
-        transaction.on_commit(
-            lambda photo_id=photo_id: shadow_assess_task.delay(photo_id, shadow.version)
-        )
+        send_on_commit(shadow_assess_task, photo_id, shadow.version)
     return pending
 
 

@@ -36,6 +36,7 @@ from assessment.models import (
 )
 from claims.models import Claim, Photo
 from config.errors import ApplicationError, ConflictError
+from config.queue import send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ def claim_assessment_start(*, claim: Claim) -> list[str]:
     ]
     Claim.objects.filter(pk=claim.pk).update(enqueued_at=timezone.now())
     for photo_id in pending:
-        transaction.on_commit(lambda photo_id=photo_id: assess_photo_task.delay(photo_id))
+        send_on_commit(assess_photo_task, photo_id)
     if not pending:  # every photo already assessed (a re-delivery): finish the claim
         transaction.on_commit(lambda: claim_assessment_try_finish(claim_id=claim.pk))
     from assessment.learning import shadow_assessment_enqueue

@@ -79,7 +79,7 @@ def setup_django(tmp: Path) -> None:
     os.environ["CLAIMVISION_VAR_DIR"] = str(tmp / "var")
     os.environ["CLAIMVISION_MEDIA_ROOT"] = str(tmp / "media")
     os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
-    os.environ.pop("REDIS_URL", None)  # the embedded filesystem broker: nothing is consumed
+    os.environ.pop("REDIS_URL", None)  # no broker runs: sends fail, are logged, nothing consumed
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     import django
 

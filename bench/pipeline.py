@@ -2,7 +2,7 @@
 
 Claims of 6 real-size photos (12 MP JPEGs) are created, uploaded and submitted through the API
 of a running system: gunicorn with production settings plus Celery workers, on PostgreSQL and
-Redis when reachable and on the embedded default (SQLite, filesystem broker). The baseline,
+Redis when reachable and on the embedded default (SQLite, the private Redis broker). The baseline,
 measured in the same run on the same photos, is the bare model: ``Segmenter.predict`` on the
 working copy's bytes in this process. Figures are ratios against it where that makes sense;
 the last line printed is one JSON object.
@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.upload import free_port, make_photo, register  # noqa: E402
+from config.broker import EmbeddedBroker  # noqa: E402
 
 logger = logging.getLogger("bench.pipeline")
 SERVICES_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/claimvision_bench"
@@ -58,6 +59,9 @@ class System:
 
     def __enter__(self) -> "System":
         py = sys.executable
+        self.broker = None
+        if not self.env.get("REDIS_URL"):  # the embedded default's private Redis, as `make run`
+            self.broker = EmbeddedBroker(Path(self.env["CLAIMVISION_VAR_DIR"]) / "broker").start()
         subprocess.run(
             [py, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=self.env, check=True
         )
@@ -136,6 +140,8 @@ class System:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if self.broker:
+            self.broker.stop()
 
     def task_times_ms(self) -> list[float]:
         times = []

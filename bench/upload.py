@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
             CLAIMVISION_VAR_DIR=var,
             CLAIMVISION_ANON_THROTTLE="10000/minute",
         )
-        backend = "postgresql+redis" if env.get("DATABASE_URL") else "sqlite+filesystem"
+        backend = "postgresql+redis" if env.get("DATABASE_URL") else "sqlite+embedded-redis"
         port = free_port()
         server = start_server(env, port, args.gunicorn_workers)
         try:

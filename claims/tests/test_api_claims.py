@@ -215,6 +215,32 @@ def test_claim_submit_api_returns_202_and_enqueues_after_commit(
     assert enqueued == [str(photo.claim_id)]
 
 
+def test_claim_submit_api_with_the_broker_down_is_accepted_and_left_to_the_sweeper(
+    photo, customer_client, monkeypatch, settings, caplog, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from claims import services, tasks
+
+    def broker_down(claim_id):
+        raise OperationalError("Error 111 connecting to the broker. Connection refused.")
+
+    monkeypatch.setattr(tasks.claim_prepare_task, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = customer_client.post(submit_url(photo.claim_id))
+
+    # the claim was committed: the customer is told so, not given a 500
+    assert response.status_code == 202
+    assert Claim.objects.get(pk=photo.claim_id).status == Claim.Status.SUBMITTED
+    assert "broker unavailable: claims.prepare_claim" in caplog.text
+    # and the sweeper sends it once the broker is back
+    sent = []
+    monkeypatch.setattr(tasks.claim_prepare_task, "delay", sent.append)
+    settings.CLAIMVISION_STUCK_AFTER_SECONDS = 0
+    assert services.claims_sweep_stuck() == [str(photo.claim_id)]
+    assert sent == [str(photo.claim_id)]
+
+
 def test_claim_submit_api_ignores_an_idempotency_key_it_does_not_need(photo, customer_client):
     response = customer_client.post(submit_url(photo.claim_id), headers={"Idempotency-Key": "k"})
 
