@@ -54,6 +54,7 @@ def connection_for(kind: str, where: Path) -> Connection:
             "data_folder_in": folder,
             "data_folder_out": folder,
             "processed_folder": str(where / "processed"),
+            "control_folder": str(where / "control"),
             "store_processed": False,
             "polling_interval": 0.01,  # the product used 0.1; a faster poll only helps it
         },
