@@ -71,6 +71,10 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Known vulnerabilities in the installed dependencies (pip-audit); .ci/run calls it.
+audit: $(VENV)/.installed
+	$(PY) .ci/audit.py
+
 bench: $(VENV)/.installed
 	$(PY) bench/upload.py
 
