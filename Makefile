@@ -4,6 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
@@ -29,10 +30,10 @@ setup: $(VENV)/.installed
 # supervisord (config/supervisord.conf) runs the broker (a private Redis on a unix socket under
 # var/, or none when REDIS_URL is set), web, worker and beat, and restarts whichever dies.
 run: setup
-	@echo "Starting web on http://127.0.0.1:$(PORT)/ with broker, worker and beat (Ctrl+C stops all)."
+	@echo "Starting web on http://$(HOST):$(PORT)/ with broker, workers and beat (Ctrl+C stops all)."
 	@CLAIMVISION_ROOT=$(CURDIR) CLAIMVISION_PY=$(CURDIR)/$(PY) \
-	    CLAIMVISION_VAR_DIR=$${CLAIMVISION_VAR_DIR:-$(CURDIR)/var} PORT=$(PORT) \
-	    CLAIMVISION_WORKERS=$(WORKERS) CLAIMVISION_RUN_WEB=true \
+	    CLAIMVISION_VAR_DIR=$${CLAIMVISION_VAR_DIR:-$(CURDIR)/var} HOST=$(HOST) PORT=$(PORT) \
+	    CLAIMVISION_WORKERS=$(WORKERS) CLAIMVISION_RUN_WEB=true CLAIMVISION_RUN_BACKGROUND=true \
 	    CLAIMVISION_EMBEDDED_BROKER=$$([ -n "$$REDIS_URL" ] && echo false || echo true) \
 	    exec $(VENV)/bin/supervisord -c config/supervisord.conf
 

@@ -50,6 +50,8 @@ class Stack:
             "CLAIMVISION_VAR_DIR": str(self.var),
             "CLAIMVISION_EMBEDDED_BROKER": "false",
             "CLAIMVISION_RUN_WEB": "false",
+            "CLAIMVISION_RUN_BACKGROUND": "false",
+            "HOST": "127.0.0.1",
             "PORT": "0",
             "CLAIMVISION_WORKERS": "1",
             "CLAIMVISION_SWEEP_INTERVAL_S": "1",
