@@ -10,6 +10,7 @@ from assessment import services
 from claims import selectors
 from claims.apis import ClaimOutputSerializer
 from claims.permissions import IsCustomer
+from config.schema import error_response
 from config.serializers import InputSerializer
 
 
@@ -21,7 +22,14 @@ class ClaimContestApi(APIView):
     class InputSerializer(InputSerializer):
         reason = serializers.CharField(max_length=1000, required=False, allow_blank=True)
 
-    @extend_schema(request=InputSerializer, responses={202: ClaimOutputSerializer}, tags=["claims"])
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            202: ClaimOutputSerializer,
+            409: error_response("`not_contestable`: this claim's decision cannot be contested."),
+        },
+        tags=["claims"],
+    )
     def post(self, request: Request, claim_id: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

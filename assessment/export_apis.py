@@ -8,7 +8,6 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +15,9 @@ from rest_framework.views import APIView
 from assessment import exports
 from assessment.models import ExportJob
 from claims.permissions import IsDataTeam
+from config.pagination import PageNumberPagination
+from config.parsers import JSONParser
+from config.schema import PAGE_NOT_FOUND, PAGE_PARAMETER, error_response, page_of
 from config.serializers import CappedListField, InputSerializer
 from ml.label_export import FORMATS
 
@@ -46,6 +48,8 @@ class ExportCollectionApi(APIView):
     """``GET`` lists the caller's export jobs; ``POST`` starts one on the ``exports`` queue."""
 
     permission_classes = [IsDataTeam]
+    # Lists and nulls have no form encoding: the filters are JSON or nothing.
+    parser_classes = [JSONParser]
     quota_scope = "exports"  # per-user quota on POST (config.throttling.UserQuotaThrottle)
 
     class InputSerializer(InputSerializer):
@@ -58,16 +62,39 @@ class ExportCollectionApi(APIView):
         )
         coco_polygons = serializers.BooleanField(default=False)
         date_from = serializers.DateField(required=False, allow_null=True)
-        date_to = serializers.DateField(required=False, allow_null=True)
-        model_version = serializers.CharField(max_length=80, required=False, allow_blank=True)
+        date_to = serializers.DateField(
+            required=False, allow_null=True, help_text="Not before `date_from` (400 otherwise)."
+        )
+        model_version = serializers.CharField(
+            max_length=80,
+            required=False,
+            allow_blank=True,
+            help_text="A registered model version (400 `invalid_model_version` otherwise).",
+        )
         damage_types = CappedListField(
-            child=serializers.CharField(max_length=60), required=False, max_length=50
+            child=serializers.CharField(max_length=60),
+            required=False,
+            max_length=50,
+            help_text="Class names of the model version's label map (400 otherwise).",
         )
         include_predictions = serializers.BooleanField(default=False)
         split = serializers.ChoiceField(choices=exports.SPLITS, required=False, allow_null=True)
-        since_export = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+        since_export = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            min_value=1,
+            help_text="The id of one of your own exports (400 otherwise).",
+        )
 
-    @extend_schema(responses={200: ExportJobOutputSerializer(many=True)}, tags=["exports"])
+    @extend_schema(
+        operation_id="v1_exports_list",
+        parameters=[PAGE_PARAMETER],
+        responses={
+            200: page_of("PaginatedExportJobList", ExportJobOutputSerializer(many=True)),
+            404: PAGE_NOT_FOUND,
+        },
+        tags=["exports"],
+    )
     def get(self, request: Request) -> Response:
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(
@@ -76,7 +103,12 @@ class ExportCollectionApi(APIView):
         return paginator.get_paginated_response(ExportJobOutputSerializer(page, many=True).data)
 
     @extend_schema(
-        request=InputSerializer, responses={202: ExportJobOutputSerializer}, tags=["exports"]
+        request=InputSerializer,
+        responses={
+            202: ExportJobOutputSerializer,
+            409: error_response("`no_label_map`: no model version is active to label with."),
+        },
+        tags=["exports"],
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -112,7 +144,12 @@ class ExportDownloadApi(APIView):
     permission_classes = [IsDataTeam]
 
     @extend_schema(
-        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="application/zip")},
+        responses={
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The export's zip (docs/exports.md)."
+            ),
+            409: error_response("`export_not_ready`: the job has not succeeded (yet)."),
+        },
         tags=["exports"],
     )
     def get(self, request: Request, export_id: str) -> FileResponse:

@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
+    OpenApiRequest,
     extend_schema,
     extend_schema_field,
     inline_serializer,
@@ -22,18 +23,21 @@ from assessment.serializers import (
     CustomerDecisionSerializer,
     PhotoAssessmentSerializer,
 )
-from claims import login_limits, selectors, services
+from claims import idempotency, login_limits, selectors, services
 from claims.idempotency import idempotent
 from claims.models import Photo
 from claims.permissions import IsCustomer
 from claims.roles import user_roles
 from config.errors import ApplicationError
+from config.pagination import PageNumberPagination
+from config.schema import PAGE_NOT_FOUND, PAGE_PARAMETER, error_response, page_of
 from config.serializers import InputSerializer, NoInput, check_fields
 from config.throttling import AnonRateThrottle
 
 ERR_NO_IMAGE = "Attach the photo in the multipart field 'image'."
 ERR_ONE_IMAGE = "Send one photo per request in the field 'image'."
 ERR_BAD_CREDENTIALS = "Unable to log in with provided credentials."
+ERR_FUTURE_YEAR = "The vehicle year is in the future."
 
 # What a claim shows but only the server sets: sending one is a ``read_only_field`` error.
 SERVER_OWNED_FIELDS = frozenset(
@@ -71,11 +75,73 @@ SERVER_OWNED_ACCOUNT_FIELDS = frozenset(
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    # claims.idempotency: 1 to 255 visible ASCII characters (spaces inside only: HTTP drops
+    # them at either end).
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": idempotency.MAX_KEY_LENGTH,
+        "pattern": r"^[!-~]([ -~]*[!-~])?$",
+    },
     OpenApiParameter.HEADER,
     required=False,
-    description="A retried request with the same key returns the first result.",
+    description=(
+        "A retried request with the same key returns the first result (header "
+        "`Idempotent-Replayed: true`); the same key with a different request is a 422 "
+        "`idempotency_key_reused`."
+    ),
 )
+IDEMPOTENCY_REUSED = error_response(
+    "`idempotency_key_reused`: this `Idempotency-Key` already stands for a different request."
+)
+SUBMIT_REFUSED = error_response(
+    "`invalid_transition` (the claim's status forbids it, e.g. submitted already), "
+    "`no_photos`, or `no_new_photos` (more photos were asked for and none came)."
+)
+# Django's password validators (settings.AUTH_PASSWORD_VALIDATORS), as far as a schema can say.
+PASSWORD_HELP = (
+    "At least 8 characters, not only digits, used exactly as typed (spaces count). Also "  # noqa: S105
+    "refused with 400 `weak_password`: a common password, or one too like the username or "
+    "email."
+)
+
+
+class UsernameField(serializers.RegexField):
+    """The form the page's form has too; look-alike letters and case-insensitive uniqueness are
+    claims.services.user_register's, for both."""
+
+    # What the schema says: the names as stored (claims.services.username_normalise).
+    schema_overrides = {"pattern": r"^[A-Za-z0-9_.@+-]{3,150}$"}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(
+            r"^[\w.@+-]{3,150}$",
+            max_length=150,
+            help_text=(
+                "3 to 150 of a-z, A-Z, 0-9 and `_.@+-`, unique regardless of case. Full-width "
+                "letters are read as plain ones; letters of other alphabets are refused (400 "
+                "`username_confusable`)."
+            ),
+            **kwargs,
+        )
+
+
+class NewPasswordField(serializers.CharField):
+    """A new account's password, judged by Django's validators (claims.services): the schema
+    shows the rules a schema can state, the help text the others."""
+
+    # MinimumLengthValidator, NumericPasswordValidator (a pattern matches anywhere: "has a
+    # character that is not a digit").
+    schema_overrides = {"minLength": 8, "pattern": r"\D"}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(
+            write_only=True,
+            max_length=128,
+            trim_whitespace=False,
+            help_text=PASSWORD_HELP,
+            **kwargs,
+        )
 
 
 class PhotoOutputSerializer(serializers.Serializer):
@@ -155,12 +221,10 @@ class RegisterApi(APIView):
     class InputSerializer(InputSerializer):
         server_owned = SERVER_OWNED_ACCOUNT_FIELDS
 
-        # The form here (the page's form has the same); look-alike letters and case-insensitive
-        # uniqueness in claims.services.user_register, for both.
-        username = serializers.RegexField(r"^[\w.@+-]{3,150}$", max_length=150)
+        username = UsernameField()
         email = serializers.EmailField(max_length=254)
         # Exactly as typed: sign-in does not trim either.
-        password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+        password = NewPasswordField()
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -169,7 +233,14 @@ class RegisterApi(APIView):
         roles = serializers.ListField(child=serializers.CharField())
         token = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, tags=["auth"])
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            409: error_response("`username_taken`: the name, ignoring case, is taken."),
+        },
+        tags=["auth"],
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -232,19 +303,33 @@ class ClaimCollectionApi(APIView):
         policy_number = serializers.RegexField(r"^[A-Za-z0-9\-/ ]{4,40}$", max_length=40)
         vehicle_make = serializers.CharField(max_length=60)
         vehicle_model = serializers.CharField(max_length=60)
-        vehicle_year = serializers.IntegerField(min_value=1900, max_value=2100)
-        incident_date = serializers.DateField()
+        vehicle_year = serializers.IntegerField(min_value=1900)
+        incident_date = serializers.DateField(
+            help_text="Today or earlier (400 `incident_in_future` otherwise)."
+        )
         description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
 
-        def validate_vehicle_year(self, value: int) -> int:
-            if value > timezone.localdate().year + 1:
-                raise serializers.ValidationError("The vehicle year is in the future.")
-            return value
+        def get_fields(self) -> dict:
+            fields = super().get_fields()
+            # Next year's models are on sale before the year starts. Built per instance, so
+            # the maximum the schema shows (generated per request) is the one that applies.
+            fields["vehicle_year"] = serializers.IntegerField(
+                min_value=1900,
+                max_value=timezone.localdate().year + 1,
+                error_messages={"max_value": ERR_FUTURE_YEAR},
+            )
+            return fields
 
-    @extend_schema(responses={200: ClaimOutputSerializer(many=True)}, tags=["claims"])
+    @extend_schema(
+        operation_id="v1_claims_list",
+        parameters=[PAGE_PARAMETER],
+        responses={
+            200: page_of("PaginatedClaimList", ClaimOutputSerializer(many=True)),
+            404: PAGE_NOT_FOUND,
+        },
+        tags=["claims"],
+    )
     def get(self, request: Request) -> Response:
-        from rest_framework.pagination import PageNumberPagination
-
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(
             selectors.claim_list_for_owner(owner=request.user), request, view=self
@@ -253,7 +338,7 @@ class ClaimCollectionApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: ClaimOutputSerializer},
+        responses={201: ClaimOutputSerializer, 422: IDEMPOTENCY_REUSED},
         parameters=[IDEMPOTENCY_HEADER],
         tags=["claims"],
     )
@@ -281,7 +366,11 @@ class ClaimDetailApi(APIView):
 class ClaimSubmitApi(APIView):
     permission_classes = [IsCustomer]
 
-    @extend_schema(request=None, responses={202: ClaimOutputSerializer}, tags=["claims"])
+    @extend_schema(
+        request=None,
+        responses={202: ClaimOutputSerializer, 409: SUBMIT_REFUSED},
+        tags=["claims"],
+    )
     def post(self, request: Request, claim_id: str) -> Response:
         NoInput(data=request.data).is_valid(raise_exception=True)
         claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim_id)
@@ -300,8 +389,26 @@ class PhotoUploadApi(APIView):
         image = serializers.FileField()
 
     @extend_schema(
-        request={"multipart/form-data": InputSerializer},
-        responses={201: PhotoOutputSerializer},
+        request={
+            "multipart/form-data": OpenApiRequest(
+                InputSerializer,
+                # What claims.images reads, by content; anything else is a 415.
+                encoding={"image": {"contentType": "image/jpeg, image/png, image/webp"}},
+            )
+        },
+        responses={
+            201: PhotoOutputSerializer,
+            409: error_response(
+                "`claim_not_editable` (the claim is no longer a draft) or `photo_limit_reached`."
+            ),
+            415: error_response(
+                "`unsupported_image_type`: not a JPEG, PNG or WebP photo, by content."
+            ),
+            422: error_response(
+                "`empty_file`, `image_corrupt`, `image_too_many_pixels`, "
+                "or `idempotency_key_reused`."
+            ),
+        },
         parameters=[IDEMPOTENCY_HEADER],
         tags=["claims"],
     )
@@ -333,7 +440,16 @@ class PhotoDetailApi(APIView):
         )
         return Response(PhotoOutputSerializer(photo).data)
 
-    @extend_schema(responses={204: None}, tags=["claims"])
+    @extend_schema(
+        request=None,
+        responses={
+            204: None,
+            409: error_response(
+                "`claim_not_editable` (the claim is no longer a draft) or `photo_not_removable`."
+            ),
+        },
+        tags=["claims"],
+    )
     def delete(self, request: Request, claim_id: str, photo_id: str) -> Response:
         NoInput(data=request.data).is_valid(raise_exception=True)
         photo = selectors.photo_get_for_owner(

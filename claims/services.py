@@ -309,12 +309,12 @@ def claim_submit(*, claim: Claim) -> Claim:
     with transaction.atomic():
         locked = Claim.objects.select_for_update().get(pk=claim.pk)
         if locked.status == Claim.Status.DRAFT and not locked.photos.exists():
-            raise ApplicationError(ERR_NO_PHOTOS, code="no_photos")
+            raise ConflictError(ERR_NO_PHOTOS, code="no_photos")
         if (
             locked.status == S.MORE_PHOTOS_REQUESTED
             and not locked.photos.filter(status=Photo.Status.RECEIVED).exists()
         ):
-            raise ApplicationError(ERR_NO_NEW_PHOTOS, code="no_new_photos")
+            raise ConflictError(ERR_NO_NEW_PHOTOS, code="no_new_photos")
         now = timezone.now()
         claim = claim_transition(
             claim=locked, to=S.SUBMITTED, submitted_at=locked.submitted_at or now, enqueued_at=now

@@ -1,12 +1,16 @@
 """OpenAPI schema tweaks: nested ``InputSerializer``/``OutputSerializer`` get their view's name,
 and every operation lists the error answers the whole API shares (config.errors): bad input and
 unknown fields, oversized bodies, missing credentials or role, unknown objects, throttles, and a
-database out of reach."""
+database out of reach. Request bodies refuse the fields they do not name (config.serializers),
+and lists are documented as pages. tests/test_schema_contract.py checks all of it against the
+running API with schemathesis."""
 
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+
+from config.serializers import InputSerializer
 
 _GENERIC = {"InputSerializer": "Input", "OutputSerializer": "Output"}
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -34,6 +38,7 @@ ERROR_DESCRIPTIONS = {
     "403": "`permission_denied`: the caller's role may not use this endpoint.",
     "404": "`not_found`: no such object, or not the caller's.",
     "413": "`request_too_large` (a JSON body over 2 MiB) or `file_too_large` (a photo).",
+    "415": "`unsupported_media_type`: a body in a format this endpoint does not read.",
     "429": (
         "`throttled` (too many requests, or a per-user quota used up) or `login_locked` "
         "(too many failed sign-ins); wait `Retry-After` seconds."
@@ -52,6 +57,48 @@ RETRY_AFTER = {
 }
 
 
+def error_response(description: str) -> OpenApiResponse:
+    """An answer in the API's error shape, for the statuses one endpoint adds (e.g. 409)."""
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+PAGE_PARAMETER = OpenApiParameter(
+    "page",
+    {"type": "integer", "minimum": 1},  # config.pagination
+    OpenApiParameter.QUERY,
+    required=False,
+    description="Page number, from 1; past the last page is a 404 `not_found`.",
+)
+PAGE_NOT_FOUND = error_response("`not_found`: no such page (`?page=` past the last one).")
+
+
+def page_of(name: str, serializer: serializers.Serializer, **extra) -> serializers.Serializer:
+    """A page of ``serializer`` as DRF's ``PageNumberPagination`` answers it (``extra``: fields a
+    view adds next to ``results``, such as the review queue's ``counts``)."""
+    return inline_serializer(
+        name,
+        {
+            "count": serializers.IntegerField(help_text="Items on all pages."),
+            "next": serializers.URLField(allow_null=True, help_text="The next page, if any."),
+            "previous": serializers.URLField(allow_null=True, help_text="The previous page."),
+            **extra,
+            "results": serializer,
+        },
+    )
+
+
+def _text_rules(field, prop: dict) -> None:
+    """What DRF's ``CharField`` refuses beyond its lengths: a NUL character, and a value that
+    is blank once trimmed where blanks are not allowed. A field's ``schema_overrides`` (rules
+    only its own validators know, e.g. a password's) come on top."""
+    if not isinstance(field, serializers.CharField) or prop.get("type") != "string":
+        return
+    if "pattern" not in prop and "format" not in prop and "enum" not in prop:
+        blank_ok = field.allow_blank or not field.trim_whitespace
+        prop["pattern"] = r"^[^\x00]*$" if blank_ok else r"^[^\x00]*[^\s\x00][^\x00]*$"
+    prop.update(getattr(field, "schema_overrides", {}))
+
+
 class AutoSchema(BaseAutoSchema):
     def _get_serializer_name(self, serializer, direction, bypass_extensions=False) -> str:
         name = super()._get_serializer_name(serializer, direction, bypass_extensions)
@@ -61,12 +108,27 @@ class AutoSchema(BaseAutoSchema):
         view_name = type(self.view).__name__.removesuffix("Api")
         return f"{view_name}{suffix}"
 
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction != "request":
+            return schema
+        # Every request body refuses names it does not list (400 ``unknown_field``).
+        if isinstance(serializer, InputSerializer):
+            schema["additionalProperties"] = False
+        fields = getattr(serializer, "fields", {})
+        for name, prop in schema.get("properties", {}).items():
+            field = fields.get(name)
+            if isinstance(field, serializers.ListField):
+                field, prop = field.child, prop.get("items", {})
+            _text_rules(field, prop)
+        return schema
+
     def _error_statuses(self) -> list[str]:
         view = self.view
         anonymous = any(p is AllowAny for p in view.permission_classes)
         statuses = []
         if self.method in _WRITES:
-            statuses += ["400", "413"]
+            statuses += ["400", "413", "415"]
         if not anonymous:
             statuses += ["401", "403"]
         if "{" in self.path:

@@ -2,9 +2,8 @@
 selectors. Customers and the data team get 403 on every endpoint."""
 
 from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,11 +12,16 @@ from assessment.serializers import ClaimAssessmentSerializer, DecisionSerializer
 from claims import services as claims_services
 from claims.apis import VehicleSerializer
 from claims.permissions import IsAdjuster
+from config.pagination import PageNumberPagination
+from config.parsers import JSONParser
+from config.schema import PAGE_NOT_FOUND, PAGE_PARAMETER, error_response, page_of
 from config.serializers import CappedJSONField, InputSerializer, NoInput
 from review import selectors, services
 
 # One working day of active time: a larger figure from a screen is a clock bug, not work.
 MAX_ACTIVE_MS = 8 * 3600 * 1000
+NOT_IN_REVIEW = "`claim_not_in_review`: the claim is not waiting for a person."
+LOCKED = "`claim_locked`: another adjuster holds the claim (see `details`), or you hold no lock."
 # A region's mask as COCO RLE: a few hundred bytes for a real dent; 256 KiB is a mask of
 # ~100,000 runs, past any drawing on the largest mask grid, yet cheap to refuse.
 MAX_MASK_JSON_BYTES = 256 * 1024
@@ -37,6 +41,12 @@ class ReasonOutputSerializer(serializers.Serializer):
 class MaskRleSerializer(serializers.Serializer):
     size = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2)
     counts = serializers.CharField(trim_whitespace=False)
+
+
+@extend_schema_field(MaskRleSerializer)
+class MaskRleField(CappedJSONField):
+    """A region's mask as COCO RLE, documented as such; its content (the grid's size, counts
+    that decode) is checked by the service, with codes the screen can act on."""
 
 
 class LabelRegionOutputSerializer(serializers.Serializer):
@@ -160,6 +170,15 @@ def _claim_response(request: Request, claim_id, status_code: int = status.HTTP_2
     return Response(ReviewClaimOutputSerializer(detail).data, status=status_code)
 
 
+class QueueCountsSerializer(serializers.Serializer):
+    """Counts over the whole queue, whatever the filters."""
+
+    total = serializers.IntegerField()
+    mine = serializers.IntegerField()
+    locked_by_others = serializers.IntegerField()
+    by_reason = serializers.DictField(child=serializers.IntegerField())
+
+
 class ReviewQueueApi(APIView):
     permission_classes = [IsAdjuster]
 
@@ -187,11 +206,15 @@ class ReviewQueueApi(APIView):
         lock = LockOutputSerializer(allow_null=True)
 
     @extend_schema(
-        parameters=[
-            FilterSerializer,
-            OpenApiParameter("page", int, OpenApiParameter.QUERY, required=False),
-        ],
-        responses={200: OutputSerializer(many=True)},
+        operation_id="v1_review_queue_list",
+        parameters=[FilterSerializer, PAGE_PARAMETER],
+        responses={
+            200: page_of(
+                "PaginatedReviewQueue", OutputSerializer(many=True), counts=QueueCountsSerializer()
+            ),
+            400: error_response("`invalid`: a filter is malformed (see `details.fields`)."),
+            404: PAGE_NOT_FOUND,
+        },
         tags=["review"],
     )
     def get(self, request: Request) -> Response:
@@ -236,7 +259,11 @@ class ReviewLockApi(APIView):
             required=False, default=0, min_value=0, max_value=MAX_ACTIVE_MS
         )
 
-    @extend_schema(request=InputSerializer, responses={200: LockOutputSerializer}, tags=["review"])
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: LockOutputSerializer, 409: error_response(f"{NOT_IN_REVIEW} {LOCKED}")},
+        tags=["review"],
+    )
     def post(self, request: Request, claim_id: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -251,7 +278,11 @@ class ReviewLockApi(APIView):
         }
         return Response(LockOutputSerializer(body).data)
 
-    @extend_schema(responses={204: None}, tags=["review"])
+    @extend_schema(
+        request=None,
+        responses={204: None, 409: error_response("`claim_locked`: another adjuster holds it.")},
+        tags=["review"],
+    )
     def delete(self, request: Request, claim_id: str) -> Response:
         NoInput(data=request.data).is_valid(raise_exception=True)
         claim = selectors.review_claim_get(claim_id=claim_id)
@@ -276,6 +307,8 @@ class ReviewPhotoImageApi(APIView):
 
 class ReviewPhotoLabelsApi(APIView):
     permission_classes = [IsAdjuster]
+    # Nested regions have no form encoding: the labels are JSON only.
+    parser_classes = [JSONParser]
 
     class InputSerializer(InputSerializer):
         class RegionSerializer(InputSerializer):
@@ -284,8 +317,7 @@ class ReviewPhotoLabelsApi(APIView):
             source_index = serializers.IntegerField(
                 required=False, allow_null=True, default=None, min_value=0
             )
-            # Shape and content are checked by the service, with codes the screen can act on.
-            mask_rle = CappedJSONField(max_bytes=MAX_MASK_JSON_BYTES)
+            mask_rle = MaskRleField(max_bytes=MAX_MASK_JSON_BYTES)
 
         base_version = serializers.IntegerField(min_value=0)
         active_ms = serializers.IntegerField(
@@ -300,7 +332,17 @@ class ReviewPhotoLabelsApi(APIView):
         labels = LabelsOutputSerializer()
         ledger = LedgerEntryOutputSerializer(many=True)
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, tags=["review"])
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            409: error_response(
+                f"{NOT_IN_REVIEW} {LOCKED} `photo_not_assessed`, or `stale_labels` (the "
+                "labels changed since `base_version`; `details.current_version`)."
+            ),
+        },
+        tags=["review"],
+    )
     def put(self, request: Request, claim_id: str, photo_id: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -357,7 +399,12 @@ class ReviewDecisionApi(APIView):
         )
 
     @extend_schema(
-        request=InputSerializer, responses={200: ReviewClaimOutputSerializer}, tags=["review"]
+        request=InputSerializer,
+        responses={
+            200: ReviewClaimOutputSerializer,
+            409: error_response(f"{NOT_IN_REVIEW} {LOCKED} `no_corrections`."),
+        },
+        tags=["review"],
     )
     def post(self, request: Request, claim_id: str) -> Response:
         data = self.InputSerializer(data=request.data)

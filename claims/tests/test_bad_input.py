@@ -305,7 +305,8 @@ def test_bad_input_submit_without_photos(claim, customer_client, snapshot, enque
 
     response = customer_client.post(submit_url(claim.pk))
 
-    assert_rejected_upload(response, 400, "no_photos", before, snapshot)
+    # a well-formed request the claim's state refuses: 409, like every such refusal
+    assert_rejected_upload(response, 409, "no_photos", before, snapshot)
     assert error_of(response)["message"] == services.ERR_NO_PHOTOS
     assert enqueued == []
 

@@ -408,9 +408,9 @@ def test_request_photos_round_trip_through_the_customer_api(
     old_photo = locked_claim.photos.first()
     refused = customer_client.delete(photo_url(locked_claim.pk, old_photo.pk))
     assert refused.status_code == 409
-    assert customer_client.post(submit_url(locked_claim.pk)).json()["error"]["code"] == (
-        "no_new_photos"
-    )
+    resubmit = customer_client.post(submit_url(locked_claim.pk))
+    assert resubmit.status_code == 409
+    assert resubmit.json()["error"]["code"] == "no_new_photos"
 
     # when: the customer adds a photo and submits again
     uploaded = upload(customer_client, locked_claim.pk, jpeg_bytes())
