@@ -23,17 +23,22 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
+from xml.sax.saxutils import quoteattr
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from ml.coco import Region, mask_to_polygons, mask_to_rle, semantic_mask
+from ml.coco import Region, mask_to_rle, semantic_mask
 from ml.labels import LabelMap
 
 FORMATS = ("coco", "voc", "yolo", "labelstudio", "csv")
 SPLITS = ("train", "eval")
-SOURCES = ("model", "human")
+# model: a prediction; human: drawn or changed by a person; accepted: a prediction a person
+# accepted unchanged (it keeps the model's score, and is no evidence a person drew it).
+SOURCES = ("model", "human", "accepted")
+# Label Studio's own words for where an annotation's region came from.
+LS_ORIGINS = {"model": "prediction", "accepted": "prediction", "human": "prediction-changed"}
 FORMAT_VERSION = 1
 
 # Zip entries carry this timestamp (the zip epoch) and mode, never the time of the export.
@@ -51,7 +56,7 @@ LS_TO_NAME = "image"
 
 ERR_FORMAT = "unknown export format {name!r}; choose from " + ", ".join(FORMATS)
 ERR_SPLIT = "split must be one of train, eval"
-ERR_SOURCE = "region source must be model or human"
+ERR_SOURCE = "region source must be model, human or accepted"
 ERR_SHAPE = "region mask {shape} does not match the image ({height}, {width})"
 ERR_CLOSED = "the export is closed"
 ERR_LS_RLE = "not a Label Studio brush RLE"
@@ -101,7 +106,8 @@ LEDGER_CSV_FIELDS = (
 
 @dataclass(eq=False)
 class ExportRegion:
-    """One region at image resolution. ``source``: ``model`` (a prediction) or ``human``."""
+    """One region at image resolution. ``source``: ``model`` (a prediction), ``human`` (drawn
+    or changed by a person) or ``accepted`` (a prediction a person accepted unchanged)."""
 
     index: int
     label: str
@@ -228,6 +234,33 @@ def _png_bytes(values: np.ndarray, palette: Sequence[tuple[int, int, int]]) -> b
     return out.getvalue()
 
 
+def export_polygons(mask: np.ndarray, tolerance: float = 1.0) -> list[list[float]]:
+    """``ml.coco.mask_to_polygons``, with no part of the mask lost.
+
+    Simplifying a one- or two-pixel-thin part (a scratch on a small image) leaves fewer than
+    three vertices, and such a part would vanish from YOLO and give COCO an empty
+    ``segmentation`` that pycocotools' ``annToMask`` cannot read. Those parts are traced again
+    unsimplified, and a part that is still degenerate (a single pixel, a one-pixel line) becomes
+    the rectangle around its pixels, half a pixel out from their centres.
+    """
+    m = np.ascontiguousarray(np.asarray(mask, dtype=np.uint8))
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    h, w = m.shape
+    out = []
+    for c in contours:
+        simplified = cv2.approxPolyDP(c, tolerance, True) if tolerance > 0 else c
+        if len(simplified) >= 3:
+            out.append([float(v) for v in simplified.reshape(-1)])
+        elif len(c) >= 3:
+            out.append([float(v) for v in c.reshape(-1)])
+        else:
+            xs, ys = c[:, 0, 0], c[:, 0, 1]
+            x0, x1 = max(float(xs.min()) - 0.5, 0.0), min(float(xs.max()) + 0.5, w - 1.0)
+            y0, y1 = max(float(ys.min()) - 0.5, 0.0), min(float(ys.max()) + 0.5, h - 1.0)
+            out.append([x0, y0, x1, y0, x1, y1, x0, y1])
+    return out
+
+
 def yolo_polygons(mask: np.ndarray, tolerance: float = 1.0) -> list[list[float]]:
     """Outer contours as normalised ``[x0, y0, x1, y1, ...]`` (pixel-centre coordinates / size).
 
@@ -236,7 +269,7 @@ def yolo_polygons(mask: np.ndarray, tolerance: float = 1.0) -> list[list[float]]
     """
     h, w = mask.shape
     rows = []
-    for poly in mask_to_polygons(mask, tolerance=tolerance):
+    for poly in export_polygons(mask, tolerance=tolerance):
         xs, ys = poly[0::2], poly[1::2]
         rows.append([v for x, y in zip(xs, ys, strict=True) for v in (x / w, y / h)])
     return rows
@@ -336,7 +369,7 @@ def ls_rle_to_mask(rle: Sequence[int], height: int, width: int) -> np.ndarray:
 def label_studio_config(label_map: LabelMap) -> str:
     """A labelling config matching the exported tasks (brush labels, severity per region)."""
     labels = "\n".join(
-        f'    <Label value="{c.name}" background="{c.colour}"/>'
+        f"    <Label value={quoteattr(c.name)} background={quoteattr(c.colour)}/>"
         for c in sorted(label_map.classes, key=lambda c: c.id)
     )
     return (
@@ -550,7 +583,7 @@ class LabelExportWriter:
             }
             self._coco_anns.append(ann)
             if self.polygons:
-                polys = mask_to_polygons(region.mask, tolerance=self.tolerance)
+                polys = export_polygons(region.mask, tolerance=self.tolerance)
                 self._coco_poly_anns.append({**ann, "segmentation": polys})
 
     def _yolo_rows(self, image: ExportImage) -> bytes:
@@ -583,6 +616,12 @@ class LabelExportWriter:
             }
             if region.score is not None:
                 brush["score"] = float(region.score)
+            if prefix == "h":  # an annotation: say which regions a person drew or changed
+                brush["origin"] = (
+                    "manual"
+                    if region.source == "human" and region.source_index is None
+                    else LS_ORIGINS[region.source]
+                )
             results.append(brush)
             if region.severity:
                 results.append(
@@ -704,17 +743,40 @@ class LabelExportWriter:
             self._write_bytes(f"voc/ImageSets/Segmentation/{split}.txt", keys.encode("ascii"))
 
     def _finish_yolo(self) -> None:
+        """``data.yaml``. Ultralytics requires ``train`` and ``val`` and refuses a folder that is
+        missing or holds no images, so a split this export has no photos of is replaced by the
+        other one, with a comment saying so; an empty export gets empty folders."""
         names = "".join(
             f"  {c.id - 1}: {json.dumps(c.name)}\n"
             for c in sorted(self.label_map.classes, key=lambda c: c.id)
         )
+        present = [s for s in SPLITS if self.counts["splits"][s]]
+        train = "train" if "train" in present else (present[0] if present else "train")
+        val = "eval" if "eval" in present else train
+        notes = ""
+        if not present:
+            notes = "# This export holds no images: train and val are empty folders.\n"
+            for folder in ("images/train/", "labels/train/"):
+                self._names.add(folder)
+                info = _zinfo(folder, compress=False)
+                info.external_attr = (0o40755 << 16) | 0x10  # a directory (Unix mode, MS-DOS flag)
+                self.zip.writestr(info, b"")
+        elif train != "train":
+            notes = "# This export has no train images: train is the eval split.\n"
+        elif val != "eval":
+            notes = (
+                "# This export has no eval images: val is the train split, so validation\n"
+                "# metrics are measured on training data.\n"
+            )
         text = (
             "# ClaimVision damage segmentation, YOLO format. Paths are relative to this file.\n"
             "# Class k is label-map id k + 1; polygons are normalised pixel-centre coordinates.\n"
-            "train: images/train\n"
-            "val: images/eval\n"
-            f"nc: {len(self.label_map.classes)}\n"
-            "names:\n" + names
+            + notes
+            + f"train: images/{train}\n"
+            + f"val: images/{val}\n"
+            + f"nc: {len(self.label_map.classes)}\n"
+            + "names:\n"
+            + names
         )
         self._write_bytes("data.yaml", text.encode("utf-8"))
 
