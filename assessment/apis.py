@@ -1,4 +1,4 @@
-"""Customer-facing assessment actions: contesting an automatic decision."""
+"""Customer-facing assessment actions: contesting a decision."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -15,18 +15,28 @@ from config.serializers import InputSerializer
 
 
 class ClaimContestApi(APIView):
-    """People may ask for a human: an automatic decision goes to an adjuster."""
+    """A customer contests, or asks about, a decision, automatic or a person's (GDPR art. 22):
+    the claim goes back to review for a senior adjuster. Only the claim's owner may (another
+    customer's claim is a 404); one open contest per claim."""
 
     permission_classes = [IsCustomer]
 
     class InputSerializer(InputSerializer):
-        reason = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+        reason = serializers.CharField(
+            max_length=services.CONTEST_REASON_MAX,
+            required=False,
+            allow_blank=True,
+            help_text="What the customer disagrees with or asks about; read first in review.",
+        )
 
     @extend_schema(
         request=InputSerializer,
         responses={
             202: ClaimOutputSerializer,
-            409: error_response("`not_contestable`: this claim's decision cannot be contested."),
+            409: error_response(
+                "`not_contestable`: the claim is not decided (a draft, being assessed, or "
+                "waiting for photos), or `contest_open`: its contest is being looked at already."
+            ),
         },
         tags=["claims"],
     )

@@ -334,6 +334,48 @@ class Decision(models.Model):
         return f"{self.claim_id}: {self.outcome}"
 
 
+class Contest(models.Model):
+    """A customer contesting, or asking about, a decision (GDPR art. 22): the claim goes back to
+    review for a senior adjuster, and the customer sees whether it is still open. One open
+    contest per claim; the adjuster's next decision answers it (``assessment.services``)."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Being looked at by a senior adjuster"
+        ANSWERED = "answered", "Answered"
+
+    claim = models.ForeignKey("claims.Claim", on_delete=models.CASCADE, related_name="contests")
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="+")  # contested
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(max_length=1000, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answer = models.ForeignKey(
+        Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim"], condition=Q(state="open"), name="one_open_contest_per_claim"
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["open", "answered"]), name="contest_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="open", answered_at__isnull=True)
+                | Q(state="answered", answered_at__isnull=False),
+                name="contest_answered_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"contest {self.pk} on {self.claim_id} ({self.state})"
+
+
 class AuditRecordQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise PermissionError("audit records are append-only")

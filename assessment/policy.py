@@ -37,7 +37,7 @@ REASON_MESSAGES = {
 # customer: ``duplicate_photo`` is a fraud signal, and naming it would let anyone test
 # whether a photo is in someone else's claim.
 CUSTOMER_REASON_MESSAGES = {
-    "customer_contested": "You asked for a person to review the automatic decision.",
+    "customer_contested": "You asked for a person to review the decision.",
     "low_photo_confidence": (
         "Our system is not sure enough about the damage in your photos to decide on its own."
     ),

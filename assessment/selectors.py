@@ -1,7 +1,7 @@
 """Reads for assessment: the latest decision and the regions shown per photo."""
 
 from assessment import policy
-from assessment.models import ClaimAssessment, Decision, ModelVersion, PhotoAssessment
+from assessment.models import ClaimAssessment, Contest, Decision, ModelVersion, PhotoAssessment
 from claims.models import Claim
 
 
@@ -9,6 +9,16 @@ def decision_latest(*, claim: Claim) -> Decision | None:
     return (
         Decision.objects.filter(claim=claim)
         .select_related("policy", "model_version")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def contest_latest(*, claim: Claim) -> Contest | None:
+    """The claim's latest contest (open or answered), with the decision it contests."""
+    return (
+        Contest.objects.filter(claim=claim)
+        .select_related("decision")
         .order_by("-created_at", "-id")
         .first()
     )

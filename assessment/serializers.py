@@ -72,7 +72,8 @@ class ClaimAssessmentSerializer(serializers.Serializer):
 class RegionSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     label = serializers.CharField()
-    confidence = serializers.FloatField()
+    # The model's confidence; null for a region an adjuster drew or corrected.
+    confidence = serializers.FloatField(allow_null=True)
     severity = serializers.CharField()
     area_share = serializers.FloatField()
     bbox = serializers.ListField(child=serializers.IntegerField())
@@ -95,3 +96,19 @@ class PhotoAssessmentSerializer(serializers.Serializer):
     mask_width = serializers.IntegerField()
     mask_height = serializers.IntegerField()
     regions = RegionSerializer(many=True)
+    source = serializers.SerializerMethodField()
+
+    def get_source(self, obj) -> str:
+        """``model``: the model's regions; ``adjuster``: an adjuster's corrected labels."""
+        return getattr(obj, "source", "model")
+
+
+class ContestSerializer(serializers.Serializer):
+    """The customer's latest contest of a decision, and where it stands."""
+
+    state = serializers.ChoiceField(choices=["open", "answered"])
+    state_display = serializers.CharField(source="get_state_display")
+    reason = serializers.CharField()
+    contested_outcome = serializers.CharField(source="decision.outcome")
+    created_at = serializers.DateTimeField()
+    answered_at = serializers.DateTimeField(allow_null=True)

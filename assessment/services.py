@@ -24,6 +24,7 @@ from assessment.defaults import DEFAULTS_POLICY_NOTE
 from assessment.models import (
     AuditRecord,
     ClaimAssessment,
+    Contest,
     Decision,
     DecisionPolicy,
     EstimateLine,
@@ -40,7 +41,15 @@ from config.queue import send_on_commit
 
 logger = logging.getLogger(__name__)
 
-ERR_NOT_AUTO_DECIDED = "Only an automatic decision can be contested (this claim is {status})."
+ERR_NOT_CONTESTABLE = "Only a decided claim can be contested (this claim is {status})."
+ERR_CONTEST_OPEN = "This claim is already being looked at again; you will hear the outcome."
+MSG_CONTEST_AUTOMATIC = "The customer contests the automatic decision ({outcome})."
+MSG_CONTEST_HUMAN = "The customer contests the adjuster's decision ({outcome}, by {adjuster})."
+MSG_SENIOR_REVIEW = "Contested decision: a senior adjuster decides, not the first decider."
+# What a customer may contest: a claim decided, automatically or by a person. A claim in
+# review or waiting for photos is not decided yet (and holds the open contest, if any).
+CONTESTABLE_STATUSES = (Claim.Status.AUTO_DECIDED, Claim.Status.DECIDED)
+CONTEST_REASON_MAX = 1000  # characters: the API field's limit, kept whole in the audit record
 ERR_NO_ACTIVE_PRICE_TABLE = "No active price table: an admin must activate one."
 MSG_MORE_PHOTOS_RECEIVED = "The customer sent the further photos an adjuster asked for."
 ERR_MODEL_DIR = "{path} is not a model folder (it has no model.json)."
@@ -638,43 +647,107 @@ def price_quote(regions: list[pricing.PricedRegion]) -> pricing.Estimate:
     return pricing.estimate(regions, rules, rates)
 
 
-def claim_contest(*, claim: Claim, user, reason: str = "") -> Claim:
-    """The customer asks for a person (GDPR art. 22): an automatic decision goes to review."""
+def claim_contest(*, claim: Claim, user, reason: str = "") -> Contest:
+    """The customer contests, or asks about, a decision (GDPR art. 22): automatic or a
+    person's, the claim goes back to review with the customer's words at the top of why it is
+    there, marked for a senior adjuster, and an append-only ``customer_contest`` record.
+
+    The claim's row lock and the one-open-contest constraint make a double submit one contest.
+    """
     from claims.services import claim_transition
 
+    reason = reason.strip()[:CONTEST_REASON_MAX]
     with transaction.atomic():
         locked = Claim.objects.select_for_update().get(pk=claim.pk)
-        if locked.status != Claim.Status.AUTO_DECIDED:
-            raise ConflictError(
-                ERR_NOT_AUTO_DECIDED.format(status=locked.status), code="not_contestable"
+        if locked.status not in CONTESTABLE_STATUSES:
+            code = (
+                "contest_open"
+                if locked.contests.filter(state=Contest.State.OPEN).exists()
+                else None
             )
-        previous = Decision.objects.filter(claim=locked).first()
-        message = policy.REASON_MESSAGES["customer_contested"]
-        reasons = [{"code": "customer_contested", "message": message}]
-        if reason:
-            reasons[0]["detail"] = reason[:1000]
+            raise ConflictError(
+                ERR_CONTEST_OPEN if code else ERR_NOT_CONTESTABLE.format(status=locked.status),
+                code=code or "not_contestable",
+            )
+        previous = (
+            Decision.objects.filter(claim=locked)
+            .select_related("policy", "model_version", "decided_by")
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if previous is None:  # a decided claim always has its decision; be explicit anyway
+            raise ConflictError(
+                ERR_NOT_CONTESTABLE.format(status=locked.status), code="not_contestable"
+            )
+        by_person = not previous.automatic
+        contest = Contest.objects.create(
+            claim=locked, decision=previous, customer=user, reason=reason
+        )
+        reasons = [
+            {
+                "code": "customer_contested",
+                "message": (
+                    MSG_CONTEST_HUMAN.format(
+                        outcome=previous.get_outcome_display().lower(),
+                        adjuster=previous.decided_by.get_username()
+                        if previous.decided_by
+                        else "an adjuster",
+                    )
+                    if by_person
+                    else MSG_CONTEST_AUTOMATIC.format(
+                        outcome=previous.get_outcome_display().lower()
+                    )
+                )
+                + (f" The customer wrote: “{reason}”" if reason else ""),
+                **({"detail": reason} if reason else {}),
+            },
+            {"code": "senior_review", "message": MSG_SENIOR_REVIEW},
+        ]
         Decision.objects.create(
             claim=locked,
             outcome=Decision.Outcome.ROUTED_TO_REVIEW,
             automatic=False,
             reasons=reasons,
-            policy=previous.policy if previous else None,
-            model_version=previous.model_version if previous else None,
+            policy=previous.policy,
+            model_version=previous.model_version,
         )
         audit_record(
             claim=locked,
             kind=AuditRecord.Kind.CUSTOMER_CONTEST,
             actor=user,
-            inputs={},
-            model_version=previous.model_version.version
-            if previous and previous.model_version
-            else "",
-            policy_version=previous.policy.version if previous and previous.policy else None,
+            inputs={"contest": contest.pk, "decision": previous.pk},
+            model_version=previous.model_version.version if previous.model_version else "",
+            policy_version=previous.policy.version if previous.policy else None,
             rules_fired=reasons,
             outcome=Decision.Outcome.ROUTED_TO_REVIEW,
-            detail={"previous_outcome": previous.outcome if previous else None},
+            detail={
+                "previous_outcome": previous.outcome,
+                "previous_automatic": previous.automatic,
+                "previous_decided_by": previous.decided_by.get_username()
+                if previous.decided_by
+                else None,
+                "reason": reason,
+                "summary": reasons[0]["message"],
+            },
         )
-        return claim_transition(claim=locked, to=Claim.Status.IN_REVIEW)
+        claim_transition(claim=locked, to=Claim.Status.IN_REVIEW)
+    return contest
+
+
+def contest_answer(*, claim: Claim, decision: Decision, now=None) -> Contest | None:
+    """Mark the claim's open contest answered by ``decision`` (an adjuster's, in the caller's
+    transaction). A request for more photos answers nothing yet: the contest stays open until
+    the claim is decided again."""
+    if decision.outcome in (Decision.Outcome.MORE_PHOTOS, Decision.Outcome.ROUTED_TO_REVIEW):
+        return None
+    contest = Contest.objects.filter(claim=claim, state=Contest.State.OPEN).first()
+    if contest is None:
+        return None
+    contest.state = Contest.State.ANSWERED
+    contest.answered_at = now or timezone.now()
+    contest.answer = decision
+    contest.save(update_fields=["state", "answered_at", "answer"])
+    return contest
 
 
 def audit_record(

@@ -20,9 +20,11 @@ from rest_framework.views import APIView
 from assessment import selectors as assessment_selectors
 from assessment.serializers import (
     ClaimAssessmentSerializer,
+    ContestSerializer,
     CustomerDecisionSerializer,
     PhotoAssessmentSerializer,
 )
+from assessment.services import CONTESTABLE_STATUSES
 from claims import idempotency, login_limits, selectors, services
 from claims.idempotency import idempotent
 from claims.models import Photo
@@ -33,6 +35,7 @@ from config.pagination import PageNumberPagination
 from config.schema import PAGE_NOT_FOUND, PAGE_PARAMETER, error_response, page_of
 from config.serializers import InputSerializer, NoInput, check_fields
 from config.throttling import AnonRateThrottle
+from review import customer_selectors
 
 ERR_NO_IMAGE = "Attach the photo in the multipart field 'image'."
 ERR_ONE_IMAGE = "Send one photo per request in the field 'image'."
@@ -160,11 +163,11 @@ class PhotoOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(PhotoAssessmentSerializer(allow_null=True))
     def get_assessment(self, photo: Photo) -> dict | None:
-        # A claim passes the shown assessments of all its photos, read once; a lone photo reads
-        # its claim's.
+        # Only what a confident model or an adjuster stands behind (review.customer_selectors):
+        # a claim passes its photos' shown regions, read once; a lone photo reads its claim's.
         shown = self.context.get("photo_assessments")
         if shown is None:
-            shown = assessment_selectors.photo_assessments_for_claim(claim=photo.claim)
+            shown = customer_selectors.claim_record_for_customer(claim=photo.claim).photos
         assessment = shown.get(photo.pk)
         return PhotoAssessmentSerializer(assessment).data if assessment else None
 
@@ -193,10 +196,19 @@ class ClaimOutputSerializer(serializers.Serializer):
     submitted_at = serializers.DateTimeField(allow_null=True)
     decision = serializers.SerializerMethodField()
     assessment = serializers.SerializerMethodField()
+    contest = serializers.SerializerMethodField()
+    can_contest = serializers.SerializerMethodField()
+
+    def _record(self, claim):
+        """What the customer may see of the damage record, read once per claim."""
+        records = self.context.setdefault("customer_records", {})
+        if claim.pk not in records:
+            records[claim.pk] = customer_selectors.claim_record_for_customer(claim=claim)
+        return records[claim.pk]
 
     @extend_schema_field(PhotoOutputSerializer(many=True))
     def get_photos(self, claim) -> list:
-        shown = assessment_selectors.photo_assessments_for_claim(claim=claim)
+        shown = self._record(claim).photos
         return PhotoOutputSerializer(
             claim.photos.all(), many=True, context={"photo_assessments": shown}
         ).data
@@ -209,8 +221,18 @@ class ClaimOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(ClaimAssessmentSerializer(allow_null=True))
     def get_assessment(self, claim) -> dict | None:
-        record = assessment_selectors.claim_assessment_get(claim=claim)
+        # Null until a confident model or an adjuster stands behind an estimate.
+        record = self._record(claim).assessment
         return ClaimAssessmentSerializer(record).data if record else None
+
+    @extend_schema_field(ContestSerializer(allow_null=True))
+    def get_contest(self, claim) -> dict | None:
+        contest = assessment_selectors.contest_latest(claim=claim)
+        return ContestSerializer(contest).data if contest else None
+
+    def get_can_contest(self, claim) -> bool:
+        """Whether POST .../contest/ would be accepted now: the claim is decided."""
+        return claim.status in CONTESTABLE_STATUSES
 
 
 class RegisterApi(APIView):

@@ -62,7 +62,7 @@ TRANSITIONS: dict[str, set[str]] = {
     S.AUTO_DECIDED: {S.IN_REVIEW},  # the customer contests an automatic decision
     S.IN_REVIEW: {S.DECIDED, S.MORE_PHOTOS_REQUESTED},
     S.MORE_PHOTOS_REQUESTED: {S.SUBMITTED},  # the customer added photos and submitted again
-    S.DECIDED: set(),
+    S.DECIDED: {S.IN_REVIEW},  # the customer contests a person's decision (senior review)
 }
 
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone

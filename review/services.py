@@ -596,7 +596,7 @@ def review_decide(
         ]
         outcome = ACTION_OUTCOMES[action]
         model_version = before.model_version if before else None
-        Decision.objects.create(
+        decision = Decision.objects.create(
             claim=locked,
             outcome=outcome,
             automatic=False,
@@ -605,6 +605,8 @@ def review_decide(
             model_version=model_version,
             decided_by=adjuster,
         )
+        # A customer's open contest is answered by this decision (not by a photo request).
+        assessment_services.contest_answer(claim=locked, decision=decision, now=now)
         labels_versions = dict(
             PhotoLabels.objects.filter(claim=locked).values_list("photo_id", "version")
         )

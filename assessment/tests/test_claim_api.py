@@ -1,10 +1,12 @@
-"""What the customer API shows of an assessment: the decided model's regions, never a shadow's."""
+"""What the customer API shows of an assessment: the decided model's regions, never a shadow's,
+and nothing before a decision."""
 
 import pytest
 
 from assessment import services
-from assessment.models import ModelVersion, PhotoAssessment, Region
+from assessment.models import Decision, ModelVersion, PhotoAssessment, Region
 from assessment.tests.conftest import region
+from claims.models import Claim
 from ml.labels import PRODUCT_LABEL_MAP
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +59,7 @@ def test_claim_api_shows_the_decided_models_regions_not_a_newer_shadows(
         assert [r["label"] for r in shown["regions"]] == ["dent"]
 
 
-def test_claim_api_shows_the_active_models_regions_while_still_assessing(
+def test_claim_api_shows_no_regions_while_still_assessing(
     segmenter, assessing_claim, customer, api_client_for
 ):
     # given one photo read by the active model and by a shadow, the claim not yet decided
@@ -65,14 +67,15 @@ def test_claim_api_shows_the_active_models_regions_while_still_assessing(
     first = assessing_claim.photos.order_by("created_at").first()
     services.photo_assess(photo_id=first.pk)
     _shadow_assessment(first)
+    assert Region.objects.filter(assessment__photo=first).count() == 3
 
     # when the customer reads the claim
     claim = api_client_for(customer).get(f"/api/v1/claims/{assessing_claim.pk}/").json()
 
-    # then the assessed photo shows the active model's reading and the other photo none yet
-    shown = {p["id"]: p["assessment"] for p in claim["photos"]}
-    assert shown[str(first.pk)]["model_version"] == "test-v1"
-    assert [a for a in shown.values() if a is None] != []
+    # then nothing is shown before the claim is decided (review.customer_selectors)
+    assert claim["status"] == "assessing"
+    assert [p["assessment"] for p in claim["photos"]] == [None] * len(claim["photos"])
+    assert claim["assessment"] is None
 
 
 def test_claim_api_shows_damage_v2_display_names_parts_and_prices(
@@ -86,6 +89,13 @@ def test_claim_api_shows_damage_v2_display_names_parts_and_prices(
     ]
     for photo in assessing_claim.photos.all():
         services.photo_assess(photo_id=photo.pk)
+    # a broken part always goes to a person: an adjuster approves it as assessed
+    assessing_claim.refresh_from_db()
+    assert assessing_claim.status == "in_review"
+    routed = Decision.objects.filter(claim=assessing_claim).first()
+    assert [r["code"] for r in routed.reasons] == ["always_human_type"]
+    Decision.objects.create(claim=assessing_claim, outcome="approved", automatic=False)
+    Claim.objects.filter(pk=assessing_claim.pk).update(status="decided")
 
     # when the customer reads the claim
     claim = api_client_for(customer).get(f"/api/v1/claims/{assessing_claim.pk}/").json()
@@ -108,9 +118,6 @@ def test_claim_api_shows_damage_v2_display_names_parts_and_prices(
     lines = {(line["damage_type"], line["description"]) for line in claim["assessment"]["lines"]}
     assert ("broken_part", "Replace part") in lines
     assert ("broken_part", "Refinish new part") in lines
-    assert claim["status"] == "in_review"
-    codes = [r["code"] for r in claim["decision"]["reasons"]]
-    assert codes == ["always_human_type"]
 
 
 def test_regions_of_a_model_without_a_part_head_have_no_part(
@@ -121,7 +128,8 @@ def test_regions_of_a_model_without_a_part_head_have_no_part(
     assert "part" not in segmenter.regions[0]
     photo = assessing_claim.photos.first()
 
-    services.photo_assess(photo_id=photo.pk)
+    for each in assessing_claim.photos.all():  # a confident dent: decided automatically
+        services.photo_assess(photo_id=each.pk)
 
     stored = Region.objects.get(assessment__photo=photo)
     assert (stored.part, stored.part_share) == ("", None)
