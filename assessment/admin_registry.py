@@ -22,6 +22,21 @@ class RetrainingRunAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "trigger")
     readonly_fields = [f.name for f in RetrainingRun._meta.fields]
+    actions = ["cancel"]
+
+    @admin.action(description="Cancel (mark failed) the selected queued or running runs")
+    def cancel(self, request, queryset):
+        done = [
+            run.pk
+            for run in queryset
+            if learning.retrain_cancel(run=run, actor=request.user.get_username())
+        ]
+        if done:
+            self.message_user(request, f"Cancelled run(s) {', '.join(map(str, done))}.")
+        else:
+            self.message_user(
+                request, "None of the selected runs was queued or running.", messages.WARNING
+            )
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -36,15 +51,39 @@ class RetrainingRunAdmin(admin.ModelAdmin):
 class ModelVersionRegistryAdmin(admin.ModelAdmin):
     """Replaces the plain ModelVersion admin: lineage, metrics and the registry actions."""
 
-    list_display = ("version", "status", "parent", "eval_mean_iou", "created_at", "activated_at")
+    list_display = (
+        "version",
+        "status",
+        "parent",
+        "eval_mean_iou",
+        "held_out_damage_iou",
+        "created_at",
+        "activated_at",
+    )
     list_filter = ("status",)
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
     actions = ["make_shadow", "promote", "roll_back", "compare_shadow"]
 
     @admin.display(description="eval mean IoU")
     def eval_mean_iou(self, obj) -> str:
-        value = (obj.eval_metrics or {}).get("mean_iou")
-        return f"{value:.3f}" if isinstance(value, float) else "-"
+        """On the frozen evaluation set of reviewed photos (retrained candidates)."""
+        metrics = obj.eval_metrics or {}
+        value = metrics.get("mean_iou")
+        if isinstance(value, int | float):
+            return f"{value:.3f} ({metrics.get('n_images', '?')} photos)"
+        return "not evaluated on reviewed photos" if not metrics.get("n_images") else "-"
+
+    @admin.display(description="held-out damage IoU")
+    def held_out_damage_iou(self, obj) -> str:
+        """Damage IoU on a held-out photo set: the bundled model's own test split (model
+        card), or a candidate's real-photo test split."""
+        metrics = obj.metrics or {}
+        for key in ("test", "real_test"):
+            value = (metrics.get(key) or {}).get("damage_iou")
+            if isinstance(value, int | float):
+                n = (metrics.get(key) or {}).get("n_images", "?")
+                return f"{value:.3f} ({n} photos)"
+        return "-"
 
     def has_add_permission(self, request) -> bool:
         return False

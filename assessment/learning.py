@@ -45,6 +45,11 @@ ERR_ALREADY_ACTIVE = "version {version} is already active"
 
 # A run still "running" after this long died with its worker (the task's hard limit is 55 min).
 RUN_STALE_AFTER = dt.timedelta(hours=2)
+RUN_OPTIONS = ("steps", "use_base", "force")
+ERR_NO_EVAL = (
+    "the frozen evaluation split has no reviewed photo yet, so no candidate could be compared "
+    "or promoted; review more claims (or run with --force to train anyway)"
+)
 LOG_TAIL_LINES = 40
 
 
@@ -323,7 +328,7 @@ class FineTuneConfig:
     fp16_weights: bool = True  # ship model.pt in fp16 (half the size; the ONNX is exported twice)
     seed: int = 0
     threads: int = 2
-    progress_chunks: int = 10  # progress is reported this many times during training
+    progress_chunks: int = 30  # progress is reported this many times during training
 
     @classmethod
     def from_settings(cls, **overrides) -> FineTuneConfig:
@@ -438,6 +443,10 @@ def fine_tune(
 # --------------------------------------------------------------------------- runs
 
 
+class RunCancelled(Exception):
+    """Staff cancelled the run while it trained (retrain_cancel)."""
+
+
 class _TailHandler(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -490,15 +499,42 @@ def retrain_due(now: dt.datetime | None = None) -> str | None:
     return None
 
 
-def retrain_enqueue(*, trigger: str) -> RetrainingRun:
-    """Queue a run and send it to the training queue after commit."""
+def retrain_enqueue(*, trigger: str, options: dict | None = None) -> RetrainingRun:
+    """Queue a run and send it to the training queue after commit. ``options``: what
+    ``manage.py retrain`` takes (``steps``, ``use_base``, ``force``), carried to the worker."""
     from assessment.tasks import retrain_task
 
+    options = {k: v for k, v in (options or {}).items() if k in RUN_OPTIONS}
     run = RetrainingRun.objects.create(
         trigger=trigger, reviewed_count=reviewed_since(None), message="queued"
     )
-    send_on_commit(retrain_task, run.pk)
+    if options:
+        send_on_commit(retrain_task, run.pk, options)
+    else:
+        send_on_commit(retrain_task, run.pk)
     return run
+
+
+def retrain_run_options(options: dict | None) -> tuple[FineTuneConfig, bool]:
+    """(config, force) of a run from ``retrain_enqueue``'s options."""
+    options = dict(options or {})
+    force = bool(options.pop("force", False))
+    overrides = {k: v for k, v in options.items() if k in RUN_OPTIONS and v is not None}
+    return FineTuneConfig.from_settings(**overrides), force
+
+
+def retrain_cancel(*, run: RetrainingRun, actor: str) -> bool:
+    """Mark a queued or running run failed (staff, in the admin). A queued run never starts; a
+    running one stops at its next progress report; a run whose worker died stops blocking new
+    runs. False when the run had already ended."""
+    ended = RetrainingRun.objects.filter(
+        pk=run.pk, status__in=[RetrainingRun.Status.QUEUED, RetrainingRun.Status.RUNNING]
+    ).update(
+        status=RetrainingRun.Status.FAILED,
+        message=f"cancelled by {actor}"[:300],
+        finished_at=timezone.now(),
+    )
+    return bool(ended)
 
 
 def retrain_check() -> RetrainingRun | None:
@@ -547,10 +583,23 @@ def retrain(
 
     def report(fraction: float, message: str) -> None:
         logger.info("run %s: %s", run.pk, message)
+        if RetrainingRun.objects.filter(pk=run.pk, status=RetrainingRun.Status.FAILED).exists():
+            raise RunCancelled(RetrainingRun.objects.get(pk=run.pk).message)
         _run_update(run, progress=round(min(1.0, max(0.0, fraction)), 4), message=message[:300])
 
     try:
         _retrain(run, cfg, force, report)
+    except RunCancelled as exc:
+        logger.warning("retraining run %s stopped: %s", run.pk, exc)
+        run.refresh_from_db()
+    except (KeyboardInterrupt, SystemExit):  # Ctrl+C on the command, a worker shutting down
+        _run_update(
+            run,
+            status=RetrainingRun.Status.FAILED,
+            message="interrupted before it finished",
+            finished_at=timezone.now(),
+        )
+        raise
     except Exception as exc:  # recorded for staff; the task does not retry a failed run
         logger.exception("retraining run %s failed", run.pk)
         _run_update(
@@ -582,7 +631,11 @@ def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> No
     evaluation = [s for s in samples if s.split == EVAL]
     if not train and not force:
         raise ValueError(ERR_NO_REVIEWED)
+    if not evaluation and not force:  # found before minutes of training, not after
+        raise ValueError(ERR_NO_EVAL)
+    report(0.01, f"{len(train)} reviewed training photos; loading the base photo set")
     base_train, real_test, base_desc = _base_items(cfg, label_map, long_side)
+    report(0.03, f"writing the training snapshot ({len(samples)} reviewed photos)")
     logger.info(
         "data: %d reviewed train, %d reviewed eval, %d base train, %d real test",
         len(train),
@@ -602,6 +655,7 @@ def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> No
     }
 
     model = _load_torch_model(parent_dir, meta)
+    report(0.04, f"preparing {len(train)} reviewed and {len(base_train)} base photos")
     train_items = sample_items(train, label_map)
 
     def train_report(fraction: float, message: str) -> None:

@@ -399,8 +399,14 @@ class AuditRecord(models.Model):
         CUSTOMER_CONTEST = "customer_contest", "Customer contested"
         ASSESSMENT_FAILED = "assessment_failed", "Assessment failed"
         MODEL_ACTIVATED = "model_activated", "Model activated"
+        # A decision policy or price table created, changed or activated: they decide who is
+        # paid automatically and how much. ``detail`` holds what it was before and after.
+        CONFIG_CHANGED = "config_changed", "Decision configuration changed"
 
-    # Not a foreign key: the trail outlives rows. Null only for a model activation.
+    # Kinds that belong to no claim.
+    CLAIMLESS_KINDS = (Kind.MODEL_ACTIVATED, Kind.CONFIG_CHANGED)
+
+    # Not a foreign key: the trail outlives rows. Null only for the claimless kinds.
     claim_id = models.UUIDField(null=True, blank=True, db_index=True)
     claim_reference = models.CharField(max_length=20, blank=True)
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -422,8 +428,9 @@ class AuditRecord(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(claim_id__isnull=False) | Q(kind="model_activated"),
-                name="audit_record_claim_unless_model_activated",
+                condition=Q(claim_id__isnull=False)
+                | Q(kind__in=["model_activated", "config_changed"]),
+                name="audit_record_claim_unless_claimless_kind",
             )
         ]
 

@@ -383,25 +383,50 @@ def decision_policy_active() -> DecisionPolicy:
 
 
 def decision_policy_create(*, rules: dict, note: str = "", created_by=None, activate: bool):
-    """Add a policy version (validated); versions are never edited in place."""
+    """Add a policy version (validated; audited); versions are never edited in place."""
+    from assessment import configuration
+
     validated = policy.PolicyRules.from_dict(rules).to_dict()
     with transaction.atomic():
         last = DecisionPolicy.objects.select_for_update().order_by("-version").first()
+        previous = DecisionPolicy.objects.filter(is_active=True).first()
         if activate:
             DecisionPolicy.objects.filter(is_active=True).update(is_active=False)
-        return DecisionPolicy.objects.create(
+        created = DecisionPolicy.objects.create(
             version=(last.version + 1) if last else 1,
             rules=validated,
             note=note,
             created_by=created_by,
             is_active=activate,
         )
+        configuration.configuration_change_record(
+            obj="decision_policy",
+            action=configuration.ACTIVATED if activate else configuration.CREATED,
+            before=configuration.policy_snapshot(previous),
+            after=configuration.policy_snapshot(created),
+            actor=created_by,
+        )
+        return created
 
 
-def decision_policy_activate(*, decision_policy: DecisionPolicy) -> None:
+def decision_policy_activate(*, decision_policy: DecisionPolicy, actor=None) -> None:
+    """Make one version the active policy (audited); a no-op for the active one."""
+    from assessment import configuration
+
     with transaction.atomic():
+        previous = DecisionPolicy.objects.select_for_update().filter(is_active=True).first()
+        if previous is not None and previous.pk == decision_policy.pk:
+            return
         DecisionPolicy.objects.filter(is_active=True).update(is_active=False)
         DecisionPolicy.objects.filter(pk=decision_policy.pk).update(is_active=True)
+        decision_policy.refresh_from_db()
+        configuration.configuration_change_record(
+            obj="decision_policy",
+            action=configuration.ACTIVATED,
+            before=configuration.policy_snapshot(previous),
+            after=configuration.policy_snapshot(decision_policy),
+            actor=actor,
+        )
 
 
 def price_table_active() -> PriceTable:

@@ -51,14 +51,15 @@ def shadow_assess_task(photo_id: str, version: str) -> None:
     soft_time_limit=3000,
     time_limit=3300,
 )
-def retrain_task(run_id: int) -> None:
+def retrain_task(run_id: int, options: dict | None = None) -> None:
     from assessment import learning
     from assessment.models import RetrainingRun
 
     run = RetrainingRun.objects.filter(pk=run_id).first()
     if run is None or run.status != RetrainingRun.Status.QUEUED:
-        return  # a re-delivery of a run that already started or ended
-    learning.retrain(run=run, trigger=run.trigger)
+        return  # a re-delivery of a run that already started, ended or was cancelled
+    config, force = learning.retrain_run_options(options)
+    learning.retrain(run=run, trigger=run.trigger, config=config, force=force)
 
 
 @shared_task(

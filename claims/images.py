@@ -40,6 +40,7 @@ WARN_TOO_SMALL = (
 WARN_TOO_BLURRY = "The photo looks blurry. Hold the phone still and retake it."
 WARN_TOO_DARK = "The photo is too dark. Retake it in better light."
 WARN_TOO_BRIGHT = "The photo is too bright or has glare. Retake it out of direct light."
+QUALITY_WARNINGS = ("too_small", "too_blurry", "too_dark", "too_bright")  # the codes below
 
 # Thresholds for the quality check, measured on a 512 px grey copy. A photo under 640 px on its
 # short side shows a whole car panel at under 1 px per mm; blur and exposure limits are the

@@ -466,18 +466,129 @@ def test_retrain_command_queue_sends_a_run_to_the_training_queue(
 ):
     # given
     sent = []
-    monkeypatch.setattr("assessment.tasks.retrain_task.delay", sent.append)
+    monkeypatch.setattr("assessment.tasks.retrain_task.delay", lambda *args: sent.append(args))
     # when
     with django_capture_on_commit_callbacks(execute=True):
         call_command("retrain", "--queue")
     # then
     run = RetrainingRun.objects.get()
-    assert sent == [run.pk]
+    assert sent == [(run.pk, {"force": False})]
     assert run.status == RetrainingRun.Status.QUEUED
     from django.conf import settings
 
     assert settings.CELERY_TASK_ROUTES["assessment.retrain"] == {"queue": "training"}
     assert settings.CELERY_TASK_ROUTES["assessment.shadow_assess"] == {"queue": "shadow"}
+
+
+@pytest.mark.django_db
+def test_retrain_command_queue_carries_its_options_to_the_worker(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    # given a training worker that records what it was asked
+    from assessment.tasks import retrain_task
+
+    sent = []
+    monkeypatch.setattr("assessment.tasks.retrain_task.delay", lambda *args: sent.append(args))
+    # when the command queues a run with every option
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("retrain", "--queue", "--steps", "7", "--no-base", "--force")
+    # then the task gets them, and runs with them
+    run = RetrainingRun.objects.get()
+    assert sent == [(run.pk, {"force": True, "steps": 7, "use_base": False})]
+    called = {}
+    monkeypatch.setattr(learning, "retrain", lambda **kw: called.update(kw))
+    retrain_task(*sent[0])
+    assert called["config"].steps == 7 and called["config"].use_base is False
+    assert called["force"] is True
+
+
+@pytest.mark.django_db
+def test_retrain_without_reviewed_eval_photos_fails_before_training(tiny_active, monkeypatch):
+    # given reviewed training photos but none in the frozen evaluation split
+    reviewed_photo(model_version=tiny_active, split=TRAIN, seed=1)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although nothing could be evaluated")
+
+    monkeypatch.setattr(learning, "fine_tune", no_training)
+    # when
+    run = learning.retrain(config=TINY_CONFIG)
+    # then
+    run.refresh_from_db()
+    assert run.status == RetrainingRun.Status.FAILED
+    assert "evaluation split has no reviewed photo" in run.message
+
+
+@pytest.mark.django_db
+def test_a_cancelled_run_stops_at_its_next_progress_report(tiny_active, monkeypatch):
+    # given a run that staff cancel while it trains
+    reviewed_photo(model_version=tiny_active, split=TRAIN, seed=1)
+    reviewed_photo(model_version=tiny_active, split=EVAL, seed=2)
+    real_fine_tune = learning.fine_tune
+
+    def fine_tune(model, *args, report, **kwargs):
+        run = RetrainingRun.objects.get(status=RetrainingRun.Status.RUNNING)
+        assert learning.retrain_cancel(run=run, actor="olga")
+        return real_fine_tune(model, *args, report=report, **kwargs)
+
+    monkeypatch.setattr(learning, "fine_tune", fine_tune)
+    # when
+    run = learning.retrain(config=TINY_CONFIG)
+    # then it ended there: failed, no candidate, the canceller named
+    run.refresh_from_db()
+    assert run.status == RetrainingRun.Status.FAILED
+    assert run.message == "cancelled by olga"
+    assert run.candidate is None
+    assert learning._run_in_progress() is None
+
+
+@pytest.mark.django_db
+def test_ctrl_c_during_a_run_marks_it_failed(tiny_active, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(learning, "_retrain", interrupted)
+
+    with pytest.raises(KeyboardInterrupt):
+        learning.retrain(config=TINY_CONFIG)
+
+    run = RetrainingRun.objects.get()
+    assert run.status == RetrainingRun.Status.FAILED
+    assert run.message == "interrupted before it finished"
+    assert learning.retrain_due() is None or learning._run_in_progress() is None
+
+
+@pytest.mark.django_db
+def test_admin_cancels_a_stuck_run_so_retraining_can_start_again(admin_client):
+    # given a run left "running" by a worker that was killed
+    stuck = RetrainingRun.objects.create(trigger="count", status="running", progress=0.3)
+    assert learning._run_in_progress() == stuck
+    # when staff cancel it from the list
+    response = admin_client.post(
+        "/admin/assessment/retrainingrun/",
+        {"action": "cancel", "_selected_action": [stuck.pk]},
+        follow=True,
+    )
+    # then
+    stuck.refresh_from_db()
+    assert stuck.status == RetrainingRun.Status.FAILED
+    assert stuck.message == "cancelled by admin"
+    assert f"Cancelled run(s) {stuck.pk}." in response.content.decode()
+    assert learning._run_in_progress() is None
+
+
+@pytest.mark.django_db
+def test_registry_shows_the_held_out_metrics_a_version_has(admin_client):
+    _version(
+        "bundled-like",
+        ModelVersion.Status.ACTIVE,
+        metrics={"test": {"n_images": 573, "damage_iou": 0.4191}},
+    )
+
+    listing = admin_client.get("/admin/assessment/modelversion/").content.decode()
+
+    assert "0.419 (573 photos)" in listing
+    assert "not evaluated on reviewed photos" in listing
 
 
 @pytest.mark.django_db
@@ -533,8 +644,8 @@ def test_retrain_mixes_base_data_and_records_real_metrics(tiny_active):
         progress_chunks=1,
         fp16_weights=False,
     )
-    # when
-    run = learning.retrain(config=config)
+    # when (forced: without reviewed evaluation photos a run is refused before training)
+    run = learning.retrain(config=config, force=True)
     # then
     run.refresh_from_db()
     assert run.status == RetrainingRun.Status.SUCCEEDED, run.message

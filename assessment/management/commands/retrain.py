@@ -1,7 +1,8 @@
 """``manage.py retrain [--force] [--steps N] [--queue]``: fine-tune the active model now.
 
 Runs in this process by default (progress in the log and in the admin's retraining runs);
-``--queue`` sends the run to the training workers instead.
+``--queue`` sends the run, with the same options, to the training workers instead. Ctrl+C ends
+the run as failed ("interrupted"); a run can be cancelled in the admin.
 """
 
 from django.core.management.base import BaseCommand, CommandError
@@ -28,17 +29,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, force=False, steps=None, no_base=False, queue=False, **options):
         trigger = RetrainingRun.Trigger.MANUAL
-        if queue:
+        options = {"force": force}
+        if steps is not None:
+            options["steps"] = steps
+        if no_base:
+            options["use_base"] = False
+        if queue:  # the same options travel with the task
             with transaction.atomic():
-                run = learning.retrain_enqueue(trigger=trigger)
+                run = learning.retrain_enqueue(trigger=trigger, options=options)
             self.stdout.write(f"retraining run {run.pk} queued on 'training'")
             return
-        overrides = {}
-        if steps is not None:
-            overrides["steps"] = steps
-        if no_base:
-            overrides["use_base"] = False
-        config = learning.FineTuneConfig.from_settings(**overrides)
+        config, force = learning.retrain_run_options(options)
         run = learning.retrain(trigger=trigger, config=config, force=force)
         run.refresh_from_db()
         if run.status != RetrainingRun.Status.SUCCEEDED:

@@ -1,0 +1,186 @@
+"""Decision policies and price tables: validated forms in the admin, and every change audited."""
+
+import pytest
+from django.urls import reverse
+
+from assessment import services
+from assessment.models import AuditRecord, DecisionPolicy, PriceTable
+from claims.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    user = UserFactory(username="olga", is_staff=True, is_superuser=True)
+    client.force_login(user)
+    return client
+
+
+def _config_records(obj: str) -> list[AuditRecord]:
+    return [
+        r for r in AuditRecord.objects.filter(kind="config_changed") if r.detail["object"] == obj
+    ]
+
+
+def _policy_form(**overrides) -> dict:
+    rules = services.decision_policy_active().rules
+    data = {
+        "note": "stricter glass",
+        "min_photo_confidence": rules["min_photo_confidence"],
+        "min_region_confidence": rules["min_region_confidence"],
+        "min_region_confidence_by_type": '{"scratch": 0.8}',
+        "max_auto_estimate": rules["max_auto_estimate"],
+        "always_human_types": rules["always_human_types"],
+        "always_human_severities": rules["always_human_severities"],
+        "quality_warnings_route": rules["quality_warnings_route"],
+        "duplicate_photo_routes": "on",
+        "no_damage": rules["no_damage"],
+    }
+    data.update(overrides)
+    return data
+
+
+def test_an_invalid_policy_value_is_a_field_error_not_a_500(staff_client):
+    services.decision_policy_active()  # an empty database starts from the default version
+    versions = DecisionPolicy.objects.count()
+    url = reverse("admin:assessment_decisionpolicy_add")
+
+    response = staff_client.post(url, _policy_form(min_photo_confidence="7"))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "min_photo_confidence" in errors
+    assert DecisionPolicy.objects.count() == versions
+    response = staff_client.post(url, _policy_form(min_region_confidence_by_type='["scratch"]'))
+    assert "min_region_confidence_by_type" in response.context["adminform"].form.errors
+    response = staff_client.post(url, _policy_form(min_region_confidence_by_type='{"dent": 3}'))
+    assert "min_region_confidence_by_type" in response.context["adminform"].form.errors
+    assert DecisionPolicy.objects.count() == versions
+
+
+def test_a_new_policy_version_from_the_form_is_saved_and_audited(staff_client):
+    before = services.decision_policy_active()
+
+    response = staff_client.post(
+        reverse("admin:assessment_decisionpolicy_add"), _policy_form(max_auto_estimate="1500")
+    )
+
+    assert response.status_code == 302
+    created = DecisionPolicy.objects.order_by("-version").first()
+    assert created.version == before.version + 1 and not created.is_active
+    assert created.rules["max_auto_estimate"] == 1500
+    assert created.rules["min_region_confidence_by_type"] == {"scratch": 0.8}
+    (record,) = _config_records("decision_policy")
+    assert record.outcome == "created" and record.actor == "olga"
+    assert record.detail["before"]["version"] == before.version
+    assert record.detail["after"]["rules"]["max_auto_estimate"] == 1500
+
+
+def test_activating_a_policy_is_audited_with_who_and_what_it_replaced(staff_client):
+    active = services.decision_policy_active()
+    candidate = services.decision_policy_create(
+        rules={**active.rules, "max_auto_estimate": 900.0}, note="lower limit", activate=False
+    )
+
+    response = staff_client.post(
+        reverse("admin:assessment_decisionpolicy_changelist"),
+        {"action": "activate", "_selected_action": [candidate.pk]},
+        follow=True,
+    )
+
+    assert services.decision_policy_active().pk == candidate.pk
+    assert f"Policy version {candidate.version} is now active." in response.content.decode()
+    record = _config_records("decision_policy")[-1]
+    assert record.outcome == "activated" and record.actor == "olga"
+    assert record.detail["before"]["version"] == active.version
+    assert record.detail["after"]["rules"]["max_auto_estimate"] == 900.0
+
+
+def _price_table_form(table: PriceTable, **overrides) -> dict:
+    rules = list(table.rules.order_by("pk"))
+    data = {
+        "name": table.name,
+        "currency": table.currency,
+        "labour_rate": str(table.labour_rate),
+        "paint_rate": str(table.paint_rate),
+        "is_active": "on" if table.is_active else "",
+        "rules-TOTAL_FORMS": str(len(rules)),
+        "rules-INITIAL_FORMS": str(len(rules)),
+        "rules-MIN_NUM_FORMS": "0",
+        "rules-MAX_NUM_FORMS": "1000",
+    }
+    for i, rule in enumerate(rules):
+        data.update(
+            {
+                f"rules-{i}-id": str(rule.pk),
+                f"rules-{i}-table": str(table.pk),
+                f"rules-{i}-damage_type": rule.damage_type,
+                f"rules-{i}-severity": rule.severity,
+                f"rules-{i}-operation": rule.operation,
+                f"rules-{i}-labour_hours": str(rule.labour_hours),
+                f"rules-{i}-parts_cost": str(rule.parts_cost),
+                f"rules-{i}-description": rule.description,
+            }
+        )
+    data.update(overrides)
+    return data
+
+
+def test_a_price_table_change_is_audited_with_before_and_after(staff_client):
+    table = services.price_table_active()
+    old_rate = str(table.labour_rate)
+    url = reverse("admin:assessment_pricetable_change", args=[table.pk])
+
+    response = staff_client.post(
+        url, _price_table_form(table, labour_rate="99.50", **{"rules-0-parts_cost": "1234.00"})
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    (record,) = _config_records("price_table")
+    assert record.outcome == "changed" and record.actor == "olga"
+    assert record.detail["before"]["labour_rate"] == old_rate
+    assert record.detail["after"]["labour_rate"] == "99.50"
+    assert "1234.00" in {r["parts_cost"] for r in record.detail["after"]["rules"]}
+    assert "1234.00" not in {r["parts_cost"] for r in record.detail["before"]["rules"]}
+
+    # saving it unchanged records nothing
+    staff_client.post(url, _price_table_form(PriceTable.objects.get(pk=table.pk)))
+    assert len(_config_records("price_table")) == 1
+
+
+def test_activating_another_price_table_is_audited_and_leaves_one_active(staff_client):
+    active = services.price_table_active()
+    spare = PriceTable.objects.create(name="2027", labour_rate=70, paint_rate=80)
+
+    response = staff_client.post(
+        reverse("admin:assessment_pricetable_change", args=[spare.pk]),
+        _price_table_form(spare, is_active="on"),
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert list(PriceTable.objects.filter(is_active=True)) == [spare]
+    record = _config_records("price_table")[-1]
+    assert record.outcome == "activated" and record.detail["after"]["name"] == "2027"
+    assert active.pk != spare.pk
+
+
+def test_policy_versions_made_by_services_are_audited_as_the_system():
+    active = services.decision_policy_active()
+
+    services.decision_policy_create(rules=active.rules, note="same again", activate=True)
+
+    record = _config_records("decision_policy")[-1]
+    assert record.outcome == "activated" and record.actor == "system"
+    assert record.claim_id is None
+
+
+def test_the_policy_form_opens_with_the_active_rules(staff_client):
+    active = services.decision_policy_active()
+
+    response = staff_client.get(reverse("admin:assessment_decisionpolicy_add"))
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form["max_auto_estimate"].initial == active.rules["max_auto_estimate"]
+    assert set(form["always_human_types"].initial) == set(active.rules["always_human_types"])
