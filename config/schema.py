@@ -87,6 +87,13 @@ def page_of(name: str, serializer: serializers.Serializer, **extra) -> serialize
     )
 
 
+# What ``str.strip()`` (DRF's trimming) removes, spelt out: ``\s`` differs between Python and
+# the ECMA regexes of JSON Schema (``\x1c``-``\x1f``, ``\x85``; ``\ufeff``).
+_SPACE = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x3001)) if c.isspace())
+_ANY_TEXT = r"^[^\x00]*$"
+_NOT_BLANK = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
+
+
 def _text_rules(field, prop: dict) -> None:
     """What DRF's ``CharField`` refuses beyond its lengths: a NUL character, and a value that
     is blank once trimmed where blanks are not allowed. A field's ``schema_overrides`` (rules
@@ -95,7 +102,7 @@ def _text_rules(field, prop: dict) -> None:
         return
     if "pattern" not in prop and "format" not in prop and "enum" not in prop:
         blank_ok = field.allow_blank or not field.trim_whitespace
-        prop["pattern"] = r"^[^\x00]*$" if blank_ok else r"^[^\x00]*[^\s\x00][^\x00]*$"
+        prop["pattern"] = _ANY_TEXT if blank_ok else _NOT_BLANK
     prop.update(getattr(field, "schema_overrides", {}))
 
 
@@ -107,6 +114,16 @@ class AutoSchema(BaseAutoSchema):
             return name
         view_name = type(self.view).__name__.removesuffix("Api")
         return f"{view_name}{suffix}"
+
+    def get_serializer_name(self, serializer, direction) -> str:
+        # A serializer nested in a view (``ReviewPhotoLabelsApi...RegionSerializer``) is named
+        # after its view: two views' ``RegionSerializer``s are two components, not one that
+        # silently stands for both.
+        outer, _, _ = type(serializer).__qualname__.partition(".")
+        name = super().get_serializer_name(serializer, direction)
+        if outer != type(serializer).__name__ and outer.endswith("Api"):
+            return outer.removesuffix("Api") + name
+        return name
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)

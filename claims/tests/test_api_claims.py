@@ -162,6 +162,22 @@ def test_claim_list_api_answers_404_for_a_page_past_the_end(customer_client):
     assert response.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.parametrize("page", ["", " 1", "+1", "1_0", "1.0", "last", "\u0661"])
+def test_claim_list_api_answers_404_for_what_is_not_a_page_number(claim, customer_client, page):
+    # DRF alone reads "" as page 1 and hands the rest to int(); the schema says "an integer"
+    response = customer_client.get(claims_url(), {"page": page})
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_claim_list_api_reads_a_page_number(claim, customer_client):
+    response = customer_client.get(claims_url(), {"page": "1"})
+
+    assert response.status_code == 200
+    assert [c["id"] for c in response.json()["results"]] == [str(claim.pk)]
+
+
 # --- GET /claims/{id}/ ------------------------------------------------------------------
 
 

@@ -92,6 +92,66 @@ def test_schema_documents_the_shared_error_answers(schema):
     assert set(error["properties"]) == {"code", "message", "details"}
 
 
+def _component(schema: dict, ref: str) -> dict:
+    return schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/claims/", "/api/v1/exports/", "/api/v1/review/queue/"])
+def test_schema_documents_lists_as_pages(schema, path):
+    operation = schema["paths"][path]["get"]
+    page = _component(
+        schema, operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    )
+
+    assert {"count", "next", "previous", "results"} <= set(page["properties"])
+    assert page["properties"]["results"]["type"] == "array"
+    assert "page" in {p["name"] for p in operation["parameters"]}
+    assert "404" in operation["responses"]
+
+
+def test_schema_refuses_fields_a_body_does_not_name(schema):
+    create = schema["paths"]["/api/v1/claims/"]["post"]["requestBody"]["content"]
+    labels = schema["paths"]["/api/v1/review/claims/{claim_id}/photos/{photo_id}/labels/"]
+    body = _component(
+        schema, labels["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    )
+    region = _component(schema, body["properties"]["regions"]["items"]["$ref"])
+    claim = _component(schema, create["application/json"]["schema"]["$ref"])
+
+    assert claim["additionalProperties"] is False
+    assert body["additionalProperties"] is False
+    assert region["additionalProperties"] is False  # nested bodies too
+
+
+def test_schema_takes_json_only_where_only_json_works(schema):
+    labels = "/api/v1/review/claims/{claim_id}/photos/{photo_id}/labels/"
+
+    assert set(schema["paths"][labels]["put"]["requestBody"]["content"]) == {"application/json"}
+    exports = schema["paths"]["/api/v1/exports/"]["post"]["requestBody"]["content"]
+    assert set(exports) == {"application/json"}
+
+
+def test_schema_documents_the_export_download_as_a_zip(schema):
+    download = schema["paths"]["/api/v1/exports/{export_id}/download/"]["get"]
+
+    assert set(download["responses"]["200"]["content"]) == {"application/zip"}
+
+
+def test_schema_states_the_password_and_idempotency_key_rules(schema):
+    register = schema["paths"]["/api/v1/auth/register/"]["post"]["requestBody"]["content"]
+    password = _component(schema, register["application/json"]["schema"]["$ref"])["properties"][
+        "password"
+    ]
+    create = schema["paths"]["/api/v1/claims/"]["post"]
+    key = next(p for p in create["parameters"] if p["name"] == "Idempotency-Key")
+
+    assert password["minLength"] == 8
+    assert password["pattern"] == r"\D"
+    assert "common password" in password["description"]
+    assert key["schema"]["maxLength"] == 255
+    assert "422" in create["responses"]
+
+
 def test_schema_shows_customers_the_customer_decision(schema):
     claim = schema["components"]["schemas"]["ClaimOutput"]
     decision = claim["properties"]["decision"]
