@@ -5,8 +5,11 @@ outcome with every reason that applied, so it can be unit-tested, back-tested on
 (issue 6) and audited (the facts and thresholds are what the audit record stores).
 """
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from ml.labels import display_from_name
 
 SEVERITY_ORDER = {"minor": 0, "moderate": 1, "severe": 2}
 
@@ -171,9 +174,19 @@ def _reason(code: str, value=None, threshold=None, **fmt) -> Reason:
     return Reason(code=code, message=message, value=value, threshold=threshold)
 
 
-def decide(rules: PolicyRules, facts: ClaimFacts) -> Outcome:
+def type_in_words(label: str, names: Mapping[str, str] | None = None) -> str:
+    """A damage type as a sentence names it: the label map's display name (``names``), else
+    the name in words, lower-case inside a sentence (``glass_crack`` -> ``glass crack``)."""
+    display = (names or {}).get(label) or display_from_name(label)
+    return display[:1].lower() + display[1:]
+
+
+def decide(
+    rules: PolicyRules, facts: ClaimFacts, names: Mapping[str, str] | None = None
+) -> Outcome:
     """Apply every rule; any reason routes the claim to a person. Reasons are never short-
-    circuited, so the adjuster sees all of them."""
+    circuited, so the adjuster sees all of them. ``names``: type name -> display name (the
+    label map's), so a reason names a type as every page does."""
     reasons: list[Reason] = []
     if facts.contested:
         reasons.append(_reason("customer_contested"))
@@ -207,19 +220,25 @@ def decide(rules: PolicyRules, facts: ClaimFacts) -> Outcome:
                         "low_region_confidence",
                         round(region.confidence, 4),
                         threshold,
-                        label=region.label,
+                        label=type_in_words(region.label, names),
                         photo=photo.photo,
                     )
                 )
             if region.label in rules.always_human_types:
-                reasons.append(_reason("always_human_type", label=region.label))
+                reasons.append(
+                    _reason("always_human_type", label=type_in_words(region.label, names))
+                )
             if region.severity in rules.always_human_severities:
                 reasons.append(
                     _reason("always_human_severity", severity=region.severity.capitalize())
                 )
             if not region.priced:
                 reasons.append(
-                    _reason("no_price_rule", label=region.label, severity=region.severity)
+                    _reason(
+                        "no_price_rule",
+                        label=type_in_words(region.label, names),
+                        severity=region.severity,
+                    )
                 )
     if facts.estimate_total > rules.max_auto_estimate:
         reasons.append(

@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from assessment import estimate as pricing
-from assessment import model_registry, policy
+from assessment import model_registry, policy, selectors
 from assessment.defaults import DEFAULTS_POLICY_NOTE
 from assessment.models import (
     AuditRecord,
@@ -560,7 +560,7 @@ def _claim_assess_and_decide(
     facts = policy.ClaimFacts(photos=photo_facts, estimate_total=float(quote.total))
     active_policy = decision_policy_active()
     rules_in_force = policy.PolicyRules.from_dict(active_policy.rules)
-    outcome = policy.decide(rules_in_force, facts)
+    outcome = policy.decide(rules_in_force, facts, names=selectors.label_names(model_version))
     if _more_photos_were_requested(claim):
         # An adjuster asked for these photos and decides with them: never decide automatically.
         reason = policy.Reason(code="more_photos_received", message=MSG_MORE_PHOTOS_RECEIVED)

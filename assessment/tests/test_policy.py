@@ -124,3 +124,29 @@ def test_default_policy_keeps_the_cardd_types_it_had():
     rules = PolicyRules()
     assert rules.always_human_types[:2] == ["glass_shatter", "tire_flat"]
     assert rules.min_region_confidence_by_type["crack"] == 0.85
+
+
+def test_reasons_name_damage_types_as_the_pages_do():
+    facts = ClaimFacts(
+        photos=[
+            PhotoFacts(
+                photo="1",
+                confidence=0.99,
+                regions=[
+                    RegionFacts(label="glass_crack", confidence=0.2, severity="minor"),
+                    RegionFacts(
+                        label="broken_part", confidence=0.99, severity="minor", priced=False
+                    ),
+                ],
+            )
+        ],
+        estimate_total=100.0,
+    )
+
+    outcome = decide(PolicyRules(), facts, names={"glass_crack": "Cracked glass"})
+
+    messages = " ".join(r.message for r in outcome.reasons)
+    assert "a cracked glass on photo 1" in messages
+    assert "Damage of type broken part is always checked" in messages
+    assert "No price rule covers broken part" in messages
+    assert "glass_crack" not in messages and "broken_part" not in messages
