@@ -55,7 +55,10 @@ STATUS_EXPLANATIONS = {
         "Your claim has been decided automatically. If you disagree, you can ask for a person "
         "to review it."
     ),
-    Claim.Status.DECIDED: "Your claim has been decided.",
+    Claim.Status.DECIDED: (
+        "Your claim has been decided. If you disagree or have a question, you can ask for it to "
+        "be looked at again."
+    ),
     MORE_PHOTOS_REQUESTED: (
         "An adjuster needs more photos before deciding. Add them and submit the claim again."
     ),

@@ -1,5 +1,7 @@
-"""The result on the customer's status page, in Chromium on a phone: damage drawn over the
-photos, legend, severity, estimate, who decided, and asking for a person to review.
+"""The result on the customer's status page, in Chromium on a phone: the summary first, the
+damage drawn over the photos and the estimate folded below it, who decided, only what a
+confident model or an adjuster stands behind (nothing while in review; the adjuster's record
+after their decision), and contesting or asking about any decision.
 
 Assessments, estimate lines and decisions are written straight to the database (no worker
 runs here), in the shapes the assessment worker stores.
@@ -16,6 +18,7 @@ from PIL import Image
 from assessment.models import (
     AuditRecord,
     ClaimAssessment,
+    Contest,
     Decision,
     EstimateLine,
     ModelVersion,
@@ -198,9 +201,18 @@ def assessed_claim(
     return claim, photos
 
 
-def open_status(page, claim) -> None:
+def unfold(page) -> None:
+    """Open every folded card of the result the way a customer does: a tap on its title."""
+    folded = page.locator("#claim-decision details.fold:not([open]) > summary")
+    for _ in range(folded.count()):
+        folded.first.click()
+
+
+def open_status(page, claim, *, unfolded: bool = True) -> None:
     page.goto(f"/claims/{claim.pk}/")
     page.locator("#claim-decision:not([hidden])").wait_for()
+    if unfolded:
+        unfold(page)
     wait_until(
         page,
         "[...document.querySelectorAll('.damage-photo__img')]"
@@ -335,7 +347,7 @@ def test_auto_decided_claim_shows_damage_over_photos_legend_and_estimate(phone_p
     first = page.locator("#estimate tbody tr").first
     assert first.locator(".estimate__amount").inner_text() == euros(page, 186)
     assert "Panel beating and filling" in first.inner_text()
-    assert page.locator(".fact__value--money").inner_text() == euros(page, ESTIMATE_TOTAL)
+    assert page.locator("#summary-total").inner_text() == euros(page, ESTIMATE_TOTAL)
 
     # the plain photo grid is not repeated, nothing overflows a 375 px screen
     assert page.locator("#photos-plain").is_hidden()
@@ -403,16 +415,22 @@ def test_customer_asks_for_a_person_and_the_claim_goes_to_an_adjuster(phone_page
     compact(screenshot(page, "mobile-contest-form.png", full_page=False))
     page.get_by_role("button", name="Send to an adjuster").click()
 
-    # then: the page says it is with an adjuster, focus on the new result, announced
+    # then: the page says it is being checked again, focus on the new result, announced as
+    # what happened; the model's regions and estimate are gone while a person checks it
     page.locator("#status-display", has_text="With an adjuster").wait_for()
-    assert page.locator("#result-title").inner_text() == "With an adjuster"
+    assert page.locator("#result-title").inner_text() == "Being checked again"
     assert page.evaluate("document.activeElement.id") == "result-title"
-    wait_until(page, "document.getElementById('result-live').textContent.includes('adjuster')")
+    wait_until(
+        page,
+        "document.getElementById('result-live').textContent === "
+        "'Your request was sent. A senior adjuster will look at your claim again.'",
+    )
     assert page.locator(".reasons__list li").all_inner_texts() == [
-        "You asked for a person to review the automatic decision."
+        "You asked for a person to review the decision."
     ]
     assert page.locator("#contest").count() == 0
-    assert page.locator("#estimate-total").inner_text().startswith(euros(page, ESTIMATE_TOTAL))
+    assert "rear door" in page.locator("#contest-state").inner_text()
+    assert page.locator("#estimate-total, #summary-total, .region__shape").count() == 0
     page.evaluate("window.scrollTo(0, 0)")
     compact(screenshot(page, "mobile-contested.png"))
     steps = page.locator(".timeline__step")
@@ -438,12 +456,15 @@ def test_customer_asks_for_a_person_and_the_claim_goes_to_an_adjuster(phone_page
     record = AuditRecord.objects.get(claim_id=claim.pk, kind=AuditRecord.Kind.CUSTOMER_CONTEST)
     assert record.actor == customer.username
     assert "rear door" in record.rules_fired[0]["detail"]
+    contest = Contest.objects.get(claim=claim)
+    assert contest.state == Contest.State.OPEN and "rear door" in contest.reason
 
-    # a reload draws the same timeline from the server
+    # a reload draws the same timeline and the open request from the server
     page.reload()
     page.locator("#claim-decision:not([hidden])").wait_for()
     assert page.locator(".timeline__label").all_inner_texts() == labels
-    assert page.locator("#result-title").inner_text() == "With an adjuster"
+    assert page.locator("#result-title").inner_text() == "Being checked again"
+    assert "A senior adjuster is on it" in page.locator("#contest-state").inner_text()
 
 
 def test_contest_refused_by_the_server_says_why(phone_page, customer):
@@ -485,15 +506,22 @@ def test_claim_routed_to_review_shows_the_reasons_as_it_arrives(phone_page, cust
     # then: the poller draws the result without a reload, with every reason in plain words
     page.locator("#status-display", has_text="With an adjuster").wait_for(timeout=15_000)
     page.locator("#claim-decision:not([hidden])").wait_for()
-    assert page.locator("#result-title").inner_text() == "With an adjuster"
+    assert page.locator("#result-title").inner_text() == "Being checked"
+    wait_until(
+        page,
+        "document.getElementById('result-live').textContent === "
+        "'Your claim is being checked by an adjuster.'",
+    )
     assert page.locator(".reasons__title").inner_text() == "Why a person is checking it"
     assert page.locator(".reasons__list li").all_inner_texts() == CUSTOMER_WORDS
     assert "another customer" not in page.locator("main").inner_text()
     assert page.locator('.reasons__list li[data-code="duplicate_photo"]').count() == 0
     assert "duplicate_photo" not in page.content()
     assert page.locator("#contest").count() == 0
-    assert page.locator(".region__shape").count() == 3
-    assert "to be confirmed" in page.locator("#estimate tfoot").inner_text()
+    # none of the model's guesses or its estimate while a person checks them: photos only
+    assert page.locator(".region__shape, #estimate, #summary-total, #damage-card").count() == 0
+    assert euros(page, ESTIMATE_TOTAL) not in page.locator("main").inner_text()
+    assert page.locator("#photos-plain").is_visible()
     assert (
         page.locator(".timeline__step[aria-current=step] .timeline__label").inner_text()
         == "With an adjuster"
@@ -549,3 +577,243 @@ def test_desktop_result_layout(desktop_page, customer):
     ]
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     compact(screenshot(page, "desktop-result.png"))
+
+
+# --- the phone page: summary first, the long parts folded, no internal words -----------
+
+
+def test_phone_result_puts_the_summary_first_and_folds_photos_and_lines(phone_page, customer):
+    # given an automatic approval with two photos and four estimate lines
+    page = phone_page
+    claim, _ = assessed_claim(customer, status=Claim.Status.AUTO_DECIDED, outcome="auto_approved")
+    sign_in(page, customer.username)
+
+    # when the customer opens it on a phone
+    open_status(page, claim, unfolded=False)
+
+    # then the summary (outcome, severity, total) comes before the folded photos and lines
+    result, damage, estimate = (
+        page.locator(sel).bounding_box() for sel in ("#result", "#damage-card", "#estimate-card")
+    )
+    assert result["y"] < damage["y"] < estimate["y"]
+    for fold in ("#damage-card", "#estimate-card", "#photos-plain", "#details-card"):
+        assert page.locator(fold).evaluate("d => d.open") is False, fold
+    assert page.locator("#summary-total").is_visible()
+    assert not page.locator(".region__shape").first.is_visible()
+    assert not page.locator("#estimate").is_visible()
+    assert (
+        page.locator("#damage-card summary").inner_text().split("\n")[-1] == "3 areas on 2 photos"
+    )
+    folded_height = page.evaluate("document.documentElement.scrollHeight")
+    assert folded_height < 2 * 812, folded_height
+    page.screenshot(path="/tmp/customer-phone-folded.png", full_page=True)
+
+    # and a tap on a fold's title opens it
+    page.locator("#estimate-card > summary").click()
+    assert page.locator("#estimate").is_visible()
+    assert page.locator("#estimate tbody tr").count() == len(LINES)
+
+    # no internal words: model versions, policy versions, severity jargon
+    text = page.locator("main").inner_text()
+    for internal in ("test-", "decision rules", "assessment model", "parts need replacing"):
+        assert internal not in text, internal
+
+
+def test_region_number_badges_never_overlap(phone_page, customer):
+    # given three regions whose boxes start at almost the same corner of the photo
+    page = phone_page
+    close = [
+        [
+            ("dent", (400, 300, 120, 60), 0.9, "moderate"),
+            ("scratch", (420, 290, 200, 20), 0.85, "minor"),
+            ("crack", (395, 320, 60, 40), 0.8, "minor"),
+        ]
+    ]
+    lines = [
+        (0, i, kind, "minor", "repair", "Repair", "1.0", "62.00", "0")
+        for i, kind in enumerate(("dent", "scratch", "crack"))
+    ]
+    claim, _ = assessed_claim(
+        customer,
+        status=Claim.Status.AUTO_DECIDED,
+        outcome="auto_approved",
+        photo_regions=close,
+        lines=lines,
+        total=Decimal("186.00"),
+    )
+    sign_in(page, customer.username)
+    open_status(page, claim)
+
+    # then no two number badges cover each other
+    boxes = [m.bounding_box() for m in page.locator(".damage-photo__marker").all()]
+    assert len(boxes) == 3
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = (
+                a["x"] + a["width"] <= b["x"]
+                or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"]
+                or b["y"] + b["height"] <= a["y"]
+            )
+            assert apart, (a, b)
+    page.locator(".damage-photo__frame").first.screenshot(path="/tmp/customer-badges.png")
+
+
+# --- after an adjuster's decision: the adjuster's record, and contesting it ------------
+
+# The adjuster's correction of photo 1: the scratch deleted, the dent made severe and larger.
+ADJUSTED_DENT = (560, 520, 150, 80)
+ADJUSTED_LINES = [
+    (0, 0, "dent", "severe", "replace", "Replace door panel", "4.0", "62.00", "420"),
+    (1, 0, "crack", "minor", "repair", "Plastic weld", "1.0", "62.00", "20"),
+]
+ADJUSTED_TOTAL = Decimal("750.00")
+
+
+def adjuster_decided_claim(owner):
+    """Approved with corrections: photo 1 relabelled by an adjuster, photo 2 as the model saw
+    it; the estimate priced from those regions (as review.services does)."""
+    from claims.tests.factories import AdjusterFactory
+    from review.models import LabelRegion, PhotoLabels
+
+    claim, photos = assessed_claim(
+        owner,
+        status=Claim.Status.DECIDED,
+        outcome="approved_with_corrections",
+        automatic=False,
+        lines=ADJUSTED_LINES,
+        total=ADJUSTED_TOTAL,
+        reasons=[{"code": "adjuster_corrected", "message": "We corrected the damage on photo 1."}],
+    )
+    adjuster = AdjusterFactory(username="sam.adjuster")
+    Decision.objects.filter(claim=claim).update(decided_by=adjuster)
+    ClaimAssessment.objects.filter(claim=claim).update(
+        source="adjuster", overall_severity="severe", region_count=2
+    )
+    labels = PhotoLabels.objects.create(
+        photo=photos[0],
+        claim=claim,
+        photo_assessment=PhotoAssessment.objects.get(photo=photos[0]),
+        version=1,
+        adjuster=adjuster,
+        saved_at=timezone.now(),
+    )
+    dent = ellipse_region(0, "dent", 1.0, "severe", ADJUSTED_DENT)
+    LabelRegion.objects.create(
+        labels=labels,
+        index=0,
+        label="dent",
+        label_id=dent["label_id"],
+        severity="severe",
+        source_index=0,
+        mask_rle=dent["mask_rle"],
+        area=round(dent["area_share"] * MASK_SIZE[0] * MASK_SIZE[1]),
+        bbox=dent["bbox"],
+    )
+    return claim, photos, adjuster
+
+
+def test_decided_claim_shows_the_adjusters_regions_and_estimate(phone_page, customer):
+    page = phone_page
+    claim, photos, adjuster = adjuster_decided_claim(customer)
+    sign_in(page, customer.username)
+    open_status(page, claim)
+
+    # the outcome and who decided it
+    assert page.locator("#result-title").inner_text() == "Approved with corrections"
+    assert page.locator("#result-who").inner_text().startswith("Decided by an adjuster")
+    assert page.locator("#overall-severity").inner_text() == "Severe"
+    assert page.locator("#summary-total").inner_text() == euros(page, ADJUSTED_TOTAL)
+
+    # the overlay is the adjuster's: photo 1 has their one severe dent, the scratch is gone
+    first = page.locator(f'.damage-photo[data-photo="{photos[0].pk}"]')
+    assert first.locator(".region__shape").count() == 1
+    assert first.locator(".region-item__text").all_inner_texts() == [
+        "Dent, severe, checked by an adjuster"
+    ]
+    second = page.locator(f'.damage-photo[data-photo="{photos[1].pk}"]')
+    assert second.locator(".region-item__text").all_inner_texts() == [
+        "Crack, minor, 62% confidence"
+    ]
+    # the drawn dent is the adjuster's larger one, not the model's
+    frame = first.locator(".damage-photo__frame").bounding_box()
+    dent = first.locator(".region__shape").bounding_box()
+    k = frame["width"] / PHOTO_SIZE[0]
+    assert dent["width"] == pytest.approx(2 * ADJUSTED_DENT[2] * k, rel=0.1)
+
+    # every estimate line points at a region drawn, with the same type and severity
+    rows = page.locator("#estimate tbody tr")
+    assert rows.count() == len(ADJUSTED_LINES)
+    drawn = set(page.locator(".region").evaluate_all("els => els.map(e => e.dataset.key)"))
+    keys = set(rows.evaluate_all("els => els.map(e => e.dataset.key)"))
+    assert keys == drawn
+    assert rows.first.locator(".estimate__meta").first.inner_text().startswith("Dent, severe")
+    assert page.locator("#estimate-total").inner_text() == euros(page, ADJUSTED_TOTAL)
+    assert "Checked by an adjuster" in page.locator("#estimate-card .card__hint").inner_text()
+    assert adjuster.username not in page.locator("main").inner_text()
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path="/tmp/customer-decided-by-adjuster.png", full_page=True)
+
+
+def test_customer_contests_an_adjusters_decision(phone_page, customer):
+    # given a claim an adjuster decided
+    page = phone_page
+    claim, _, adjuster = adjuster_decided_claim(customer)
+    sign_in(page, customer.username)
+    open_status(page, claim, unfolded=False)
+
+    # when they ask about it, write why, and send it
+    page.get_by_role("button", name="Ask about or contest this decision").click()
+    reason = page.get_by_label("What do you disagree with, or want to ask?")
+    assert reason.evaluate("e => e === document.activeElement")
+    reason.fill("Why is the door replaced and not repaired?")
+    page.locator("#contest").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/customer-contest-human-form.png")
+    page.get_by_role("button", name="Send to a senior adjuster").click()
+
+    # then the page says it is being checked again, and shows their question
+    page.locator("#status-display", has_text="With an adjuster").wait_for()
+    assert page.locator("#result-title").inner_text() == "Being checked again"
+    state = page.locator("#contest-state")
+    assert "A senior adjuster is on it" in state.inner_text()
+    assert "door replaced" in state.locator("blockquote").inner_text()
+    assert page.locator("#contest, .region__shape, #estimate").count() == 0
+    wait_until(
+        page, "document.getElementById('result-live').textContent.includes('senior adjuster')"
+    )
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path="/tmp/customer-contested-human.png", full_page=True)
+
+    # and in the database: an open contest of the adjuster's decision, the claim in review
+    # with the customer's words first and marked for a senior, and the audit record
+    contest = Contest.objects.get(claim=claim)
+    assert contest.state == Contest.State.OPEN
+    assert contest.decision.outcome == "approved_with_corrections"
+    claim.refresh_from_db()
+    assert claim.status == Claim.Status.IN_REVIEW
+    routed = Decision.objects.filter(claim=claim).order_by("-created_at", "-id").first()
+    assert [r["code"] for r in routed.reasons] == ["customer_contested", "senior_review"]
+    assert "door replaced" in routed.reasons[0]["message"]
+    record = AuditRecord.objects.get(claim_id=claim.pk, kind=AuditRecord.Kind.CUSTOMER_CONTEST)
+    assert record.detail["previous_decided_by"] == adjuster.username
+    assert record.actor == customer.username
+
+
+def test_denied_claim_shows_the_adjusters_words_and_no_estimate(phone_page, customer):
+    page = phone_page
+    claim, _ = assessed_claim(
+        customer,
+        status=Claim.Status.DECIDED,
+        outcome="denied",
+        automatic=False,
+        reasons=[{"code": "adjuster_denied", "message": "The damage predates your policy."}],
+    )
+    sign_in(page, customer.username)
+    open_status(page, claim)
+
+    assert page.locator("#result-title").inner_text() == "Denied"
+    assert page.locator(".reasons__list li").all_inner_texts() == [
+        "The damage predates your policy."
+    ]
+    assert page.locator("#summary-total, #estimate, .region__shape").count() == 0
+    assert page.get_by_role("button", name="Ask about or contest this decision").is_visible()

@@ -93,6 +93,32 @@
     button.textContent = on ? "Creating your claim…" : buttonText;
   }
 
+  /* A field in error clears its message (and its line in the summary) as soon as what is
+     typed is valid: nobody should read an error they have fixed. */
+  function clearFieldError(name) {
+    var input = form.elements[name];
+    var p = document.getElementById(name + "_error");
+    input.removeAttribute("aria-invalid");
+    input.closest(".field").classList.remove("field--invalid");
+    p.hidden = true;
+    p.textContent = "";
+    var link = summary.querySelector('a[href="#' + name + '"]');
+    if (link) link.closest("li").remove();
+    if (!summary.querySelector("li")) {
+      summary.hidden = true;
+      summary.textContent = "";
+    }
+  }
+
+  FIELDS.forEach(function (name) {
+    var input = form.elements[name];
+    function recheck() {
+      if (input.getAttribute("aria-invalid") === "true" && input.checkValidity()) clearFieldError(name);
+    }
+    input.addEventListener("input", recheck);
+    input.addEventListener("change", recheck);
+  });
+
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     if (busy) return;

@@ -1,19 +1,20 @@
 /* The result of a claim on the customer's status page, drawn from the claim as the API returns
- * it (GET /api/v1/claims/{id}/): the outcome and who decided it (the system or an adjuster, with
- * the reasons a person is checking it), the overall severity, the damage over each photo
- * (damage-overlay.js), the repair estimate, and the "ask for a person to review" action that
- * contests an automatic decision (POST /api/v1/claims/{id}/contest/).
+ * it (GET /api/v1/claims/{id}/): a short summary first (the outcome, who decided it, severity and
+ * total, the reasons a person is checking it), then, folded on a phone, the damage over each
+ * photo (damage-overlay.js) and the estimate line by line, and the form to contest or ask about
+ * a decision (POST /api/v1/claims/{id}/contest/) with the state of the customer's request.
+ *
+ * The server sends only what a confident model or an adjuster stands behind: while a person
+ * checks the claim there are no regions and no estimate, and the page says it is being checked.
  *
  * CV.result.render(slot, claim, {onContested}) redraws everything; claim-status.js calls it
  * with the claim the page was rendered with and again whenever a poll brings a new status. */
 (function () {
   "use strict";
   var RESULT_STATUSES = ["auto_decided", "in_review", "more_photos_requested", "decided"];
-  var SEVERITY_TEXT = {
-    minor: ["Minor", "cosmetic: polish, paint or a small repair"],
-    moderate: ["Moderate", "a panel needs repair work"],
-    severe: ["Severe", "parts need replacing"]
-  };
+  var SEVERITY_TEXT = { minor: "Minor", moderate: "Moderate", severe: "Severe" };
+  // Wide screens have room for everything open; on a phone the long parts start folded.
+  var WIDE = "(min-width: 48rem)";
   var OPERATION_TEXT = { repair: "Repair", replace: "Replace", refinish: "Paint", r_and_i: "Remove and refit" };
   var locale = (navigator.languages && navigator.languages[0]) || navigator.language || "en";
 
@@ -65,13 +66,18 @@
     var d = claim.decision;
     var at = d ? when(d.decided_at) : "";
     var status = claim.status;
+    var contest = claim.contest;
     if (status === "more_photos_requested" || (d && d.outcome === "more_photos" && status !== "decided")) {
       return { tone: "action", title: "More photos needed",
         who: "An adjuster needs more photos of the damage before deciding." };
     }
     if (status === "in_review") {
-      return { tone: "review", title: "With an adjuster",
-        who: "An adjuster, not the computer, decides this claim. You do not need to do anything for now." };
+      if (contest && contest.state === "open") {
+        return { tone: "review", title: "Being checked again",
+          who: "A senior adjuster is looking at your claim again, as you asked. We will let you know the outcome." };
+      }
+      return { tone: "review", title: "Being checked",
+        who: "An adjuster is checking the damage in your photos and will work out the repair estimate. You do not need to do anything for now." };
     }
     if (status === "auto_decided") {
       return { tone: d && d.outcome === "no_damage" ? "neutral" : "ok",
@@ -95,13 +101,13 @@
         el("span", { className: "fact__value", text: "No damage found" })
       ]);
     }
-    var sev = SEVERITY_TEXT[assessment.overall_severity] || [assessment.overall_severity, ""];
+    var sev = SEVERITY_TEXT[assessment.overall_severity] || assessment.overall_severity;
     var areas = assessment.region_count === 1 ? "1 damaged area" : assessment.region_count + " damaged areas";
     return el("div", { className: "fact" }, [
       el("span", { className: "fact__label", text: "Overall damage" }),
       el("span", { className: "fact__value" }, [
-        el("span", { className: "sev sev--" + assessment.overall_severity, id: "overall-severity", text: sev[0] }),
-        " ", el("span", { className: "fact__note", text: (sev[1] ? sev[1] + " · " : "") + areas })
+        el("span", { className: "sev sev--" + assessment.overall_severity, id: "overall-severity", text: sev }),
+        " ", el("span", { className: "fact__note", text: areas })
       ])
     ]);
   }
@@ -109,10 +115,10 @@
   function totalBlock(claim) {
     var a = claim.assessment;
     if (!a || !a.region_count) return null;
-    var provisional = claim.status === "in_review" || claim.status === "more_photos_requested";
     return el("div", { className: "fact" }, [
-      el("span", { className: "fact__label", text: provisional ? "Estimate (to be confirmed)" : "Repair estimate" }),
-      el("span", { className: "fact__value fact__value--money", text: money(a.estimate_total, a.currency) })
+      el("span", { className: "fact__label", text: "Repair estimate" }),
+      el("span", { className: "fact__value fact__value--money", id: "summary-total", text: money(a.estimate_total, a.currency) }),
+      el("span", { className: "fact__note", text: a.source === "adjuster" ? "Checked by an adjuster" : "Worked out from your photos" })
     ]);
   }
 
@@ -132,28 +138,50 @@
     ]);
   }
 
+  /* The customer's latest request to look at a decision again, and where it stands. */
+  function contestState(claim) {
+    var c = claim.contest;
+    if (!c) return null;
+    var asked = when(c.created_at);
+    var text = c.state === "open"
+      ? "You asked" + (asked ? " on " + asked : "") + " for this decision to be looked at again. A senior adjuster is on it; you do not need to do anything."
+      : "You asked" + (asked ? " on " + asked : "") + " for the decision to be looked at again. " +
+        (claim.status === "decided" || claim.status === "auto_decided" ? "The result above is the answer." : "It was answered.");
+    return el("div", { className: "contest-state contest-state--" + c.state, id: "contest-state" }, [
+      el("p", { className: "contest-state__text", text: text }),
+      c.reason ? el("blockquote", { className: "contest-state__reason", text: c.reason }) : null
+    ]);
+  }
+
   function contestBlock(slot, claim, handlers) {
     var url = slot.dataset.contestApi;
+    var automatic = !!(claim.decision && claim.decision.automatic);
+    var openText = automatic ? "Ask for a person to review" : "Ask about or contest this decision";
     var open = el("button", {
       type: "button", className: "button button--secondary button--block", id: "contest-open",
-      "aria-expanded": "false", "aria-controls": "contest-form", text: "Ask for a person to review"
+      "aria-expanded": "false", "aria-controls": "contest-form", text: openText
     });
     var reason = el("textarea", { id: "contest-reason", name: "reason", maxlength: "1000", rows: "3",
       "aria-describedby": "contest-hint" });
     var error = el("p", { className: "notice notice--error", id: "contest-error", role: "alert", hidden: true });
+    var sendText = automatic ? "Send to an adjuster" : "Send to a senior adjuster";
     var send = el("button", { type: "submit", className: "button button--primary", id: "contest-send",
-      text: "Send to an adjuster" });
+      text: sendText });
     var cancel = el("button", { type: "button", className: "button button--secondary", text: "Cancel" });
     var form = el("form", { className: "contest__form", id: "contest-form", hidden: true, novalidate: true }, [
       el("label", { className: "field__label", for: "contest-reason" }, [
-        "What should the adjuster look at? ", el("span", { className: "optional", text: "(optional)" })
+        automatic ? "What should the adjuster look at? " : "What do you disagree with, or want to ask? ",
+        el("span", { className: "optional", text: "(optional)" })
       ]),
       reason,
       el("p", { className: "field__hint", id: "contest-hint",
-        text: "An adjuster will check your photos and the estimate and decide again. Until then your claim is with them, not decided." }),
+        text: automatic
+          ? "An adjuster will check your photos and the estimate and decide again. Until then your claim is with them, not decided."
+          : "A senior adjuster, not the one who decided, will look at your claim and answer. Until then your claim is with them." }),
       error,
       el("div", { className: "contest__actions" }, [send, cancel])
     ]);
+    function hideError() { error.hidden = true; error.textContent = ""; }
     function show(visible) {
       form.hidden = !visible;
       open.hidden = visible;
@@ -161,9 +189,10 @@
       if (visible) reason.focus(); else open.focus();
     }
     open.addEventListener("click", function () { show(true); });
-    cancel.addEventListener("click", function () { error.hidden = true; show(false); });
+    cancel.addEventListener("click", function () { hideError(); show(false); });
+    reason.addEventListener("input", function () { if (!error.hidden) hideError(); });  // fixed: gone
     form.addEventListener("keydown", function (event) {
-      if (event.key === "Escape") { event.preventDefault(); error.hidden = true; show(false); }
+      if (event.key === "Escape") { event.preventDefault(); hideError(); show(false); }
     });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -172,7 +201,7 @@
       send.disabled = true;
       cancel.disabled = true;
       send.textContent = "Sending…";
-      error.hidden = true;
+      hideError();
       var text = reason.value.trim();
       CV.api(url, { method: "POST", body: text ? { reason: text } : {} }).then(function (updated) {
         handlers.onContested(updated);
@@ -180,8 +209,8 @@
         send.removeAttribute("aria-busy");
         send.disabled = false;
         cancel.disabled = false;
-        send.textContent = "Send to an adjuster";
-        error.textContent = err.code === "not_contestable"
+        send.textContent = sendText;
+        error.textContent = err.code === "not_contestable" || err.code === "contest_open"
           ? err.message + " Reload the page to see where your claim is now."
           : err.message;
         error.hidden = false;
@@ -189,9 +218,11 @@
       });
     });
     return el("div", { className: "contest", id: "contest" }, [
-      el("h3", { className: "contest__title", text: "Not happy with this result?" }),
+      el("h3", { className: "contest__title", text: automatic ? "Not happy with this result?" : "Disagree, or have a question?" }),
       el("p", { className: "contest__text",
-        text: "This decision was made by a computer. You can ask for a person to review it." }),
+        text: automatic
+          ? "This decision was made by a computer. You can ask for a person to review it."
+          : "You can ask for this decision to be looked at again by a senior adjuster, or ask about it." }),
       open,
       form
     ]);
@@ -215,14 +246,9 @@
         className: "button button--primary button--block", href: slot.dataset.photosUrl, text: "Add photos"
       })]));
     }
-    if (claim.status === "auto_decided" && claim.decision && claim.decision.automatic) {
-      card.appendChild(contestBlock(slot, claim, handlers));
-    }
-    var d = claim.decision;
-    var versions = [];
-    if (claim.assessment && claim.assessment.model_version) versions.push("assessment model " + claim.assessment.model_version);
-    if (d && d.policy_version) versions.push("decision rules v" + d.policy_version);
-    if (versions.length) card.appendChild(el("p", { className: "result__versions", text: "Based on " + versions.join(", ") + "." }));
+    var state = contestState(claim);
+    if (state) card.appendChild(state);
+    if (claim.can_contest && claim.decision) card.appendChild(contestBlock(slot, claim, handlers));
     return card;
   }
 
@@ -230,13 +256,13 @@
     var photos = Array.isArray(claim.photos) ? claim.photos : [];
     if (!photos.some(function (p) { return p.assessment; })) return null;
     var body = el("div", { id: "damage" });
-    var card = el("section", { className: "card", id: "damage-card", "aria-labelledby": "damage-title" }, [
-      el("h2", { id: "damage-title", text: "Damage found" }),
-      el("p", { className: "card__hint", text: "Tap a marked area or a type to highlight it." }),
-      body
-    ]);
+    var hint = el("p", { className: "card__hint", text: "Tap a marked area or a type to highlight it." });
+    var count = el("span", { className: "fold__note" });
+    var card = fold("damage-card", "damage-title", "Damage on your photos", count, [hint, body]);
     var drawn = CV.damage.render(body, claim);
-    if (!drawn) card.querySelector(".card__hint").textContent = "We found no damage in your photos.";
+    var n = photos.length === 1 ? "1 photo" : photos.length + " photos";
+    count.textContent = drawn ? (drawn === 1 ? "1 area" : drawn + " areas") + " on " + n : n;
+    if (!drawn) hint.textContent = "We found no damage in your photos.";
     return card;
   }
 
@@ -270,7 +296,6 @@
         el("td", { className: "estimate__num estimate__amount", text: money(line.total, a.currency) })
       ]);
     });
-    var provisional = claim.status === "in_review" || claim.status === "more_photos_requested";
     var table = el("table", { className: "estimate", id: "estimate" }, [
       el("caption", { className: "visually-hidden", text: "Repair estimate, line by line, in " + a.currency }),
       el("thead", {}, [el("tr", {}, [
@@ -281,19 +306,41 @@
       ])]),
       el("tbody", {}, rows),
       el("tfoot", {}, [el("tr", {}, [
-        el("th", { scope: "row", text: provisional ? "Estimated total (to be confirmed)" : "Estimated total" }),
+        el("th", { scope: "row", text: "Estimated total" }),
         el("td", { className: "estimate__wide" }),
         el("td", { className: "estimate__wide" }),
         el("td", { className: "estimate__num estimate__total", id: "estimate-total", text: money(a.estimate_total, a.currency) })
       ])])
     ]);
-    var note = a.source === "adjuster" ? "Checked by an adjuster." :
-      (provisional ? "Worked out from your photos; an adjuster will confirm it." : "Worked out from your photos.");
-    return el("section", { className: "card", id: "estimate-card", "aria-labelledby": "estimate-title" }, [
-      el("h2", { id: "estimate-title", text: "Repair estimate" }),
-      el("p", { className: "card__hint", text: note + " Prices include labour and parts." }),
-      el("div", { className: "estimate__scroll" }, [table])
-    ]);
+    var note = a.source === "adjuster" ? "Checked by an adjuster." : "Worked out from your photos.";
+    var lines = a.lines.length === 1 ? "1 line" : a.lines.length + " lines";
+    return fold("estimate-card", "estimate-title", "Repair estimate",
+      el("span", { className: "fold__note", text: lines + " · " + money(a.estimate_total, a.currency) }), [
+        el("p", { className: "card__hint", text: note + " Prices include labour and parts." }),
+        el("div", { className: "estimate__scroll" }, [table])
+      ]);
+  }
+
+  /* A card that folds (details/summary): open on a wide screen, folded on a phone. */
+  function fold(id, titleId, title, note, children) {
+    var open = !!(window.matchMedia && window.matchMedia(WIDE).matches);
+    return el("details", { className: "card fold", id: id, open: open }, [
+      el("summary", { className: "fold__summary" }, [
+        el("h2", { className: "fold__title", id: titleId, text: title }),
+        note
+      ])
+    ].concat(children));
+  }
+
+  /* What the live region says after a change: what happened, in the page's words. */
+  function liveText(claim) {
+    var info = summary(claim) || {};
+    if (claim.status === "in_review") return "Your claim is being checked by an adjuster.";
+    if (claim.status === "more_photos_requested") return "An adjuster needs more photos before deciding.";
+    if (claim.status === "auto_decided" || claim.status === "decided") {
+      return "The result of your claim is ready: " + info.title + ".";
+    }
+    return "";
   }
 
   /* Redraw the result into ``slot``. Returns {photos: whether the damage photos are shown}. */
@@ -310,10 +357,10 @@
     parts.forEach(function (part) { slot.appendChild(part); });
     slot.hidden = false;
     if (options.contested) {
-      CV.announce("result-live", "Your request was sent. Your claim is now with an adjuster.");
+      CV.announce("result-live", "Your request was sent. A senior adjuster will look at your claim again.");
       focusTitle();
-    } else if (!options.initial) {
-      CV.announce("result-live", "The result of your claim is ready: " + (summary(claim) || {}).title + ".");
+    } else if (!options.initial && liveText(claim)) {
+      CV.announce("result-live", liveText(claim));
     }
     return { photos: !!slot.querySelector("#damage-card") };
   }

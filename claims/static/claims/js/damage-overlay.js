@@ -6,7 +6,8 @@
  * outline (over a dark halo, so light colours stay visible on light paint). A legend lists the
  * types present; tapping a region, its line in the list under the photo, or a legend entry
  * highlights it (and dims the rest). The list under each photo is the text alternative:
- * "Dent, moderate, 92% confidence". */
+ * "Dent, moderate, 92% confidence" (or "checked by an adjuster" for an adjuster's region).
+ * Number badges are placed so that they never cover one another (markerPositions). */
 (function () {
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
@@ -73,9 +74,11 @@
     return Math.round(Math.max(0, Math.min(1, Number(value) || 0)) * 100) + "%";
   }
 
+  /* An adjuster's region has no model confidence: it says who stands behind it instead. */
   function regionText(region, names) {
-    return labelName(region.label, names) + ", " + severityName(region.severity) + ", " +
-      percent(region.confidence) + " confidence";
+    var basis = region.confidence === null || region.confidence === undefined
+      ? "checked by an adjuster" : percent(region.confidence) + " confidence";
+    return labelName(region.label, names) + ", " + severityName(region.severity) + ", " + basis;
   }
 
   /* Polygon points in mask pixels. Contours run through boundary pixel indices; +0.5 puts them
@@ -95,11 +98,34 @@
     return s;
   }
 
-  function markerPosition(region, width, height) {
-    var b = Array.isArray(region.bbox) && region.bbox.length === 4 ? region.bbox : [0, 0, 0, 0];
-    var x = Math.max(0, Math.min(100, (b[0] / width) * 100));
-    var y = Math.max(0, Math.min(100, (b[1] / height) * 100));
-    return { left: x.toFixed(2) + "%", top: y.toFixed(2) + "%" };
+  // A number badge's size as a share of the photo's width on a phone (1.35rem on a frame
+  // about 310 px wide, plus a small gap), and the CSS clamp that keeps badges inside the frame.
+  var MARKER_SHARE = 0.085;
+  var MARKER_EDGE = 0.04;
+
+  function clamp(v, lo, hi) { return Math.max(lo, Math.min(hi, v)); }
+
+  /* Where each region's number goes: its box's top-left corner, moved down (then right) past
+   * any badge already placed there, so two regions that start close never share one spot. */
+  function markerPositions(regions, width, height) {
+    var w = MARKER_SHARE;
+    var h = MARKER_SHARE * (width / height);  // the same size in shares of the height
+    var placed = [];
+    return regions.map(function (region) {
+      var b = Array.isArray(region.bbox) && region.bbox.length === 4 ? region.bbox : [0, 0, 0, 0];
+      var x = clamp(b[0] / width, MARKER_EDGE, 1 - MARKER_EDGE);
+      var y = clamp(b[1] / height, MARKER_EDGE * (width / height), 1 - MARKER_EDGE * (width / height));
+      var y0 = y;
+      for (var tries = 0; tries < 60; tries++) {
+        var hit = placed.some(function (p) { return Math.abs(p.x - x) < w && Math.abs(p.y - y) < h; });
+        if (!hit) break;
+        y += h;
+        if (y > 1 - h / 2) { y = y0; x += w; }
+        if (x > 1 - w / 2) { x = MARKER_EDGE; y0 = clamp(y0 + h, 0, 1 - h / 2); y = y0; }
+      }
+      placed.push({ x: x, y: y });
+      return { left: (x * 100).toFixed(2) + "%", top: (y * 100).toFixed(2) + "%" };
+    });
   }
 
   function photoFigure(photo, number, total, colourOf, names) {
@@ -130,6 +156,7 @@
       });
       list = el("ol", { className: "region-list", "aria-label": "Damage on photo " + number });
       var markers = [];
+      var positions = markerPositions(regions, mw, mh);
       regions.forEach(function (region, i) {
         var colour = colourOf(region.label);
         var key = photo.id + ":" + region.index;
@@ -143,7 +170,7 @@
         var marker = el("span", {
           className: "damage-photo__marker", "aria-hidden": "true", "data-key": key, text: String(i + 1)
         });
-        var pos = markerPosition(region, mw, mh);
+        var pos = positions[i];
         marker.style.setProperty("--x", pos.left);
         marker.style.setProperty("--y", pos.top);
         marker.style.setProperty("--swatch", colour);
