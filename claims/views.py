@@ -134,8 +134,18 @@ def register(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/register.html", {"form": form})
 
 
-@customer_required
+@login_required
 def home(request: HttpRequest) -> HttpResponse:
+    # Where sign-in lands (LOGIN_REDIRECT_URL): the data team's start page is their exports.
+    if not user_has_role(request.user, Role.CUSTOMER) and user_has_role(
+        request.user, Role.DATA_TEAM
+    ):
+        return redirect("data-exports")
+    return _customer_home(request)
+
+
+@customer_required
+def _customer_home(request: HttpRequest) -> HttpResponse:
     claims = selectors.claim_list_for_owner(owner=request.user)
     return render(request, "claims/home.html", {"claims": claims})
 

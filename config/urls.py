@@ -14,5 +14,6 @@ urlpatterns = [
     # so the page runs under the Content-Security-Policy like every other.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("review/", include("review.urls")),
+    path("data/", include("assessment.export_urls")),
     path("", include("claims.urls")),
 ]
