@@ -315,6 +315,7 @@ def export_images_iter(
                 if keep(r.label)
             ]
             part_of = {p.index: p.part for p in predictions}
+            score_of = {r.index: r.confidence for r in regions[pa.pk]}
             pl = labels.get(c.photo_id) if c.reviewed else None
             if pl is not None:
                 human = [
@@ -323,7 +324,10 @@ def export_images_iter(
                         label=r.label,
                         mask=_region_mask(r.mask_rle, height, width),
                         severity=r.severity,
-                        source="human",
+                        # A model region a reviewer let through unchanged is not a person's
+                        # drawing: it keeps the model's score and says so.
+                        source="accepted" if r.origin == "accepted" else "human",
+                        score=score_of.get(r.source_index) if r.origin == "accepted" else None,
                         model_version=mv,
                         reviewer=_reviewer(pl.adjuster_id),
                         source_index=r.source_index,

@@ -15,6 +15,11 @@ urlpatterns = [
         "claims/<str:claim_id>/notes/", apis.ReviewNoteCreateApi.as_view(), name="api-review-notes"
     ),
     path(
+        "claims/<str:claim_id>/estimate/",
+        apis.ReviewEstimatePreviewApi.as_view(),
+        name="api-review-estimate",
+    ),
+    path(
         "claims/<str:claim_id>/decision/",
         apis.ReviewDecisionApi.as_view(),
         name="api-review-decision",

@@ -17,6 +17,7 @@ from config.parsers import JSONParser
 from config.schema import PAGE_NOT_FOUND, PAGE_PARAMETER, error_response, page_of
 from config.serializers import CappedJSONField, InputSerializer, NoInput
 from review import selectors, services
+from review.models import REGION_ORIGINS, SEVERITIES
 
 # One working day of active time: a larger figure from a screen is a clock bug, not work.
 MAX_ACTIVE_MS = 8 * 3600 * 1000
@@ -38,6 +39,16 @@ class ReasonOutputSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class ReasonGroupOutputSerializer(serializers.Serializer):
+    """Reasons of one code with their count, most important first (review.selectors)."""
+
+    code = serializers.CharField()
+    title = serializers.CharField()
+    count = serializers.IntegerField()
+    messages = serializers.ListField(child=serializers.CharField())
+    detail = serializers.CharField(allow_blank=True)  # the customer's words, for a contest
+
+
 class MaskRleSerializer(serializers.Serializer):
     size = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2)
     counts = serializers.CharField(trim_whitespace=False)
@@ -55,6 +66,7 @@ class LabelRegionOutputSerializer(serializers.Serializer):
     severity = serializers.CharField()
     mask_rle = MaskRleSerializer()
     source_index = serializers.IntegerField(allow_null=True)
+    origin = serializers.ChoiceField(choices=REGION_ORIGINS)
     bbox = serializers.ListField(child=serializers.IntegerField())
     area = serializers.IntegerField()
 
@@ -154,6 +166,7 @@ class ReviewClaimOutputSerializer(serializers.Serializer):
     description = serializers.CharField(source="claim.description")
     submitted_at = serializers.DateTimeField(source="claim.submitted_at")
     decision = DecisionSerializer(allow_null=True)
+    reason_groups = ReasonGroupOutputSerializer(many=True)
     assessment = ClaimAssessmentSerializer(allow_null=True)
     label_map = LabelMapSerializer()
     severities = serializers.ListField(child=serializers.CharField())
@@ -201,6 +214,7 @@ class ReviewQueueApi(APIView):
         currency = serializers.CharField(allow_blank=True)
         min_photo_confidence = serializers.FloatField(allow_null=True)
         reasons = ReasonOutputSerializer(many=True)
+        reason_groups = ReasonGroupOutputSerializer(many=True)
         damage_types = serializers.ListField(child=serializers.CharField())
         photo_count = serializers.IntegerField()
         lock = LockOutputSerializer(allow_null=True)
@@ -419,3 +433,89 @@ class ReviewDecisionApi(APIView):
             active_ms=data.validated_data["active_ms"],
         )
         return _claim_response(request, claim_id)
+
+
+class ReviewEstimatePreviewApi(APIView):
+    """The estimate the corrections on screen would give, priced by the server's own code, and
+    what each decision would record: for the live sidebar estimate and the confirm step."""
+
+    permission_classes = [IsAdjuster]
+    parser_classes = [JSONParser]
+
+    class InputSerializer(InputSerializer):
+        class PhotoSerializer(InputSerializer):
+            class RegionSerializer(InputSerializer):
+                label = serializers.CharField(max_length=60)
+                severity = serializers.CharField(max_length=20)
+
+            photo_id = serializers.UUIDField()
+            regions = RegionSerializer(
+                many=True, allow_empty=True, max_length=services.MAX_REGIONS_PER_PHOTO
+            )
+
+        # Photos with unsaved edits; any other photo counts with its saved labels, else the
+        # model's regions (as the decision counts it).
+        photos = PhotoSerializer(many=True, allow_empty=True, max_length=100)
+
+    class OutputSerializer(serializers.Serializer):
+        class EstimateSerializer(serializers.Serializer):
+            class LineSerializer(serializers.Serializer):
+                photo_id = serializers.CharField()
+                region_index = serializers.IntegerField()
+                damage_type = serializers.CharField()
+                severity = serializers.ChoiceField(choices=SEVERITIES)
+                operation = serializers.CharField()
+                description = serializers.CharField()
+                total = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+            class UnpricedSerializer(serializers.Serializer):
+                photo_id = serializers.CharField()
+                region_index = serializers.IntegerField()
+                damage_type = serializers.CharField()
+                severity = serializers.CharField()
+
+            currency = serializers.CharField()
+            total = serializers.DecimalField(max_digits=12, decimal_places=2)
+            lines = LineSerializer(many=True)
+            unpriced = UnpricedSerializer(many=True)
+
+        class ModelEstimateSerializer(serializers.Serializer):
+            total = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+            currency = serializers.CharField()
+            source = serializers.CharField(allow_blank=True)
+
+        class OutcomeSerializer(serializers.Serializer):
+            outcome = serializers.CharField()
+            reason_required = serializers.BooleanField()
+            customer_message = serializers.CharField()
+            estimate_total = serializers.DecimalField(
+                max_digits=12, decimal_places=2, allow_null=True
+            )
+
+        corrected = EstimateSerializer()
+        model = ModelEstimateSerializer()
+        outcomes = OutcomeSerializer(many=True)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            400: error_response(
+                "`invalid_photo` (not a photo of this claim), `invalid_label`, "
+                "`invalid_severity`, or `invalid` for a body of the wrong shape."
+            ),
+        },
+        tags=["review"],
+    )
+    def post(self, request: Request, claim_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        claim = selectors.review_claim_get(claim_id=claim_id)
+        preview = selectors.review_estimate_preview(
+            claim=claim,
+            overrides={
+                str(p["photo_id"]): [dict(r) for r in p["regions"]]
+                for p in data.validated_data["photos"]
+            },
+        )
+        return Response(self.OutputSerializer(preview).data)

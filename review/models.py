@@ -12,6 +12,9 @@ from django.db.models import Q
 
 SEVERITIES = ["minor", "moderate", "severe"]
 LEDGER_ACTIONS = ["accepted", "reshaped", "relabelled", "severity_changed", "deleted", "added"]
+# How a corrected region came to be: the model's region accepted unchanged by a person, a model
+# region a person changed (shape, type or severity), or one a person drew.
+REGION_ORIGINS = ["accepted", "edited", "added"]
 
 
 class ReviewLock(models.Model):
@@ -81,6 +84,10 @@ class LabelRegion(models.Model):
     mask_rle = models.JSONField()  # {"size": [h, w], "counts": str}, re-encoded by pycocotools
     area = models.PositiveIntegerField()  # pixels on the mask grid
     bbox = models.JSONField()  # [x, y, w, h] in mask pixels
+    # Set by the server from the comparison with the prediction (the ledger's rule), never by
+    # the client: an accepted region is the model's guess a person let through, not a drawing,
+    # and exports keep the two apart.
+    origin = models.CharField(max_length=10, default="edited")
 
     class Meta:
         ordering = ["index"]
@@ -88,6 +95,14 @@ class LabelRegion(models.Model):
             models.UniqueConstraint(fields=["labels", "index"], name="label_region_index_unique"),
             models.CheckConstraint(
                 condition=Q(severity__in=SEVERITIES), name="label_region_severity_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(origin__in=REGION_ORIGINS), name="label_region_origin_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(origin="added", source_index__isnull=True)
+                | (~Q(origin="added") & Q(source_index__isnull=False)),
+                name="label_region_origin_matches_source",
             ),
             models.CheckConstraint(condition=Q(area__gt=0), name="label_region_not_empty"),
         ]

@@ -22,6 +22,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Count, Sum
@@ -29,10 +30,12 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
+from assessment import estimate as pricing
 from assessment import selectors as assessment_selectors
+from assessment import services as assessment_services
 from assessment.models import AuditRecord, ClaimAssessment, Decision, ModelVersion, Region
 from claims.models import Claim, Photo
-from config.errors import NotFoundError
+from config.errors import ApplicationError, NotFoundError
 from review.models import (
     SEVERITIES,
     ActiveTime,
@@ -45,6 +48,44 @@ from review.models import (
 
 ERR_CLAIM_NOT_FOUND = "No claim with that id for review."
 ERR_PHOTO_NOT_FOUND = "No photo with that id on this claim."
+ERR_PREVIEW_PHOTO = "Photo {photo_id} is not a photo of this claim."
+ERR_PREVIEW_LABEL = "Photo {number}, region {index}: {label!r} is not a damage type of the model."
+ERR_PREVIEW_SEVERITY = "Photo {number}, region {index}: severity must be minor, moderate or severe."
+
+# "Why this claim is here", most important first: what a person asked for, then what may be
+# fraud or cannot be judged by the model at all, then money, then the model's own doubt (the
+# most frequent and least telling). Codes not listed follow, in the order they came.
+REASON_ORDER = [
+    "customer_contest",
+    "customer_contested",
+    "more_photos_received",
+    "duplicate_photo",
+    "assessment_failed",
+    "estimate_over_limit",
+    "no_price_rule",
+    "always_human_severity",
+    "always_human_type",
+    "photo_quality",
+    "no_damage_found",
+    "low_photo_confidence",
+    "low_region_confidence",
+]
+# Short titles for the grouped reasons (adjusters' words; the messages carry the details).
+REASON_TITLES = {
+    "customer_contest": "Customer contests the decision",
+    "customer_contested": "Customer asked for a person",
+    "more_photos_received": "More photos received",
+    "duplicate_photo": "Photo seen in another claim",
+    "assessment_failed": "Photo not assessed",
+    "estimate_over_limit": "Estimate over the automatic limit",
+    "no_price_rule": "No price rule",
+    "always_human_severity": "Severity always checked",
+    "always_human_type": "Damage type always checked",
+    "photo_quality": "Photo quality",
+    "no_damage_found": "No damage found",
+    "low_photo_confidence": "Model unsure about a photo",
+    "low_region_confidence": "Model unsure about a region",
+}
 
 WEIGHT_TIME, WEIGHT_ESTIMATE, WEIGHT_UNCERTAINTY = 0.6, 0.25, 0.15
 
@@ -162,6 +203,7 @@ def review_queue_list(
                     {"code": r.get("code", ""), "message": r.get("message", "")}
                     for r in (decision.reasons if decision else [])
                 ],
+                "reason_groups": reason_groups(decision.reasons if decision else []),
                 "damage_types": sorted(types.get(claim.pk, ())),
                 "photo_count": photo_counts.get(claim.pk, 0),
                 "lock": lock_view(locks.get(claim.pk), user=user, now=now),
@@ -191,6 +233,176 @@ def review_queue_list(
     selected = [r for r in rows if keep(r)]
     selected.sort(key=lambda r: (-r["priority"], r["waiting_since"], r["reference"]))
     return ReviewQueue(rows=selected, counts=counts)
+
+
+def _reason_rank(code: str) -> int:
+    if code in REASON_ORDER:
+        return REASON_ORDER.index(code)
+    # Whatever a contest is called by the code that records it, it stands at the top.
+    return 0 if code.startswith("customer_contest") else len(REASON_ORDER)
+
+
+def reason_groups(reasons: list[dict]) -> list[dict]:
+    """The routing reasons grouped by code with a count, most important first (REASON_ORDER):
+    29 low-confidence regions are one line "Model unsure about a region (29)", and a
+    customer's contest, with the customer's own words (``detail``), comes first."""
+    groups: dict[str, dict] = {}
+    for reason in reasons:
+        if not isinstance(reason, dict):
+            continue
+        code = str(reason.get("code", ""))
+        group = groups.setdefault(
+            code,
+            {
+                "code": code,
+                "title": REASON_TITLES.get(code, code.replace("_", " ").capitalize()),
+                "count": 0,
+                "messages": [],
+                "detail": "",
+            },
+        )
+        group["count"] += 1
+        message = reason.get("message", "")
+        if message and message not in group["messages"]:
+            group["messages"].append(message)
+        if reason.get("detail") and not group["detail"]:
+            group["detail"] = str(reason["detail"])
+    order = list(groups)
+    return sorted(groups.values(), key=lambda g: (_reason_rank(g["code"]), order.index(g["code"])))
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+def claim_priced_regions(
+    *, claim: Claim, overrides: dict[str, list[dict]] | None = None
+) -> list[pricing.PricedRegion]:
+    """The regions a corrected estimate prices, photo by photo in upload order: a photo's
+    regions in ``overrides`` (the screen's unsaved edits, by photo id), else its saved labels,
+    else the model's regions. The decision's rebuild (review.services) and the screen's live
+    estimate both price this list, so the sidebar shows what the decision will record."""
+    overrides = overrides or {}
+    labels = {
+        pl.photo_id: pl
+        for pl in PhotoLabels.objects.filter(claim=claim).prefetch_related("regions")
+    }
+    shown = assessment_selectors.photo_assessments_for_claim(claim=claim)
+    priced: list[pricing.PricedRegion] = []
+    for photo in claim.photos.order_by("created_at"):
+        if str(photo.pk) in overrides:
+            regions = [
+                (i, r["label"], r["severity"]) for i, r in enumerate(overrides[str(photo.pk)])
+            ]
+        elif photo.pk in labels:
+            regions = [(r.index, r.label, r.severity) for r in labels[photo.pk].regions.all()]
+        elif photo.pk in shown:
+            regions = [(r.index, r.label, r.severity) for r in shown[photo.pk].regions.all()]
+        else:
+            regions = []
+        priced.extend(
+            pricing.PricedRegion(str(photo.pk), index, label, severity)
+            for index, label, severity in regions
+        )
+    return priced
+
+
+def override_needs_reason(*, model_total: Decimal | None, corrected_total: Decimal) -> bool:
+    """Approving with corrections overrides the model's outcome when it pays a different
+    amount than the model's estimate: then the adjuster must say why."""
+    return model_total is None or Decimal(corrected_total) != Decimal(model_total)
+
+
+def _check_overrides(claim: Claim, overrides: dict[str, list[dict]]) -> None:
+    photos = {str(p.pk): n for n, p in enumerate(claim.photos.order_by("created_at"), start=1)}
+    shown = assessment_selectors.photo_assessments_for_claim(claim=claim)
+    for photo_id, regions in overrides.items():
+        if photo_id not in photos:
+            raise ApplicationError(
+                ERR_PREVIEW_PHOTO.format(photo_id=photo_id),
+                code="invalid_photo",
+                details={"photo_id": photo_id},
+            )
+        assessment = shown.get(uuid.UUID(photo_id))
+        label_map = assessment.model_version.label_map if assessment else None
+        names = {c["name"] for c in assessment_selectors.label_classes(label_map)}
+        for index, region in enumerate(regions):
+            place = {"number": photos[photo_id], "index": index}
+            if region["label"] not in names:
+                raise ApplicationError(
+                    ERR_PREVIEW_LABEL.format(**place, label=region["label"]),
+                    code="invalid_label",
+                    details={"photo_id": photo_id, "region": index},
+                )
+            if region["severity"] not in SEVERITIES:
+                raise ApplicationError(
+                    ERR_PREVIEW_SEVERITY.format(**place),
+                    code="invalid_severity",
+                    details={"photo_id": photo_id, "region": index},
+                )
+
+
+def _quote_view(quote: pricing.Estimate) -> dict:
+    return {
+        "currency": quote.currency,
+        "total": quote.total,
+        "lines": [
+            {
+                "photo_id": line.photo_id,
+                "region_index": line.region_index,
+                "damage_type": line.damage_type,
+                "severity": line.severity,
+                "operation": line.operation,
+                "description": line.description,
+                "total": line.total,
+            }
+            for line in quote.lines
+        ],
+        "unpriced": [
+            {
+                "photo_id": r.photo_id,
+                "region_index": r.region_index,
+                "damage_type": r.damage_type,
+                "severity": r.severity,
+            }
+            for r in quote.unpriced
+        ],
+    }
+
+
+def review_estimate_preview(*, claim: Claim, overrides: dict[str, list[dict]]) -> dict:
+    """What each decision would record, before it is made: the corrected estimate (priced by
+    the active price table, as the decision prices it), the model's, whether a reason is
+    required and the standard message the customer reads."""
+    from review import services  # the decision's own rules and wording
+
+    _check_overrides(claim, overrides)
+    quote = assessment_services.price_quote(claim_priced_regions(claim=claim, overrides=overrides))
+    assessment = ClaimAssessment.objects.filter(claim=claim).first()
+    model_total = assessment.estimate_total if assessment else None
+    corrected = _quote_view(quote)
+    return {
+        "corrected": corrected,
+        "model": {
+            "total": model_total,
+            "currency": assessment.currency if assessment else quote.currency,
+            "source": assessment.source if assessment else "",
+        },
+        "outcomes": [
+            {
+                "outcome": action,
+                "reason_required": action in services.REASON_REQUIRED
+                or (
+                    action == "approve_with_corrections"
+                    and override_needs_reason(model_total=model_total, corrected_total=quote.total)
+                ),
+                "customer_message": services.CUSTOMER_MESSAGES[action],
+                "estimate_total": quote.total
+                if action == "approve_with_corrections"
+                else model_total,
+            }
+            for action in services.ACTION_OUTCOMES
+        ],
+    }
 
 
 # --------------------------------------------------------------------------- the screen
@@ -240,6 +452,18 @@ def _history_summary(record: AuditRecord) -> str:
     return " ".join(m for m in messages if m) or record.outcome.replace("_", " ")
 
 
+def _history_time(record: AuditRecord) -> datetime:
+    """When it happened: a label save's record is written at the decision, but the adjuster
+    saved the labels earlier (``detail.saved_at``)."""
+    saved_at = record.detail.get("saved_at") if isinstance(record.detail, dict) else None
+    if saved_at:
+        try:
+            return datetime.fromisoformat(saved_at)
+        except (TypeError, ValueError):
+            pass
+    return record.created_at
+
+
 def labels_view(labels: PhotoLabels | None) -> dict | None:
     if labels is None:
         return None
@@ -255,6 +479,7 @@ def labels_view(labels: PhotoLabels | None) -> dict | None:
                 "severity": r.severity,
                 "mask_rle": r.mask_rle,
                 "source_index": r.source_index,
+                "origin": r.origin,
                 "bbox": r.bbox,
                 "area": r.area,
             }
@@ -280,6 +505,17 @@ def ledger_view(entry: OverrideLedgerEntry) -> dict:
         "labels_version": entry.labels_version,
         "created_at": entry.created_at,
     }
+
+
+def _routing_reasons(claim: Claim) -> list:
+    """The reasons of the latest routing to review (what "Why this claim is here" explains),
+    also after the claim is decided."""
+    routing = (
+        Decision.objects.filter(claim=claim, outcome=Decision.Outcome.ROUTED_TO_REVIEW)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return routing.reasons if routing else []
 
 
 def review_claim_detail(*, claim: Claim, user, now: datetime | None = None) -> dict:
@@ -347,16 +583,19 @@ def review_claim_detail(*, claim: Claim, user, now: datetime | None = None) -> d
                 "active_ms": photo_time.get(photo.pk, 0),
             }
         )
-    history = [
-        {
-            "at": record.created_at,
-            "kind": record.kind,
-            "actor": record.actor,
-            "outcome": record.outcome,
-            "summary": _history_summary(record),
-        }
-        for record in AuditRecord.objects.filter(claim_id=claim.pk).order_by("created_at", "id")
-    ]
+    history = sorted(
+        (
+            {
+                "at": _history_time(record),
+                "kind": record.kind,
+                "actor": record.actor,
+                "outcome": record.outcome,
+                "summary": _history_summary(record),
+            }
+            for record in AuditRecord.objects.filter(claim_id=claim.pk).order_by("created_at", "id")
+        ),
+        key=lambda item: item["at"],  # stable: records of one time keep their order
+    )
     notes = [
         {"id": n.pk, "author": n.author.get_username(), "text": n.text, "created_at": n.created_at}
         for n in ClaimNote.objects.filter(claim=claim).select_related("author")
@@ -365,6 +604,7 @@ def review_claim_detail(*, claim: Claim, user, now: datetime | None = None) -> d
     return {
         "claim": claim,
         "decision": decision,
+        "reason_groups": reason_groups(_routing_reasons(claim)),
         "assessment": claim_assessment,
         "label_map": {
             "classes": assessment_selectors.label_classes(

@@ -13,13 +13,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from assessment import estimate as pricing
 from assessment import selectors as assessment_selectors
 from assessment import services as assessment_services
 from assessment.models import AuditRecord, ClaimAssessment, Decision, PhotoAssessment
 from claims.models import Claim, Photo
 from config.errors import ApplicationError, ConflictError
-from review import masks
+from review import masks, selectors
 from review.models import (
     SEVERITIES,
     ActiveTime,
@@ -50,6 +49,9 @@ ERR_NO_CORRECTIONS = (
     "No corrections are saved on this claim: save a photo's labels first, or approve as assessed."
 )
 ERR_UNKNOWN_OUTCOME = "Unknown outcome {outcome!r}."
+ERR_OVERRIDE_REASON_REQUIRED = (
+    "Give a reason: the corrected estimate ({after}) differs from the model's ({before})."
+)
 
 # A photo with more distinct damage regions than this is not a car-damage photo an adjuster
 # labels by hand; the cap bounds the work of one request (each region is decoded and compared).
@@ -318,6 +320,21 @@ def _ledger(clean: list[_CleanRegion], assessment: PhotoAssessment) -> list[tupl
     return entries
 
 
+def region_origins(entries: list[tuple[str, dict]]) -> dict[int, str]:
+    """Each corrected region's origin from its ledger entries: ``accepted`` when its only
+    entry is ``accepted`` (same shape within ACCEPT_IOU, type and severity as the model's),
+    ``added`` when a person drew it, else ``edited``."""
+    actions: dict[int, set[str]] = {}
+    for action, fields in entries:
+        if fields.get("region_index") is not None:
+            actions.setdefault(fields["region_index"], set()).add(action)
+    A = OverrideLedgerEntry.Action
+    return {
+        index: "accepted" if found == {A.ACCEPTED} else "added" if A.ADDED in found else "edited"
+        for index, found in actions.items()
+    }
+
+
 def photo_labels_save(
     *,
     claim: Claim,
@@ -351,6 +368,7 @@ def photo_labels_save(
             )
         clean = _clean_regions(regions, assessment)
         entries = _ledger(clean, assessment)
+        origins = region_origins(entries)
 
         if current is None:
             current = PhotoLabels(photo=photo, claim=locked, version=0)
@@ -373,6 +391,7 @@ def photo_labels_save(
                     mask_rle=masks.canonical_rle(r.mask),
                     area=int(r.mask.sum()),
                     bbox=masks.bbox(r.mask),
+                    origin=origins[r.index],
                 )
                 for r in clean
             ]
@@ -425,18 +444,8 @@ def _rebuild_from_labels(claim: Claim, adjuster, before: ClaimAssessment | None)
     }
     if not labels:
         raise ConflictError(ERR_NO_CORRECTIONS, code="no_corrections")
-    shown = assessment_selectors.photo_assessments_for_claim(claim=claim)
-    priced: list[pricing.PricedRegion] = []
-    for photo in claim.photos.order_by("created_at"):
-        if photo.pk in labels:
-            regions = labels[photo.pk].regions.all()
-        elif photo.pk in shown:
-            regions = shown[photo.pk].regions.all()
-        else:
-            regions = []
-        priced.extend(
-            pricing.PricedRegion(str(photo.pk), r.index, r.label, r.severity) for r in regions
-        )
+    # The same regions, in the same order, as the screen's live estimate (review.selectors).
+    priced = selectors.claim_priced_regions(claim=claim)
     quote = assessment_services.price_quote(priced)
     model_version = before.model_version if before else assessment_services.model_version_active()
     rebuilt = assessment_services.claim_assessment_replace(
@@ -460,6 +469,13 @@ def _rebuild_from_labels(claim: Claim, adjuster, before: ClaimAssessment | None)
                 photo_id=photo_id, labels_version=photo_labels.version
             )
         )
+        # A photo whose every region was accepted unchanged was checked, not corrected.
+        unchanged = all(e.action == OverrideLedgerEntry.Action.ACCEPTED for e in ledger)
+        outcome, verb = (
+            ("labels_accepted", "accepted as predicted")
+            if unchanged
+            else ("labels_corrected", "corrected")
+        )
         assessment_services.audit_record(
             claim=claim,
             kind=AuditRecord.Kind.HUMAN_OVERRIDE,
@@ -478,17 +494,21 @@ def _rebuild_from_labels(claim: Claim, adjuster, before: ClaimAssessment | None)
                     for r in prediction.regions.all()
                 ],
             },
-            outcome="labels_corrected",
+            outcome=outcome,
             detail={
                 "photo_number": numbers.get(photo_id),
                 "labels_version": photo_labels.version,
                 "labelled_by": photo_labels.adjuster.get_username(),
+                # When the labels were saved (the record itself is written at the decision):
+                # the review history shows this time.
+                "saved_at": photo_labels.saved_at.isoformat(),
                 "regions": [
                     {
                         "index": r.index,
                         "label": r.label,
                         "severity": r.severity,
                         "source_index": r.source_index,
+                        "origin": r.origin,
                         "area": r.area,
                     }
                     for r in photo_labels.regions.all()
@@ -506,7 +526,10 @@ def _rebuild_from_labels(claim: Claim, adjuster, before: ClaimAssessment | None)
                     }
                     for e in ledger
                 ],
-                "summary": f"Photo {numbers.get(photo_id)} corrected: {_ledger_summary(ledger)}",
+                "summary": (
+                    f"Photo {numbers.get(photo_id)} {verb}: "
+                    f"{_ledger_summary(ledger) or 'no regions'}"
+                ),
             },
         )
     return rebuilt, quote
@@ -571,6 +594,18 @@ def review_decide(
         estimate_after = estimate_before
         if action == "approve_with_corrections":
             rebuilt, quote = _rebuild_from_labels(locked, adjuster, before)
+            model_total = before.estimate_total if before else None
+            if not reason and selectors.override_needs_reason(
+                model_total=model_total, corrected_total=rebuilt.estimate_total
+            ):
+                # Raised inside the transaction: the rebuilt record is rolled back with it.
+                raise ApplicationError(
+                    ERR_OVERRIDE_REASON_REQUIRED.format(
+                        after=f"{rebuilt.estimate_total} {rebuilt.currency}",
+                        before=f"{model_total} {rebuilt.currency}",
+                    ),
+                    code="reason_required",
+                )
             estimate_after = {
                 "total": str(rebuilt.estimate_total),
                 "currency": rebuilt.currency,

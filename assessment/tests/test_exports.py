@@ -222,6 +222,47 @@ def test_export_of_predictions_labels_unreviewed_photos_with_the_model(reviewed,
     assert {r["source"] for r in rows if r["reviewed"] == "1"} == {"human"}
 
 
+def test_export_keeps_accepted_model_regions_apart_from_edited_ones(
+    make_in_review_claim, adjuster, data_team_member, tmp_path
+):
+    # given: a photo accepted with Ctrl+Enter (the model's 0.5 dent and 0.6 scratch unchanged)
+    # after the adjuster re-typed the scratch as a crack
+    from review.tests.factories import SCRATCH_BOX
+
+    claim = make_in_review_claim(photos=1)
+    review_services.review_lock_take(claim=claim, adjuster=adjuster)
+    photo = claim.photos.get()
+    review_services.photo_labels_save(
+        claim=claim,
+        photo=photo,
+        adjuster=adjuster,
+        base_version=0,
+        regions=[
+            region_payload("dent", "minor", 0, DENT_BOX),
+            region_payload("crack", "moderate", 1, SCRATCH_BOX),
+        ],
+    )
+
+    # when
+    zf = _zip(_run(data_team_member, formats=["coco", "labelstudio", "csv"]))
+
+    # then: every format says which region a person only let through, with the model's score
+    zf.extract("coco/instances.json", tmp_path)
+    coco = COCO(str(tmp_path / "coco" / "instances.json"))
+    anns = coco.loadAnns(coco.getAnnIds())
+    assert [(a["attributes"]["source"], a["attributes"]["score"]) for a in anns] == [
+        ("accepted", 0.5),
+        ("human", None),
+    ]
+    rows = list(csv.DictReader(io.StringIO(zf.read("csv/regions.csv").decode())))
+    assert [(r["source"], r["score"]) for r in rows] == [("accepted", "0.5"), ("human", "")]
+    (task,) = json.loads(zf.read("label_studio/tasks.json"))
+    result = [r for r in task["annotations"][0]["result"] if r["type"] == "brushlabels"]
+    assert [r["origin"] for r in result] == ["prediction", "prediction-changed"]
+    ledger = list(csv.DictReader(io.StringIO(zf.read("csv/override_ledger.csv").decode())))
+    assert sorted(r["action"] for r in ledger) == ["accepted", "relabelled"]
+
+
 def test_export_api_refuses_customers_and_adjusters(customer_client, adjuster_client):
     for client in (customer_client, adjuster_client):
         assert client.post("/api/v1/exports/", {}, format="json").status_code == 403

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from assessment.models import Decision
 from review import selectors, services
+from review.models import PhotoLabels
 from review.tests.factories import ClaimNoteFactory, ReviewLockFactory, region_payload
 
 pytestmark = pytest.mark.django_db
@@ -143,3 +144,144 @@ def test_review_claim_detail_has_photos_predictions_labels_history_notes(
     assert "not sure enough" in detail["history"][0]["summary"]
     assert "dent" in [c["name"] for c in detail["label_map"]["classes"]]
     assert detail["severities"] == ["minor", "moderate", "severe"]
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+def test_reason_groups_count_each_code_and_put_the_contest_first():
+    reasons = [
+        {"code": "low_region_confidence", "message": "Unsure about a dent on photo 1."},
+        {"code": "low_region_confidence", "message": "Unsure about a scratch on photo 2."},
+        {"code": "low_region_confidence", "message": "Unsure about a dent on photo 1."},
+        {"code": "estimate_over_limit", "message": "Over the limit."},
+        {"code": "customer_contest", "message": "The customer contests.", "detail": "Too low"},
+        {"code": "some_new_rule", "message": "New."},
+    ]
+
+    groups = selectors.reason_groups(reasons)
+
+    assert [(g["code"], g["count"]) for g in groups] == [
+        ("customer_contest", 1),
+        ("estimate_over_limit", 1),
+        ("low_region_confidence", 3),
+        ("some_new_rule", 1),
+    ]
+    assert groups[0]["detail"] == "Too low"
+    assert groups[2]["title"] == "Model unsure about a region"
+    assert groups[2]["messages"] == [
+        "Unsure about a dent on photo 1.",
+        "Unsure about a scratch on photo 2.",
+    ]
+    assert groups[3]["title"] == "Some new rule"
+
+
+def test_review_queue_rows_carry_grouped_reasons(in_review_claim, adjuster):
+    row = selectors.review_queue_list(user=adjuster).rows[0]
+
+    codes = [r["code"] for r in row["reasons"]]
+    assert sum(g["count"] for g in row["reason_groups"]) == len(codes)
+    assert len(row["reason_groups"]) == len(set(codes))
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+def _photos(claim):
+    return list(claim.photos.order_by("created_at"))
+
+
+def test_review_estimate_preview_prices_edits_as_the_decision_will(locked_claim, adjuster):
+    # given: unsaved edits on photo 1 (dent made severe, scratch deleted, a crack drawn)
+    first, second = _photos(locked_claim)
+    edits = [
+        {"label": "dent", "severity": "severe"},
+        {"label": "crack", "severity": "moderate"},
+    ]
+    model_total = locked_claim.assessment.estimate_total
+
+    # when: the screen asks for the live estimate, then saves the same edits and decides
+    preview = selectors.review_estimate_preview(
+        claim=locked_claim, overrides={str(first.pk): edits}
+    )
+    services.photo_labels_save(
+        claim=locked_claim,
+        photo=first,
+        adjuster=adjuster,
+        base_version=0,
+        regions=[
+            region_payload("dent", "severe", 0),
+            region_payload("crack", "moderate", None, (0, 40, 5, 5)),
+        ],
+    )
+    services.review_decide(
+        claim=locked_claim, adjuster=adjuster, action="approve_with_corrections", reason="x"
+    )
+
+    # then: the preview's lines and total are what the decision recorded
+    locked_claim.refresh_from_db()
+    decided = locked_claim.assessment
+    assert preview["corrected"]["total"] == decided.estimate_total != model_total
+    assert sorted(
+        (line["photo_id"], line["region_index"], line["damage_type"], line["severity"])
+        for line in preview["corrected"]["lines"]
+    ) == sorted(
+        (str(line.photo_id), line.region_index, line.damage_type, line.severity)
+        for line in decided.lines.all()
+    )
+    assert str(second.pk) in {line["photo_id"] for line in preview["corrected"]["lines"]}
+    assert preview["model"]["total"] == model_total
+    outcomes = {o["outcome"]: o for o in preview["outcomes"]}
+    assert outcomes["approve_with_corrections"]["reason_required"] is True
+    assert outcomes["approve"]["reason_required"] is False
+    assert outcomes["deny"]["reason_required"] is True
+    assert outcomes["approve"]["estimate_total"] == model_total
+    assert outcomes["approve"]["customer_message"] == services.CUSTOMER_MESSAGES["approve"]
+
+
+def test_review_estimate_preview_without_edits_is_the_model_estimate(locked_claim):
+    preview = selectors.review_estimate_preview(claim=locked_claim, overrides={})
+
+    assert preview["corrected"]["total"] == locked_claim.assessment.estimate_total
+    outcomes = {o["outcome"]: o for o in preview["outcomes"]}
+    assert outcomes["approve_with_corrections"]["reason_required"] is False
+
+
+def test_review_estimate_preview_refuses_a_type_outside_the_label_map(locked_claim):
+    first = _photos(locked_claim)[0]
+    from config.errors import ApplicationError
+
+    with pytest.raises(ApplicationError) as caught:
+        selectors.review_estimate_preview(
+            claim=locked_claim,
+            overrides={str(first.pk): [{"label": "alien_probe", "severity": "minor"}]},
+        )
+    assert caught.value.code == "invalid_label"
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_review_history_shows_a_label_save_at_its_save_time(locked_claim, adjuster):
+    # given: labels saved an hour before the decision
+    first = _photos(locked_claim)[0]
+    saved = timezone.now() - timedelta(hours=1)
+    services.photo_labels_save(
+        claim=locked_claim,
+        photo=first,
+        adjuster=adjuster,
+        base_version=0,
+        regions=[region_payload("dent", "severe", 0)],
+    )
+    PhotoLabels.objects.filter(photo=first).update(saved_at=saved)
+    services.review_decide(
+        claim=locked_claim, adjuster=adjuster, action="approve_with_corrections", reason="x"
+    )
+
+    history = selectors.review_claim_detail(claim=locked_claim, user=adjuster)["history"]
+
+    override = next(h for h in history if h["kind"] == "human_override")
+    decision = next(h for h in history if h["kind"] == "human_decision")
+    assert override["at"] == saved
+    assert decision["at"] - override["at"] >= timedelta(minutes=59)
+    assert [h["at"] for h in history] == sorted(h["at"] for h in history)

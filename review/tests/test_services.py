@@ -307,7 +307,10 @@ def test_review_decide_with_corrections_rebuilds_estimate_from_labels(
 
     # when
     claim = services.review_decide(
-        claim=locked_claim, adjuster=adjuster, action="approve_with_corrections"
+        claim=locked_claim,
+        adjuster=adjuster,
+        action="approve_with_corrections",
+        reason="The dent is deeper than the model saw",
     )
 
     # then: damage record and estimate follow the corrections, priced by the price table
@@ -328,6 +331,82 @@ def test_review_decide_with_corrections_rebuilds_estimate_from_labels(
     decision_audit = AuditRecord.objects.get(claim_id=claim.pk, kind="human_decision")
     assert decision_audit.detail["estimate_before"]["total"] == str(before.estimate_total)
     assert decision_audit.detail["estimate_after"]["total"] == str(after.estimate_total)
+
+
+def test_photo_labels_save_keeps_accepted_apart_from_edited_and_added(
+    locked_claim, first_photo, adjuster
+):
+    # given: the dent kept as predicted, the scratch re-typed, and a crack drawn
+    regions = [
+        region_payload("dent", "minor", 0, DENT_BOX),
+        region_payload("crack", "moderate", 1, SCRATCH_BOX),
+        region_payload("crack", "minor", None, (0, 40, 5, 5)),
+    ]
+
+    labels, _ = _save(locked_claim, first_photo, adjuster, regions)
+
+    assert list(labels.regions.values_list("index", "origin")) == [
+        (0, "accepted"),
+        (1, "edited"),
+        (2, "added"),
+    ]
+
+
+def test_review_decide_with_corrections_that_change_the_amount_needs_a_reason(
+    locked_claim, first_photo, adjuster
+):
+    # given: the dent made severe, which the price table prices higher than the model's minor
+    _save(locked_claim, first_photo, adjuster, [region_payload("dent", "severe", 0)])
+    before = _review_state(locked_claim)
+    estimate = ClaimAssessment.objects.get(claim=locked_claim).estimate_total
+
+    with pytest.raises(ApplicationError) as caught:
+        services.review_decide(
+            claim=locked_claim, adjuster=adjuster, action="approve_with_corrections"
+        )
+
+    assert caught.value.code == "reason_required"
+    assert caught.value.message.startswith("Give a reason: the corrected estimate (")
+    assert _review_state(locked_claim) == before  # the rebuilt record was rolled back
+    assert ClaimAssessment.objects.get(claim=locked_claim).estimate_total == estimate
+
+
+def test_review_decide_with_corrections_that_keep_the_amount_needs_no_reason(
+    locked_claim, first_photo, adjuster
+):
+    # given: photo 1's regions reshaped only (a reshape does not change the price)
+    grown = (DENT_BOX[0], DENT_BOX[1], DENT_BOX[2] + 10, DENT_BOX[3])
+    regions = [
+        region_payload("dent", "minor", 0, grown),
+        region_payload("scratch", "moderate", 1, SCRATCH_BOX),
+    ]
+    _save(locked_claim, first_photo, adjuster, regions)
+    estimate = ClaimAssessment.objects.get(claim=locked_claim).estimate_total
+
+    claim = services.review_decide(
+        claim=locked_claim, adjuster=adjuster, action="approve_with_corrections"
+    )
+
+    assert claim.status == Claim.Status.DECIDED
+    assert ClaimAssessment.objects.get(claim=claim).estimate_total == estimate
+
+
+def test_review_decide_records_an_unchanged_photo_as_accepted_not_corrected(
+    locked_claim, first_photo, adjuster
+):
+    regions = [
+        region_payload("dent", "minor", 0, DENT_BOX),
+        region_payload("scratch", "moderate", 1, SCRATCH_BOX),
+    ]
+    labels, _ = _save(locked_claim, first_photo, adjuster, regions)
+
+    services.review_decide(claim=locked_claim, adjuster=adjuster, action="approve_with_corrections")
+
+    record = AuditRecord.objects.get(claim_id=locked_claim.pk, kind="human_override")
+    assert record.outcome == "labels_accepted"
+    assert record.detail["summary"] == "Photo 1 accepted as predicted: 2 accepted"
+    assert record.detail["saved_at"] == labels.saved_at.isoformat()
+    assert [r["origin"] for r in record.detail["regions"]] == ["accepted", "accepted"]
 
 
 def test_review_decide_with_corrections_needs_saved_labels(locked_claim, adjuster):

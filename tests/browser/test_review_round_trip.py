@@ -69,7 +69,12 @@ def test_adjuster_requests_more_photos_and_customer_sends_them(open_page, tmp_pa
     dialog = desk.get_by_role("dialog", name="Ask the customer for more photos")
     assert dialog.is_visible()
     dialog.get_by_label("Reason (for the file)").fill(REASON)
-    dialog.get_by_label("Message to the customer").fill(MESSAGE)
+    message = dialog.get_by_label("What the customer will read")
+    # the standard sentence is there to start from; the adjuster writes their own
+    message.wait_for()
+    dialog.locator("#decision-submit:enabled").wait_for()
+    assert "more photos" in message.input_value()
+    message.fill(MESSAGE)
     dialog.get_by_role("button", name="Send request").click()
     desk.wait_for_url("**/review/?*decided=*")
     desk.locator("#queue-flash", has_text=claim.reference).wait_for()
@@ -150,7 +155,10 @@ def test_adjuster_denies_with_reason(open_page):
     page.get_by_role("button", name="Deny…").click()
     dialog = page.get_by_role("dialog", name="Deny the claim")
     assert dialog.is_visible()
-    assert dialog.get_by_label("Message to the customer (optional)").is_visible()
+    assert dialog.get_by_label("What the customer will read").is_visible()
+    # the confirm step says what the denial pays before anything is decided
+    dialog.locator("#confirm-total").wait_for()
+    assert dialog.locator("#confirm-total").inner_text() == "Nothing"
     dialog.get_by_role("button", name="Deny claim").click()
 
     # then: a visible error asks for one, the dialog stays open and nothing is stored

@@ -318,7 +318,7 @@ def test_review_queue_and_screen_correct_and_approve(open_page):
     rows = page.locator("#queue-rows tr")
     assert rows.count() == 2
     assert claim.reference in rows.nth(0).inner_text()
-    assert "Low region confidence" in rows.nth(0).inner_text()
+    assert "Model unsure about a region" in rows.nth(0).inner_text()
     assert "bob" in rows.nth(1).inner_text()
     assert "2 in review" in page.locator("#queue-counts").inner_text()
     # a filter narrows it (and the address keeps it)
@@ -343,7 +343,7 @@ def test_review_queue_and_screen_correct_and_approve(open_page):
     regions = page.locator("#regions > li")
     assert regions.count() == 3
     assert "88%" in regions.nth(0).inner_text() and "31%" in regions.nth(2).inner_text()
-    assert "Low region confidence" in page.locator("#reasons").inner_text()
+    assert "Model unsure about a region" in page.locator("#reasons").inner_text()
     dent_area = region_area(page, 0)
     assert dent_area == int(ellipse_mask(DENT).sum())
 
@@ -387,8 +387,12 @@ def test_review_queue_and_screen_correct_and_approve(open_page):
     page.keyboard.press("Escape")
     assert_small(screenshot(page, "review-screen.png", full_page=False))
 
-    # when: she approves with corrections
+    # when: she approves with corrections, giving the reason the changed amount needs
     page.get_by_role("button", name="Approve with corrections").click()
+    dialog = page.get_by_role("dialog", name="Approve with corrections")
+    dialog.locator("#decision-reason[required]").wait_for()
+    dialog.get_by_label("Reason for the corrections").fill("Scratch is a crack")
+    dialog.get_by_role("button", name="Approve with corrections").click()
     page.wait_for_url("**/review/?*decided=*")
     page.locator("#queue-flash", has_text=claim.reference).wait_for()
 
@@ -426,9 +430,9 @@ def test_review_queue_and_screen_correct_and_approve(open_page):
     assert all(e.adjuster == adjuster for e in ledger)
     reshaped = ledger.get(action="reshaped")
     assert 0 < reshaped.iou < 0.98
-    # the second photo, untouched, was accepted as the model saw it
-    second = OverrideLedgerEntry.objects.filter(photo=photos[1])
-    assert {e.action for e in second} == {"accepted"}
+    # the second photo, never opened, was not turned into labels (nor accepted) on her behalf
+    assert not PhotoLabels.objects.filter(photo=photos[1]).exists()
+    assert not OverrideLedgerEntry.objects.filter(photo=photos[1]).exists()
     # the estimate follows the corrections
     assert ClaimAssessment.objects.get(claim=claim).source == "adjuster"
 
@@ -574,3 +578,142 @@ def test_review_names_damage_v2_types_and_parts_from_the_label_map(open_page):
     page.locator("#canvas").focus()
     page.keyboard.press("4")
     assert regions.first.inner_text() == "Cracked glass · Front bumper"
+
+
+def _server_total(claim, overrides=None) -> Decimal:
+    """The estimate the server's own pricing gives for ``overrides`` (review.selectors)."""
+    from assessment import services as assessment_services
+    from review import selectors as review_selectors
+
+    regions = review_selectors.claim_priced_regions(claim=claim, overrides=overrides or {})
+    return assessment_services.price_quote(regions).total
+
+
+def _live_total(page) -> Decimal:
+    page.locator("#screen-app[data-estimate-state=ready]").wait_for()
+    return Decimal(page.locator("#screen-app").get_attribute("data-estimate-total"))
+
+
+def test_review_live_estimate_and_the_confirm_step(open_page):
+    # given: a claim in review whose model estimate (812.40) is not what the price table gives
+    adjuster = AdjusterFactory(username="alice")
+    claim, photos = claim_in_review(waiting_hours=4, estimate="812.40")
+    page = open_page()
+    sign_in_to(page, adjuster.username, f"/review/claims/{claim.pk}/")
+    open_screen(page)
+
+    # then: the sidebar shows the server's price of the regions on screen, beside the model's
+    assert _live_total(page) == _server_total(claim)
+    assert "Model's estimate" in page.locator("#estimate-model").inner_text()
+
+    # when: the adjuster makes the dent severe with the keyboard (not saved yet)
+    page.locator("#regions > li").nth(0).locator(".rv-region__pick").click()
+    before = _live_total(page)
+    page.keyboard.press("Alt+3")
+
+    # then: the estimate follows before any decision, priced as the server prices it
+    edits = {
+        str(photos[0].pk): [
+            {"label": "dent", "severity": "severe"},
+            {"label": "scratch", "severity": "minor"},
+            {"label": "crack", "severity": "minor"},
+        ]
+    }
+    expected = _server_total(claim, edits)
+    assert expected != before
+    page.wait_for_function(
+        "(want) => Number(document.getElementById('screen-app').dataset.estimateTotal) === want",
+        arg=float(expected),
+    )
+    assert _live_total(page) == expected
+    assert not PhotoLabels.objects.filter(photo__claim=claim).exists()  # nothing saved yet
+
+    # when: "Approve as assessed" is clicked
+    page.get_by_role("button", name="Approve as assessed").click()
+
+    # then: nothing is decided; a dialog says what it pays and warns about the corrections
+    dialog = page.get_by_role("dialog", name="Approve as assessed")
+    dialog.locator("#confirm-total").wait_for()
+    assert "812.40" in dialog.locator("#confirm-total").inner_text()
+    assert "your corrections are kept as labels" in dialog.inner_text()
+    assert dialog.get_by_label("Reason").get_attribute("aria-required") == "false"
+    assert (
+        dialog.get_by_label("What the customer will read").input_value()
+        == "An adjuster checked the assessment and approved your claim."
+    )
+    claim.refresh_from_db()
+    assert claim.status == Claim.Status.IN_REVIEW
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+    assert not Decision.objects.filter(claim=claim, automatic=False).exists()
+
+    # when: "Approve with corrections", confirmed with Ctrl+Enter and no reason
+    page.get_by_role("button", name="Approve with corrections").click()
+    dialog = page.get_by_role("dialog", name="Approve with corrections")
+    dialog.locator("#decision-reason[required]").wait_for()
+    assert page.evaluate("document.activeElement.id") == "decision-reason"
+    total_text = dialog.locator("#confirm-total").inner_text()
+    assert f"{expected:,.2f}" in total_text.replace("\u202f", ",").replace("\xa0", "")
+    screenshot_path = f"/tmp/review-confirm-{claim.reference}.png"
+    page.screenshot(path=screenshot_path)
+    page.keyboard.press("Control+Enter")
+
+    # then: the change of amount needs a reason, and nothing is stored
+    error = dialog.get_by_role("alert")
+    error.wait_for()
+    assert "the corrections change the amount" in error.inner_text()
+    claim.refresh_from_db()
+    assert claim.status == Claim.Status.IN_REVIEW
+
+    # when: the reason is typed and a message written for the customer; Ctrl+Enter again
+    page.keyboard.type("Dent deeper than the model saw")
+    message = dialog.get_by_label("What the customer will read")
+    message.fill("We checked your photos and approved the repair of the dent.")
+    message.press("Control+Enter")
+    page.wait_for_url("**/review/?*decided=*")
+
+    # then: the decision pays exactly what the sidebar and the dialog showed
+    claim.refresh_from_db()
+    assert claim.status == Claim.Status.DECIDED
+    assert ClaimAssessment.objects.get(claim=claim).estimate_total == expected
+    decision = Decision.objects.filter(claim=claim).order_by("-created_at", "-id").first()
+    assert decision.outcome == Decision.Outcome.APPROVED_WITH_CORRECTIONS
+    assert decision.reasons[0]["message"] == (
+        "We checked your photos and approved the repair of the dent."
+    )
+    assert decision.reasons[0]["detail"] == "Dent deeper than the model saw"
+    # the untouched second photo was not saved as labels at decision time
+    assert not PhotoLabels.objects.filter(photo=photos[1]).exists()
+
+
+def test_review_retyped_region_has_no_model_confidence_and_tags_toggle(open_page):
+    adjuster = AdjusterFactory()
+    claim, _ = claim_in_review(waiting_hours=1, estimate="300.00")
+    page = open_page()
+    sign_in_to(page, adjuster.username, f"/review/claims/{claim.pk}/")
+    open_screen(page)
+    regions = page.locator("#regions > li")
+    assert "55%" in regions.nth(1).inner_text()
+
+    # when: the scratch (55%) is re-typed as a crack
+    regions.nth(1).locator(".rv-region__pick").click()
+    page.keyboard.press("3")
+
+    # then: the model's 55% was for a scratch: the crack shows no model confidence
+    assert "Crack" in regions.nth(1).inner_text()
+    assert "55%" not in regions.nth(1).inner_text()
+    assert "re-typed" in regions.nth(1).inner_text()
+    assert editor_eval(page, "return editor.regions[1].confidenceText();") == "re-typed"
+    page.keyboard.press("1")  # back to the model's type: its confidence is back
+    page.keyboard.press("2")
+    assert "55%" in regions.nth(1).inner_text()
+
+    # and: T hides the tags on the photo, and shows them again
+    toggle = page.locator("#tags-toggle")
+    assert toggle.get_attribute("aria-pressed") == "true"
+    page.locator("#canvas").focus()
+    page.keyboard.press("t")
+    assert toggle.get_attribute("aria-pressed") == "false"
+    assert editor_eval(page, "return editor.showTags;") is False
+    toggle.click()
+    assert editor_eval(page, "return editor.showTags;") is True

@@ -28,12 +28,13 @@ function hexToRgb(hex) {
 
 /** One damage region: a 0/1 bitmap on the mask grid and the canvas it is drawn from. */
 export class Region {
-  constructor({ label, severity, sourceIndex = null, confidence = null, mask, mw, mh, colour }) {
+  constructor({ label, severity, sourceIndex = null, confidence = null, modelLabel = null, mask, mw, mh, colour }) {
     this.uid = nextUid++;
     this.label = label;
     this.severity = severity;
     this.sourceIndex = sourceIndex;
-    this.confidence = confidence;
+    this.confidence = confidence; // the model's, for the type it predicted (modelLabel)
+    this.modelLabel = modelLabel === null ? label : modelLabel;
     this.mw = mw;
     this.mh = mh;
     this.mask = mask || new Uint8Array(mw * mh);
@@ -47,6 +48,20 @@ export class Region {
     this._bounds = undefined;
     this._edges = null;
     this.setColour(colour);
+  }
+
+  /** The model's confidence, only while the region has the type the model gave it: a type a
+   * person chose has no model confidence (null). */
+  shownConfidence() {
+    if (this.sourceIndex === null || this.confidence === null) return null;
+    return this.label === this.modelLabel ? this.confidence : null;
+  }
+
+  /** What the region's confidence chip says: "77%", "added" or "re-typed". */
+  confidenceText() {
+    if (this.sourceIndex === null) return "added";
+    const c = this.shownConfidence();
+    return c === null ? "re-typed" : `${Math.round(c * 100)}%`;
   }
 
   setColour(hex) {
@@ -188,6 +203,7 @@ export class MaskEditor {
     this.brushSize = 12;
     this.opacity = 0.55;
     this.compare = false;
+    this.showTags = true; // T hides the tags of all but the selected region
     this.readOnly = false;
     this.selected = null;
     this.spaceDown = false;
@@ -736,10 +752,18 @@ export class MaskEditor {
     }
   }
 
+  setShowTags(show) {
+    this.showTags = Boolean(show);
+    this.requestDraw();
+    this.hooks.onChange("tags");
+  }
+
   _drawTags(regions) {
     const ctx = this.ctx;
     ctx.font = "600 12px system-ui, sans-serif";
     ctx.textBaseline = "middle";
+    const placed = []; // tag rectangles drawn so far: a tag never covers another one
+    const free = (x, y, w) => placed.every(([px, py, pw]) => x + w <= px || x >= px + pw || y + 19 <= py || y >= py + 19);
     regions.forEach((r, i) => {
       if (r.hidden) return;
       const b = r.bounds();
@@ -754,11 +778,21 @@ export class MaskEditor {
         ctx.strokeRect(x0 - 3, y0 - 3, x1 - x0 + 6, y1 - y0 + 6);
         ctx.restore();
       }
-      const conf = r.confidence === null ? "added" : `${Math.round(r.confidence * 100)}%`;
-      const text = `${i + 1} ${this.hooks.labelName(r.label)} · ${conf}`;
-      const tw = ctx.measureText(text).width + 10;
+      // Tags hidden (T): only the selected region keeps its tag.
+      if (!this.showTags && r !== this.selected) return;
+      let text = `${i + 1} ${this.hooks.labelName(r.label)} · ${r.confidenceText()}`;
+      let tw = ctx.measureText(text).width + 10;
       const tx = Math.max(2, Math.min(x0 - 3, this.cssW - tw - 2));
-      const ty = y0 - 24 < 2 ? y1 + 4 : y0 - 24;
+      let ty = y0 - 24 < 2 ? y1 + 4 : y0 - 24;
+      // Slide down past tags already drawn; where there is no room, only the number is shown.
+      for (let tries = 0; !free(tx, ty, tw) && tries < 6; tries++) ty += 21;
+      if (!free(tx, ty, tw) && r !== this.selected) {
+        text = `${i + 1}`;
+        tw = ctx.measureText(text).width + 12;
+        ty = y0 - 24 < 2 ? y1 + 4 : y0 - 24;
+        if (!free(tx, ty, tw)) return;
+      }
+      placed.push([tx, ty, tw]);
       ctx.fillStyle = r === this.selected ? "#ffffff" : "rgba(20, 32, 46, .82)";
       ctx.fillRect(tx, ty, tw, 19);
       ctx.fillStyle = r.colour;

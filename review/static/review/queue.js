@@ -106,7 +106,7 @@ function row(r) {
       waitingText(r),
       el("span", { class: "rv-row__sub" }, r.sla_breached ? `over the ${r.sla_hours} h target` : `target ${r.sla_hours} h`),
     ),
-    el("td", {}, el("ul", { class: "rv-reason-list" }, ...(r.reasons || []).map((x) => el("li", { title: x.message }, humanize(x.code))))),
+    el("td", {}, reasonList(r)),
     el("td", {}, ...(r.damage_types || []).map((t) => el("span", { class: "rv-tag" }, typeName(t)))),
     el("td", { class: "num" }, r.estimate_total === null || r.estimate_total === undefined ? "—" : money(r.estimate_total, r.currency)),
     el("td", { class: "num" }, conf),
@@ -118,6 +118,26 @@ function row(r) {
     window.location.assign(url);
   });
   return tr;
+}
+
+// A row stays a row: the reasons grouped by code with counts, most important first (the
+// server orders them), at most REASONS_SHOWN of them, the rest summed up.
+const REASONS_SHOWN = 3;
+
+function reasonList(r) {
+  const groups = r.reason_groups || [];
+  const shown = groups.slice(0, REASONS_SHOWN);
+  const rest = groups.slice(REASONS_SHOWN);
+  const items = shown.map((g) => el(
+    "li",
+    { title: g.messages.join("\n"), dataset: { code: g.code } },
+    g.title,
+    g.count > 1 ? el("span", { class: "rv-count", "aria-label": `${g.count} times` }, `×${g.count}`) : null,
+  ));
+  if (rest.length) {
+    items.push(el("li", { class: "rv-muted rv-small", title: rest.map((g) => `${g.title} (${g.count})`).join("\n") }, `+ ${rest.length} more`));
+  }
+  return el("ul", { class: "rv-reason-list" }, ...items);
 }
 
 function renderCounts(data) {

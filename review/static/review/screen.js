@@ -36,6 +36,7 @@ export const SHORTCUTS = [
   ["Esc", "Cancel the polygon, else deselect"],
   ["Alt+H", "Hide / show the selected region"],
   ["M", "Show the model's masks / the current ones"],
+  ["T", "Hide / show the region tags on the photo"],
   ["+ / − / 0", "Zoom in / out / fit; the mouse wheel zooms too"],
   ["Space + drag, middle button", "Pan"],
   ["?", "This list"],
@@ -146,7 +147,7 @@ function photoState(photo, index) {
   return st;
 }
 
-function regionFrom(st, data, sourceIndex, confidence) {
+function regionFrom(st, data, sourceIndex, confidence, modelLabel = null) {
   let mask;
   try {
     mask = decode(data.mask_rle);
@@ -160,6 +161,7 @@ function regionFrom(st, data, sourceIndex, confidence) {
     severity: data.severity,
     sourceIndex,
     confidence,
+    modelLabel,
     mask,
     mw: st.mw,
     mh: st.mh,
@@ -174,7 +176,7 @@ function ensureRegions(st) {
   if (st.photo.labels) {
     st.regions = st.photo.labels.regions.map((r) => {
       const source = r.source_index === null || r.source_index === undefined ? null : predicted.get(r.source_index);
-      return regionFrom(st, r, source ? r.source_index : null, source ? source.confidence : null);
+      return regionFrom(st, r, source ? r.source_index : null, source ? source.confidence : null, source ? source.label : null);
     });
   } else {
     st.regions = st.photo.predicted.map((p) => regionFrom(st, p, p.index, p.confidence));
@@ -214,7 +216,9 @@ const editor = new MaskEditor($("canvas"), {
       st.seq++;
       renderSaveState();
       renderPhotoNav();
+      scheduleEstimate();
     }
+    if (kind === "tags") renderTagsToggle();
     if (kind === "tool" || kind === "brush") renderTools();
     if (kind === "compare") renderCompare();
     renderRegions();
@@ -251,6 +255,12 @@ function renderCompare() {
   $("compare").setAttribute("aria-pressed", String(editor.compare));
   app.classList.toggle("rv-app--compare", editor.compare);
   renderTools();
+}
+
+function renderTagsToggle() {
+  const button = $("tags-toggle");
+  button.setAttribute("aria-pressed", String(editor.showTags));
+  button.title = `${editor.showTags ? "Hide" : "Show"} the region tags on the photo (T)`;
 }
 
 function renderUndo() {
@@ -317,8 +327,12 @@ function renderRegions() {
   list.replaceChildren(
     ...regions.map((r, i) => {
       const selected = r === editor.selected;
-      const conf = r.confidence === null ? null : Math.round(r.confidence * 100);
-      const source = r.sourceIndex === null ? "added by adjuster" : `model region ${r.sourceIndex + 1}`;
+      const shown = r.shownConfidence();
+      const conf = shown === null ? null : Math.round(shown * 100);
+      const confText = r.confidenceText();
+      const source = r.sourceIndex === null
+        ? "added by adjuster"
+        : conf === null ? `model region ${r.sourceIndex + 1}, type changed by a person: no model confidence` : `model region ${r.sourceIndex + 1}`;
       const empty = r.isEmpty();
       const item = el(
         "li",
@@ -332,7 +346,7 @@ function renderRegions() {
               type: "button",
               class: "rv-region__pick",
               "aria-pressed": String(selected),
-              "aria-label": `Region ${i + 1}: ${regionName(st, r)}, ${r.severity}, ${conf === null ? "added" : `confidence ${conf}%`}${r.hidden ? ", hidden" : ""}`,
+              "aria-label": `Region ${i + 1}: ${regionName(st, r)}, ${r.severity}, ${conf === null ? confText : `confidence ${conf}%`}${r.hidden ? ", hidden" : ""}`,
               onclick: () => editor.select(selected ? null : r),
             },
             el("span", { class: "rv-swatch", style: { background: r.colour }, "aria-hidden": "true" }),
@@ -342,7 +356,7 @@ function renderRegions() {
             el(
               "span",
               { class: "rv-conf", title: source },
-              conf === null ? "added" : el("span", {}, el("span", { class: "rv-conf__bar", style: { "--c": `${conf}%` } }), `${conf}%`),
+              conf === null ? confText : el("span", {}, el("span", { class: "rv-conf__bar", style: { "--c": `${conf}%` } }), `${conf}%`),
             ),
           ),
           el("button", {
@@ -420,13 +434,7 @@ function renderPhotoMeta(st) {
 function renderClaim() {
   const c = S.claim;
   if (c.vehicle) $("claim-vehicle").textContent = `· ${c.vehicle.year} ${c.vehicle.make} ${c.vehicle.model}`;
-  // Why here: the reasons of the decision that routed it.
-  const reasons = (c.decision && c.decision.reasons) || [];
-  $("reasons").replaceChildren(
-    ...(reasons.length
-      ? reasons.map((r) => el("li", { class: "rv-reason" }, el("strong", {}, humanize(r.code)), el("span", {}, r.message)))
-      : [el("li", { class: "rv-muted" }, "No routing reason recorded.")]),
-  );
+  renderReasons();
   renderEstimate();
   const facts = $("claim-facts");
   const rows = [
@@ -440,33 +448,128 @@ function renderClaim() {
   renderHistory();
 }
 
-function renderEstimate() {
-  const a = S.claim.assessment;
-  const box = $("estimate");
-  if (!a) { box.replaceChildren(el("p", { class: "rv-muted" }, "No estimate.")); return; }
-  $("estimate-source").textContent = a.source === "adjuster" ? "(from corrections)" : `(model ${a.model_version || ""})`;
+/** "Why this claim is here": the routing reasons grouped by code with a count, most important
+ * first (the server orders them; a customer's contest, with their own words, is on top). */
+function renderReasons() {
+  const groups = S.claim.reason_groups || [];
+  $("reasons").replaceChildren(
+    ...(groups.length
+      ? groups.map((g) => {
+          const contest = g.code.startsWith("customer_contest");
+          const head = [el("strong", {}, g.title), g.count > 1 ? el("span", { class: "rv-count", "aria-label": `${g.count} times` }, `×${g.count}`) : null];
+          const quote = contest && g.detail ? el("blockquote", { class: "rv-reason__quote" }, g.detail) : null;
+          const body = g.messages.length === 1
+            ? el("p", { class: "rv-reason__msg" }, g.messages[0])
+            : el("details", { class: "rv-reason__more" }, el("summary", {}, `${g.messages.length} details`), el("ul", {}, ...g.messages.map((m) => el("li", {}, m))));
+          return el("li", { class: `rv-reason${contest ? " rv-reason--contest" : ""}`, dataset: { code: g.code, count: String(g.count) } }, el("p", { class: "rv-reason__head" }, ...head), quote, body);
+        })
+      : [el("li", { class: "rv-muted" }, "No routing reason recorded.")]),
+  );
+}
+
+// ---- the live estimate ---------------------------------------------------------------------
+// The server prices the regions on screen with its own code and price table (POST estimate/),
+// so the sidebar shows what "Approve with corrections" will record. Photos with unsaved edits
+// are sent; the others count with their saved labels, else the model's regions, as the
+// decision counts them.
+
+let estimateTimer = 0;
+let estimateSeq = 0;
+let estimateKey = "";
+
+function editedPhotos() {
+  return S.photos
+    .filter((st) => st.regions && st.dirty)
+    .map((st) => ({
+      photo_id: st.photo.id,
+      regions: st.regions.filter((r) => !r.isEmpty()).map((r) => ({ label: r.label, severity: r.severity })),
+    }));
+}
+
+function scheduleEstimate({ now = false } = {}) {
+  if (S.readOnly || !S.claim || S.claim.status !== "in_review") return;
+  window.clearTimeout(estimateTimer);
+  estimateTimer = window.setTimeout(() => { refreshEstimate(); }, now ? 0 : 250);
+}
+
+/** Ask the server for the estimate of what is on screen; resolves with the preview. */
+async function refreshEstimate({ force = false } = {}) {
+  const photos = editedPhotos();
+  const key = JSON.stringify(photos);
+  if (!force && key === estimateKey && S.preview) return S.preview;
+  const seq = ++estimateSeq;
+  app.dataset.estimateState = "pending";
+  try {
+    const preview = await api(`${API}estimate/`, { method: "POST", body: { photos } });
+    if (seq !== estimateSeq) return S.preview; // a newer edit asked again
+    S.preview = preview;
+    estimateKey = key;
+    app.dataset.estimateState = "ready";
+    renderEstimate();
+    return preview;
+  } catch (err) {
+    if (seq === estimateSeq) {
+      app.dataset.estimateState = "error";
+      const note = $("estimate-note");
+      if (note) note.textContent = `The estimate could not be updated: ${err.message}`;
+    }
+    throw err;
+  }
+}
+
+function estimateTable(lines, currency, total, caption) {
   const photoNo = new Map(S.claim.photos.map((p, i) => [p.id, i + 1]));
-  const table = el(
+  return el(
     "table",
     { class: "rv-estimate" },
-    el("caption", { class: "visually-hidden" }, "Estimate lines"),
+    el("caption", { class: "visually-hidden" }, caption),
     el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Damage"), el("th", { scope: "col" }, "Work"), el("th", { scope: "col", class: "num" }, "Total"))),
     el(
       "tbody",
       {},
-      ...(a.lines || []).map((l) =>
+      ...lines.map((l) =>
         el(
           "tr",
           {},
           el("td", {}, `${typeName(l.damage_type)}, ${l.severity}`, el("span", { class: "rv-muted rv-small" }, ` · photo ${photoNo.get(l.photo_id) || "?"} #${l.region_index + 1}`)),
           el("td", { title: l.description }, humanize(l.operation)),
-          el("td", { class: "num" }, money(l.total, a.currency)),
+          el("td", { class: "num" }, money(l.total, currency)),
         ),
       ),
     ),
-    el("tfoot", {}, el("tr", {}, el("th", { scope: "row", colspan: "2" }, "Total"), el("td", { class: "num" }, money(a.estimate_total, a.currency)))),
+    el("tfoot", {}, el("tr", {}, el("th", { scope: "row", colspan: "2" }, "Total"), el("td", { class: "num", id: "estimate-total" }, money(total, currency)))),
   );
-  box.replaceChildren(table);
+}
+
+function renderEstimate() {
+  const a = S.claim.assessment;
+  const box = $("estimate");
+  const p = S.preview;
+  if (p && S.claim.status === "in_review") {
+    const c = p.corrected;
+    const same = p.model.total !== null && Number(c.total) === Number(p.model.total);
+    $("estimate-source").textContent = same ? "(as assessed)" : "(with your corrections)";
+    const parts = [estimateTable(c.lines, c.currency, c.total, "Estimate lines with the corrections on screen")];
+    if (c.unpriced.length) parts.push(el("p", { class: "rv-error rv-small" }, `${c.unpriced.length} region${c.unpriced.length > 1 ? "s" : ""} no price rule covers: price ${c.unpriced.length > 1 ? "them" : "it"} by hand.`));
+    if (p.model.total !== null) {
+      const diff = Number(c.total) - Number(p.model.total);
+      parts.push(el("p", { class: "rv-muted rv-small", id: "estimate-model" }, `Model's estimate ${money(p.model.total, p.model.currency)}${same ? "" : ` (${diff > 0 ? "+" : "−"}${money(Math.abs(diff), c.currency)})`}`));
+    }
+    parts.push(el("p", { class: "rv-muted rv-small", id: "estimate-note", "aria-live": "polite" }, ""));
+    box.replaceChildren(...parts);
+    app.dataset.estimateTotal = String(c.total);
+    return;
+  }
+  renderAssessedEstimate();
+}
+
+function renderAssessedEstimate() {
+  const a = S.claim.assessment;
+  const box = $("estimate");
+  if (!a) { box.replaceChildren(el("p", { class: "rv-muted" }, "No estimate.")); return; }
+  $("estimate-source").textContent = a.source === "adjuster" ? "(from corrections)" : "(as assessed)";
+  box.replaceChildren(estimateTable(a.lines || [], a.currency, a.estimate_total, "Estimate lines"));
+  app.dataset.estimateTotal = String(a.estimate_total);
 }
 
 function renderNotes() {
@@ -577,6 +680,7 @@ function savePhoto(st, { force = false } = {}) {
       st.activeMs = Math.max(0, st.activeMs - active);
       st.saveError = null;
       if (labels && labels.regions) st.photo.labels = labels;
+      scheduleEstimate();
       renderSaveState();
       renderPhotoNav();
       announce(`Photo ${st.index + 1} saved.`);
@@ -687,10 +791,17 @@ function trackActivity() {
 
 // ---- decisions and notes -------------------------------------------------------------------
 
+// Every decision goes through one confirm step (the dialog): what will be paid, a reason (for
+// the audit trail; required where the server says so: deny, more photos, and corrections that
+// change the amount the model estimated) and the message the customer will read.
 const DECISION_FORMS = {
-  deny: { title: "Deny the claim", submit: "Deny claim", message: false, reasonLabel: "Reason for the denial" },
-  request_photos: { title: "Ask the customer for more photos", submit: "Send request", message: true, reasonLabel: "Reason (for the file)" },
+  approve: { title: "Approve as assessed", submit: "Approve claim", kind: "primary", reasonLabel: "Reason" },
+  approve_with_corrections: { title: "Approve with corrections", submit: "Approve with corrections", kind: "primary", reasonLabel: "Reason for the corrections" },
+  deny: { title: "Deny the claim", submit: "Deny claim", kind: "danger", reasonLabel: "Reason for the denial" },
+  request_photos: { title: "Ask the customer for more photos", submit: "Send request", kind: "primary", reasonLabel: "Reason (for the file)" },
 };
+// Used when the estimate preview cannot be had: the outcomes that always need a reason.
+const ALWAYS_REASON = new Set(["deny", "request_photos"]);
 
 function decideError(text) {
   const node = $("decide-error");
@@ -698,11 +809,12 @@ function decideError(text) {
   node.hidden = !text;
 }
 
-async function saveAllFor(outcome) {
+/** Save the photos with unsaved edits before deciding. Untouched photos are never saved here:
+ * saving them would record the model's guesses as a person's labels. */
+async function saveAllFor() {
   for (const st of S.photos) {
-    const force = outcome === "approve_with_corrections" && !st.version;
-    if (st.dirty || force) {
-      const ok = await savePhoto(st, { force });
+    if (st.dirty) {
+      const ok = await savePhoto(st);
       if (!ok) {
         decideError(`Photo ${st.index + 1}: ${st.saveError}`);
         return false;
@@ -712,20 +824,13 @@ async function saveAllFor(outcome) {
   return true;
 }
 
-let approvePending = 0;
-
 async function decide(outcome, { reason = "", message = "" } = {}) {
   if (S.readOnly) return false;
   decideError("");
-  if (outcome === "approve" && S.photos.some((st) => st.dirty) && Date.now() - approvePending > 6000) {
-    approvePending = Date.now();
-    decideError("You corrected regions: approving as assessed keeps the model's estimate (your corrections are still saved as labels). Click again to confirm, or use Approve with corrections.");
-    return false;
-  }
   const buttons = document.querySelectorAll(".rv-decide button");
   buttons.forEach((b) => { b.disabled = true; });
   try {
-    if (!(await saveAllFor(outcome))) return false;
+    if (!(await saveAllFor())) return false;
     // Claim-level time not yet reported with a lock renewal (photo time is reported with each
     // photo's save, separately: it is part of the claim's time, not added to it).
     const body = { outcome, active_ms: Math.round(S.claimUnreportedMs) };
@@ -750,47 +855,154 @@ async function decide(outcome, { reason = "", message = "" } = {}) {
   }
 }
 
-function openDecisionDialog(outcome) {
+function photoList(numbers) {
+  return numbers.length === 1 ? `photo ${numbers[0]}` : `photos ${numbers.slice(0, -1).join(", ")} and ${numbers[numbers.length - 1]}`;
+}
+
+/** The dialog's summary: what the decision pays and what it does, from the server's preview. */
+function confirmSummary(outcome, preview) {
+  const parts = [];
+  const corrected = S.photos.filter((st) => st.dirty || st.version).map((st) => st.index + 1);
+  if (!preview) {
+    parts.push(el("p", { class: "rv-error" }, "The estimate could not be computed; the decision records the server's figures."));
+    return { parts, blocked: false };
+  }
+  const c = preview.corrected;
+  const modelTotal = preview.model.total;
+  const row = (label, value, id) => [el("dt", {}, label), el("dd", { id }, value)];
+  if (outcome === "approve") {
+    parts.push(el("dl", { class: "rv-confirm__facts" }, ...row("Pays", modelTotal === null ? "No estimate" : money(modelTotal, preview.model.currency), "confirm-total"), ...row("Estimate", "as the model assessed it")));
+    if (corrected.length) parts.push(el("p", { class: "rv-warn" }, `You corrected ${photoList(corrected)}: your corrections are kept as labels, but this pays the model's estimate. Use “Approve with corrections” to pay the corrected one (${money(c.total, c.currency)}).`));
+    return { parts, blocked: false };
+  }
+  if (outcome === "approve_with_corrections") {
+    if (!corrected.length) {
+      parts.push(el("p", { class: "rv-error" }, "No corrections on any photo yet: correct a photo first, or approve as assessed."));
+      return { parts, blocked: true };
+    }
+    const diff = modelTotal === null ? null : Number(c.total) - Number(modelTotal);
+    parts.push(el(
+      "dl",
+      { class: "rv-confirm__facts" },
+      ...row("Pays", money(c.total, c.currency), "confirm-total"),
+      ...row("Lines", `${c.lines.length} estimate line${c.lines.length === 1 ? "" : "s"}, corrections on ${photoList(corrected)}`),
+      ...(modelTotal === null ? [] : row("Model's estimate", `${money(modelTotal, preview.model.currency)}${diff ? ` (${diff > 0 ? "+" : "−"}${money(Math.abs(diff), c.currency)})` : " (same amount)"}`)),
+    ));
+    if (c.unpriced.length) parts.push(el("p", { class: "rv-warn" }, `${c.unpriced.length} region${c.unpriced.length > 1 ? "s have" : " has"} no price rule and ${c.unpriced.length > 1 ? "are" : "is"} not in the total.`));
+    return { parts, blocked: false };
+  }
+  if (outcome === "deny") {
+    parts.push(el("dl", { class: "rv-confirm__facts" }, ...row("Pays", "Nothing", "confirm-total"), ...(modelTotal === null ? [] : row("Model's estimate", money(modelTotal, preview.model.currency)))));
+    return { parts, blocked: false };
+  }
+  parts.push(el("p", {}, "No decision yet: the claim goes back to the customer, who adds photos and submits it again. It then returns to this queue."));
+  return { parts, blocked: false };
+}
+
+function reasonRequired(outcome) {
+  const info = S.preview && (S.preview.outcomes || []).find((o) => o.outcome === outcome);
+  return info ? info.reason_required : ALWAYS_REASON.has(outcome);
+}
+
+function standardMessage(outcome) {
+  const info = S.preview && (S.preview.outcomes || []).find((o) => o.outcome === outcome);
+  return info ? info.customer_message : "";
+}
+
+function renderConfirm(outcome) {
+  const dialog = $("decision-dialog");
+  if (dialog.dataset.outcome !== outcome) return;
+  const { parts, blocked } = confirmSummary(outcome, S.preview);
+  $("decision-summary").replaceChildren(...parts);
+  const required = reasonRequired(outcome);
+  $("decision-reason").required = required;
+  $("decision-reason").setAttribute("aria-required", String(required));
+  $("decision-reason-need").textContent = required
+    ? (outcome === "approve_with_corrections" ? "(required: the corrections change the amount)" : "(required)")
+    : "(optional)";
+  const message = $("decision-message");
+  if (!message.dataset.edited) message.value = standardMessage(outcome);
+  message.dataset.standard = standardMessage(outcome);
+  $("decision-submit").disabled = blocked;
+  dialog.dataset.ready = "true";
+}
+
+async function openDecisionDialog(outcome) {
   if (S.readOnly) return;
   const form = DECISION_FORMS[outcome];
   const dialog = $("decision-dialog");
   dialog.dataset.outcome = outcome;
+  dialog.dataset.ready = "false";
   $("decision-dialog-title").textContent = form.title;
   $("decision-submit").textContent = form.submit;
-  $("decision-submit").className = `button button--small ${outcome === "deny" ? "button--danger" : "button--primary"}`;
+  $("decision-submit").className = `button button--small button--${form.kind}`;
   dialog.querySelector("label[for=decision-reason]").firstChild.textContent = `${form.reasonLabel} `;
-  $("decision-message-field").querySelector("label").textContent = form.message ? "Message to the customer (they see it on the status page)" : "Message to the customer (optional)";
-  $("decision-message").required = form.message;
+  $("decision-reason").value = "";
+  const message = $("decision-message");
+  message.value = "";
+  delete message.dataset.edited;
+  message.required = outcome === "request_photos";
   $("decision-dialog-error").hidden = true;
+  $("decision-summary").replaceChildren(el("p", { class: "rv-muted" }, el("span", { class: "spinner", "aria-hidden": "true" }), " Computing the estimate…"));
+  $("decision-submit").disabled = true;
   dialog.showModal();
-  $("decision-reason").focus();
+  $("decision-cancel").focus();
+  try {
+    await refreshEstimate({ force: true });
+  } catch (err) {
+    S.preview = S.preview || null;
+  }
+  if (!dialog.open) return;
+  renderConfirm(outcome);
+  // The keyboard goes where the adjuster acts next: the reason when one is needed, else the
+  // confirm button (Enter decides, Esc cancels).
+  if ($("decision-reason").required) $("decision-reason").focus();
+  else if (!$("decision-submit").disabled) $("decision-submit").focus();
+}
+
+async function submitDecision() {
+  const dialog = $("decision-dialog");
+  const outcome = dialog.dataset.outcome;
+  if (dialog.dataset.ready !== "true" || $("decision-submit").disabled) return;
+  const reason = $("decision-reason").value.trim();
+  const messageField = $("decision-message");
+  const message = messageField.value.trim();
+  const err = $("decision-dialog-error");
+  if (($("decision-reason").required && !reason) || (messageField.required && !message)) {
+    err.textContent = $("decision-reason").required && !reason
+      ? (outcome === "approve_with_corrections" ? "Give a reason: the corrections change the amount the model estimated." : "Give a reason.")
+      : "Write the message the customer will see.";
+    err.hidden = false;
+    ($("decision-reason").required && !reason ? $("decision-reason") : messageField).focus();
+    return;
+  }
+  $("decision-submit").disabled = true;
+  // The standard sentence is the server's own default: send only what the adjuster wrote.
+  const written = message && message !== (messageField.dataset.standard || "").trim() ? message : "";
+  const ok = await decide(outcome, { reason, message: written });
+  $("decision-submit").disabled = false;
+  if (!ok) {
+    err.textContent = $("decide-error").textContent || "The decision was not recorded.";
+    err.hidden = false;
+  }
 }
 
 function bindDecisions() {
-  $("decide-approve").addEventListener("click", () => decide("approve"));
-  $("decide-corrections").addEventListener("click", () => decide("approve_with_corrections"));
+  $("decide-approve").addEventListener("click", () => openDecisionDialog("approve"));
+  $("decide-corrections").addEventListener("click", () => openDecisionDialog("approve_with_corrections"));
   $("decide-deny").addEventListener("click", () => openDecisionDialog("deny"));
   $("decide-photos").addEventListener("click", () => openDecisionDialog("request_photos"));
   $("decision-cancel").addEventListener("click", () => $("decision-dialog").close());
-  $("decision-form").addEventListener("submit", async (e) => {
+  $("decision-message").addEventListener("input", (e) => { e.target.dataset.edited = "true"; });
+  $("decision-dialog").addEventListener("keydown", (e) => {
+    if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
+      e.preventDefault();
+      submitDecision();
+    }
+  });
+  $("decision-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    const dialog = $("decision-dialog");
-    const reason = $("decision-reason").value.trim();
-    const message = $("decision-message").value.trim();
-    const err = $("decision-dialog-error");
-    if (!reason || ($("decision-message").required && !message)) {
-      err.textContent = !reason ? "Give a reason." : "Write the message the customer will see.";
-      err.hidden = false;
-      (!reason ? $("decision-reason") : $("decision-message")).focus();
-      return;
-    }
-    $("decision-submit").disabled = true;
-    const ok = await decide(dialog.dataset.outcome, { reason, message });
-    $("decision-submit").disabled = false;
-    if (!ok) {
-      err.textContent = $("decide-error").textContent || "The decision was not recorded.";
-      err.hidden = false;
-    }
+    submitDecision();
   });
   $("note-form").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -868,6 +1080,7 @@ function onKeyDown(e) {
     case "p": case "P": handled(); if (!S.readOnly) editor.setTool("polygon"); break;
     case "n": case "N": handled(); editor.addRegion(); break;
     case "m": case "M": handled(); editor.setCompare(!editor.compare); break;
+    case "t": case "T": handled(); editor.setShowTags(!editor.showTags); announce(editor.showTags ? "Tags shown." : "Tags hidden."); break;
     case "[": handled(); editor.changeBrush(-1); break;
     case "]": handled(); editor.changeBrush(1); break;
     case "+": case "=": handled(); editor.zoomBy(1.25); break;
@@ -907,6 +1120,7 @@ function bindControls() {
   $("zoom-out").addEventListener("click", () => editor.zoomBy(0.8));
   $("zoom-fit").addEventListener("click", () => editor.fit());
   $("compare").addEventListener("click", () => editor.setCompare(!editor.compare));
+  $("tags-toggle").addEventListener("click", () => editor.setShowTags(!editor.showTags));
   $("opacity").addEventListener("input", (e) => {
     editor.setOpacity(Number(e.target.value) / 100);
     $("opacity-value").textContent = `${e.target.value}%`;
@@ -964,6 +1178,7 @@ async function start() {
     renderClaim();
     await shown;
   }
+  if (claim.status === "in_review") scheduleEstimate({ now: true });
   await lockPromise;
   trackActivity();
   renderUndo();
