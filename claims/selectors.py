@@ -46,6 +46,36 @@ def photo_get_for_owner(*, owner, claim_id, photo_id) -> Photo:
     return photo
 
 
+def user_registration_problems(*, username: str, email: str, password: str) -> dict[str, list]:
+    """Every reason a registration would be refused, by field, at once: the name's form and
+    look-alike letters, a taken name, and each of Django's password rules (the same checks as
+    ``claims.services.user_register``, which still decides). The page shows them all in one
+    go instead of one per attempt."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    from claims.services import ERR_USERNAME_TAKEN, username_normalise
+    from config.errors import ApplicationError
+
+    User = get_user_model()
+    problems: dict[str, list] = {}
+    name = None
+    if username:
+        try:
+            name = username_normalise(username)
+        except ApplicationError as exc:
+            problems["username"] = [exc.message]
+    if name and User.objects.filter(username__iexact=name).exists():
+        problems["username"] = [ERR_USERNAME_TAKEN]
+    if password:
+        try:
+            validate_password(password, user=User(username=name or username or "", email=email))
+        except ValidationError as exc:
+            problems["password"] = list(exc.messages)
+    return problems
+
+
 def api_token_get(*, key: str) -> ApiToken | None:
     """The live token with this key (compared by hash), with its user; None if unknown."""
     from claims.services import api_token_hash

@@ -113,6 +113,17 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = RegisterForm(request.POST or None)
+    if request.method == "POST":
+        # Every problem at once: the form's own checks and the account rules, per field.
+        form.is_valid()
+        for field, messages in selectors.user_registration_problems(
+            username=form.cleaned_data.get("username") or form.data.get("username", ""),
+            email=form.cleaned_data.get("email", ""),
+            password=form.data.get("password", ""),
+        ).items():
+            if field not in form.errors:
+                for message in messages:
+                    form.add_error(field, message)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.user_register(

@@ -141,3 +141,31 @@ def test_register_rejects_weak_password_mismatch_and_taken_name(client):
     )
     assert taken.context["form"].errors["username"] == [services.ERR_USERNAME_TAKEN]
     assert not get_user_model().objects.filter(username="sam").exists()
+
+
+def test_register_shows_every_problem_at_once(client):
+    # given a taken name, and a form with a common, all-digit password typed differently twice
+    _customer("taken")
+
+    # when
+    response = client.post(
+        reverse("register"),
+        {
+            "username": "Taken",
+            "email": "not-an-email",
+            "password": "12345678",
+            "password_again": "87654321",
+        },
+    )
+
+    # then one answer names every field's problem
+    errors = response.context["form"].errors
+    assert response.status_code == 200
+    assert errors["username"] == [services.ERR_USERNAME_TAKEN]
+    assert errors["email"]
+    assert "This password is entirely numeric." in errors["password"]
+    assert "This password is too common." in errors["password"]
+    assert errors["password_again"] == [ERR_PASSWORDS_DIFFER]
+    html = response.content.decode()
+    assert services.ERR_USERNAME_TAKEN in html and "entirely numeric" in html
+    assert get_user_model().objects.filter(username__iexact="taken").count() == 1

@@ -243,3 +243,35 @@ def test_quality_warning_suggests_retake_and_replaces_photo(phone_page, customer
     warned.wait_for(state="detached")
     names = list(Photo.objects.filter(claim=claim).values_list("original_name", flat=True))
     assert names == ["day.jpg"]
+
+
+def test_claim_form_errors_clear_as_each_field_is_fixed(phone_page, customer):
+    # given: the customer sends the claim form with three fields empty
+    page = phone_page
+    sign_in(page, customer.username)
+    page.goto("/claims/new/")
+    page.get_by_label("Make").fill("Toyota")
+    page.get_by_label("Year").fill("2019")
+    page.get_by_label("Date of the incident").fill(timezone.localdate().isoformat())
+    page.locator("#create-claim").click()
+    summary = page.locator("#form-errors")
+    summary.wait_for()
+    assert summary.locator("li").count() == 2
+    policy = page.get_by_label("Policy number")
+    assert policy.get_attribute("aria-invalid") == "true"
+
+    # when: one field is fixed, its message and its line in the summary go at once
+    policy.fill("POL-2024-7781")
+    assert policy.get_attribute("aria-invalid") is None
+    assert page.locator("#policy_number_error").is_hidden()
+    assert summary.locator("li").all_inner_texts() == ["Enter the model."]
+    # a value that is still wrong keeps its error
+    model = page.get_by_label("Model")
+    model.fill("   ")
+    model.dispatch_event("change")
+    assert model.get_attribute("aria-invalid") == "true"
+    model.fill("Corolla")
+
+    # then: with every error fixed the summary is gone
+    assert summary.is_hidden()
+    assert page.locator(".field--invalid").count() == 0

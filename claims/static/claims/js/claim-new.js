@@ -113,7 +113,10 @@
   FIELDS.forEach(function (name) {
     var input = form.elements[name];
     function recheck() {
-      if (input.getAttribute("aria-invalid") === "true" && input.checkValidity()) clearFieldError(name);
+      if (input.getAttribute("aria-invalid") !== "true") return;
+      // Spaces alone are not an answer (the submit trims them away).
+      if (input.required && !input.value.trim()) return;
+      if (input.checkValidity()) clearFieldError(name);
     }
     input.addEventListener("input", recheck);
     input.addEventListener("change", recheck);
