@@ -133,9 +133,9 @@ class NewPasswordField(serializers.CharField):
     """A new account's password, judged by Django's validators (claims.services): the schema
     shows the rules a schema can state, the help text the others."""
 
-    # MinimumLengthValidator, NumericPasswordValidator (a pattern matches anywhere: "has a
-    # character that is not a digit").
-    schema_overrides = {"minLength": 8, "pattern": r"\D"}
+    # MinimumLengthValidator, NumericPasswordValidator ("has a character that is not a
+    # digit"), and no NUL character (DRF's CharField refuses it, as every text field's rule).
+    schema_overrides = {"minLength": 8, "pattern": r"^[^\x00]*[^\x00\d][^\x00]*$"}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(
