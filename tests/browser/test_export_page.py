@@ -78,9 +78,10 @@ def test_export_page_starts_follows_and_downloads_an_export(desk, reviewed_photo
     desk.locator("#export-rows", has_text="No exports yet").wait_for()
     assert desk.locator(f"#export-{theirs.pk}").count() == 0
 
-    # when: COCO and YOLO only, reviewed photos, started from the keyboard
+    # when: COCO and YOLO only, reviewed photos with a dent, started from the keyboard
     for name in ("voc", "labelstudio", "csv"):
         desk.locator(f"#format-{name}").uncheck()
+    desk.get_by_label("Dent", exact=True).check()
     desk.get_by_role("button", name="Start export").focus()
     desk.keyboard.press("Enter")
 
@@ -91,8 +92,10 @@ def test_export_page_starts_follows_and_downloads_an_export(desk, reviewed_photo
     job = ExportJob.objects.filter(requested_by=member).get()
     assert sent == [theirs.pk, job.pk]
     assert job.formats == ["coco", "yolo"] and job.filters["include_predictions"] is False
+    assert job.filters["damage_types"] == ["dent"]
     row = desk.locator(f"#export-{job.pk}")
     assert "Queued" in row.inner_text() and row.get_by_role("link").count() == 0
+    assert "reviewed photos · Dent" in row.inner_text()  # the display name, as on the form
     wait_until(desk, "document.getElementById('export-live').textContent.includes('started')")
 
     # when: the exports worker runs it

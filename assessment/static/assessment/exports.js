@@ -57,6 +57,14 @@ const FALLBACK = {
   500: "Something went wrong on our side. Try again in a moment.",
 };
 
+// Damage types by the one name people read (the label map's display names, as the form shows).
+const TYPE_TEXT = Object.fromEntries(
+  [...form.querySelectorAll("input[name=damage_types]")].map((box) => [
+    box.value,
+    form.querySelector(`label[for="${box.id}"]`).textContent.trim(),
+  ]),
+);
+
 const jobs = new Map(); // id -> job, as the API last returned it
 let nextPage = null;
 let pollTimer = null;
@@ -149,7 +157,9 @@ function filtersText(job) {
   const parts = [f.include_predictions ? "reviewed and predicted photos" : "reviewed photos"];
   if (f.date_from || f.date_to) parts.push(`saved ${f.date_from || "…"} to ${f.date_to || "…"}`);
   if (f.model_version) parts.push(`model ${f.model_version}`);
-  if (f.damage_types && f.damage_types.length) parts.push(f.damage_types.join(", "));
+  if (f.damage_types && f.damage_types.length) {
+    parts.push(f.damage_types.map((name) => TYPE_TEXT[name] || name).join(", "));
+  }
   if (f.split) parts.push(`${f.split} split`);
   if (job.since_export) parts.push(`changed since export ${job.since_export}`);
   return parts.join(" · ");
