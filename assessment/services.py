@@ -45,6 +45,9 @@ ERR_NOT_CONTESTABLE = "Only a decided claim can be contested (this claim is {sta
 ERR_CONTEST_OPEN = "This claim is already being looked at again; you will hear the outcome."
 MSG_CONTEST_AUTOMATIC = "The customer contests the automatic decision ({outcome})."
 MSG_CONTEST_HUMAN = "The customer contests the adjuster's decision ({outcome}, by {adjuster})."
+ERR_CONTEST_SAME_ADJUSTER = (
+    "The customer contests your decision on this claim: a senior adjuster, not you, decides it."
+)
 MSG_SENIOR_REVIEW = "Contested decision: a senior adjuster decides, not the first decider."
 # What a customer may contest: a claim decided, automatically or by a person. A claim in
 # review or waiting for photos is not decided yet (and holds the open contest, if any).
@@ -762,11 +765,20 @@ def claim_contest(*, claim: Claim, user, reason: str = "") -> Contest:
 def contest_answer(*, claim: Claim, decision: Decision, now=None) -> Contest | None:
     """Mark the claim's open contest answered by ``decision`` (an adjuster's, in the caller's
     transaction). A request for more photos answers nothing yet: the contest stays open until
-    the claim is decided again."""
-    if decision.outcome in (Decision.Outcome.MORE_PHOTOS, Decision.Outcome.ROUTED_TO_REVIEW):
-        return None
-    contest = Contest.objects.filter(claim=claim, state=Contest.State.OPEN).first()
+    the claim is decided again. The adjuster whose decision is contested may not act on it:
+    ConflictError, which rolls the caller's decision back."""
+    contest = (
+        Contest.objects.filter(claim=claim, state=Contest.State.OPEN)
+        .select_related("decision")
+        .first()
+    )
     if contest is None:
+        return None
+    first = contest.decision.decided_by_id
+    if first is not None and decision.decided_by_id == first:
+        # The person whose decision is contested does not judge it again (senior review).
+        raise ConflictError(ERR_CONTEST_SAME_ADJUSTER, code="contest_needs_another_adjuster")
+    if decision.outcome in (Decision.Outcome.MORE_PHOTOS, Decision.Outcome.ROUTED_TO_REVIEW):
         return None
     contest.state = Contest.State.ANSWERED
     contest.answered_at = now or timezone.now()

@@ -9,6 +9,7 @@ from django.urls import reverse
 from assessment import services as assessment_services
 from assessment.models import AuditRecord, Contest, Decision
 from claims.models import Claim
+from config.errors import ConflictError
 from review import selectors, services
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +183,22 @@ def test_contest_of_an_automatic_decision_is_marked_automatic(
     assert contest.decision.outcome == "auto_approved"
     record = AuditRecord.objects.filter(claim_id=claim.pk).order_by("-id").first()
     assert record.detail["previous_automatic"] is True
+
+
+def test_the_adjuster_whose_decision_is_contested_cannot_decide_it_again(
+    customer_client, decided_claim, adjuster
+):
+    # given: the customer contests what ``adjuster`` decided
+    _contest(customer_client, decided_claim)
+    services.review_lock_take(claim=decided_claim, adjuster=adjuster)
+
+    # when: the same adjuster tries to decide it again
+    with pytest.raises(ConflictError) as refused:
+        services.review_decide(claim=decided_claim, adjuster=adjuster, action="approve")
+
+    # then: refused, nothing recorded, the contest still open
+    assert refused.value.code == "contest_needs_another_adjuster"
+    decided_claim.refresh_from_db()
+    assert decided_claim.status == Claim.Status.IN_REVIEW
+    assert Contest.objects.get(claim=decided_claim).state == Contest.State.OPEN
+    assert Decision.objects.filter(claim=decided_claim).first().outcome == "routed_to_review"
