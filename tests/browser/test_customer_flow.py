@@ -275,3 +275,38 @@ def test_claim_form_errors_clear_as_each_field_is_fixed(phone_page, customer):
     # then: with every error fixed the summary is gone
     assert summary.is_hidden()
     assert page.locator(".field--invalid").count() == 0
+
+
+def test_registration_shows_all_errors_at_once_and_each_clears_when_fixed(phone_page, customer):
+    # given: a taken name, a bad e-mail, an all-digit common password typed differently twice
+    page = phone_page
+    page.goto("/accounts/register/")
+    page.get_by_label("Username").fill(customer.username.upper())
+    page.get_by_label("Email").fill("not-an-email")
+    page.get_by_label("Password", exact=True).fill("12345678")
+    page.get_by_label("Password again").fill("87654321")
+    page.get_by_role("button", name="Create account").click()
+
+    # then: one answer names every field's problem
+    page.locator("#form-errors").wait_for()
+    errors = page.locator(".field__error")
+    assert errors.count() == 4
+    assert "taken" in page.locator("#id_username_error").inner_text()
+    assert "entirely numeric" in page.locator("#id_password_error").inner_text()
+    page.screenshot(path="/tmp/customer-register-errors.png", full_page=True)
+
+    # when: each field is fixed its message goes, and the summary with the last one
+    page.get_by_label("Username").fill("sam.new")
+    assert page.locator("#id_username_error").count() == 0
+    assert page.get_by_label("Username").get_attribute("aria-invalid") is None
+    page.get_by_label("Email").fill("sam@example.test")
+    page.get_by_label("Password", exact=True).fill(CUSTOMER_PASSWORD)
+    assert page.locator(".field__error").count() == 1  # the second password still differs
+    assert page.locator("#form-errors").is_visible()
+    page.get_by_label("Password again").fill(CUSTOMER_PASSWORD)
+    assert page.locator(".field__error").count() == 0
+    assert page.locator("#form-errors").is_hidden()
+
+    # and the account is made
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(HOME_URL)
