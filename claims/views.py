@@ -147,11 +147,14 @@ def register(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    # Where sign-in lands (LOGIN_REDIRECT_URL): the data team's start page is their exports.
-    if not user_has_role(request.user, Role.CUSTOMER) and user_has_role(
-        request.user, Role.DATA_TEAM
-    ):
-        return redirect("data-exports")
+    # Where sign-in lands (LOGIN_REDIRECT_URL): staff who signed in on this (the customers')
+    # sign-in page go to their own area, adjusters to the review queue, the data team to
+    # their exports.
+    if not user_has_role(request.user, Role.CUSTOMER):
+        if user_has_role(request.user, Role.ADJUSTER):
+            return redirect("review-queue")
+        if user_has_role(request.user, Role.DATA_TEAM):
+            return redirect("data-exports")
     return _customer_home(request)
 
 

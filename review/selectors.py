@@ -58,6 +58,7 @@ ERR_PREVIEW_SEVERITY = "Photo {number}, region {index}: severity must be minor, 
 REASON_ORDER = [
     "customer_contest",
     "customer_contested",
+    "senior_review",
     "more_photos_received",
     "duplicate_photo",
     "assessment_failed",
@@ -73,7 +74,8 @@ REASON_ORDER = [
 # Short titles for the grouped reasons (adjusters' words; the messages carry the details).
 REASON_TITLES = {
     "customer_contest": "Customer contests the decision",
-    "customer_contested": "Customer asked for a person",
+    "customer_contested": "Customer contests the decision",
+    "senior_review": "Senior adjuster decides",
     "more_photos_received": "More photos received",
     "duplicate_photo": "Photo seen in another claim",
     "assessment_failed": "Photo not assessed",
@@ -262,7 +264,9 @@ def reason_groups(reasons: list[dict]) -> list[dict]:
             },
         )
         group["count"] += 1
-        message = reason.get("message", "")
+        message = str(reason.get("message", ""))
+        if reason.get("detail"):  # the customer's words stand apart (``detail``), not twice
+            message = message.replace(f" The customer wrote: “{reason['detail']}”", "")
         if message and message not in group["messages"]:
             group["messages"].append(message)
         if reason.get("detail") and not group["detail"]:
@@ -443,6 +447,15 @@ def _working_size(photo: Photo) -> tuple[int, int]:
 
 
 def _history_summary(record: AuditRecord) -> str:
+    if record.kind == AuditRecord.Kind.HUMAN_DECISION and record.detail.get("action"):
+        # In staff words: the adjuster's reason, then what the customer was told, marked as
+        # such (the customer's sentence alone reads as if written to the adjuster).
+        reason = str(record.detail.get("reason") or "").strip()
+        told = str(record.detail.get("message_to_customer") or "").strip()
+        parts = [reason or "No reason given."]
+        if told:
+            parts.append(f"Customer told: “{told}”")
+        return " ".join(parts)
     if record.detail.get("summary"):
         return str(record.detail["summary"])
     messages = [r.get("message", "") for r in record.rules_fired if isinstance(r, dict)]

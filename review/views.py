@@ -14,6 +14,7 @@ from django.shortcuts import render
 from assessment.selectors import label_classes, label_map_current
 from claims.models import Claim
 from claims.roles import Role, user_has_role
+from review.selectors import REASON_TITLES
 
 # The review API's root (docs/review-api.md); the scripts build every endpoint from it.
 REVIEW_API_ROOT = "/api/v1/review/"
@@ -54,6 +55,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             "api_root": REVIEW_API_ROOT,
             "damage_types": _damage_types(),
             "age_filters": AGE_FILTERS,
+            # The same short titles the queue rows and the screen use for each reason code.
+            "reason_titles": REASON_TITLES,
         },
     )
 

@@ -53,8 +53,10 @@ def test_customer_pages_adjuster_gets_403_page(client):
     client.force_login(adjuster)
     claim = _claim(_customer())
 
-    # when / then: every customer page explains instead of crashing
-    for url in [reverse("home"), reverse("claim-new"), *_claim_urls(claim)]:
+    # when / then: the start page sends them to their own area (review/tests/test_views.py),
+    # every other customer page explains instead of crashing
+    assert client.get(reverse("home"))["Location"] == reverse("review-queue")
+    for url in [reverse("claim-new"), *_claim_urls(claim)]:
         response = client.get(url)
         assert response.status_code == 403, url
         assert b"These pages are for customers" in response.content

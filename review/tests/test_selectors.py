@@ -285,3 +285,16 @@ def test_review_history_shows_a_label_save_at_its_save_time(locked_claim, adjust
     assert override["at"] == saved
     assert decision["at"] - override["at"] >= timedelta(minutes=59)
     assert [h["at"] for h in history] == sorted(h["at"] for h in history)
+
+
+def test_review_history_words_a_decision_for_staff_and_marks_the_customer_message(
+    locked_claim, adjuster
+):
+    services.review_decide(claim=locked_claim, adjuster=adjuster, action="approve")
+
+    history = selectors.review_claim_detail(claim=locked_claim, user=adjuster)["history"]
+
+    decision = next(h for h in history if h["kind"] == "human_decision")
+    assert decision["summary"] == (
+        f"No reason given. Customer told: “{services.CUSTOMER_MESSAGES['approve']}”"
+    )

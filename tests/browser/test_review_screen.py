@@ -319,6 +319,8 @@ def test_review_queue_and_screen_correct_and_approve(open_page):
     assert rows.count() == 2
     assert claim.reference in rows.nth(0).inner_text()
     assert "Model unsure about a region" in rows.nth(0).inner_text()
+    # the filter chips name reasons as the rows do
+    assert "Model unsure about a region" in page.locator("#reason-chips").inner_text()
     assert "bob" in rows.nth(1).inner_text()
     assert "2 in review" in page.locator("#queue-counts").inner_text()
     # a filter narrows it (and the address keeps it)
@@ -717,3 +719,36 @@ def test_review_retyped_region_has_no_model_confidence_and_tags_toggle(open_page
     assert editor_eval(page, "return editor.showTags;") is False
     toggle.click()
     assert editor_eval(page, "return editor.showTags;") is True
+
+
+def test_review_screen_is_never_taller_than_the_window(open_page):
+    # given: a photo with 27 regions (a long list in the sidebar), as the model sends them
+    many = [
+        [
+            (
+                "scratch",
+                (100 + 40 * (i % 12), 200 + 60 * (i // 12), 30, 20),
+                0.01 + i / 1000,
+                "minor",
+            )
+            for i in range(27)
+        ]
+    ]
+    claim, _ = claim_in_review(photos=many, waiting_hours=1, estimate="300.00")
+    page = open_page()
+    sign_in_to(page, AdjusterFactory().username, f"/review/claims/{claim.pk}/")
+    open_screen(page)
+
+    # when: the adjuster walks down the list to its last region
+    page.locator("#canvas").focus()
+    for _ in range(26):
+        page.keyboard.press("ArrowDown")
+
+    # then: the sidebar scrolls, the page does not: nothing reaches past the window, so no
+    # focus, find or scrollIntoView can move the screen up into blank space
+    height, window = page.evaluate("[document.scrollingElement.scrollHeight, innerHeight]")
+    assert height <= window
+    assert page.locator(".rv-side__scroll").evaluate("e => e.scrollTop") > 0
+    page.evaluate("document.getElementById('history').scrollIntoView()")
+    assert page.evaluate("scrollY") == 0
+    page.screenshot(path="/tmp/review-many-regions.png")

@@ -19,6 +19,9 @@ let knownReasons = new Set();
 // label map); a type the filter lacks reads as its name in words.
 const typeNames = new Map([...$("filter-type").options].filter((o) => o.value).map((o) => [o.value, o.textContent]));
 const typeName = (t) => typeNames.get(t) || humanize(t);
+// Short titles of the reason codes (review.selectors.REASON_TITLES), as the rows show them.
+const reasonTitles = JSON.parse(document.getElementById("reason-titles").textContent || "{}");
+const reasonTitle = (code) => reasonTitles[code] || humanize(code);
 
 function readFilters() {
   const params = new URLSearchParams(window.location.search);
@@ -55,7 +58,7 @@ function currentParams() {
 
 function addReasonOption(code) {
   knownReasons.add(code);
-  $("filter-reason").append(el("option", { value: code }, humanize(code)));
+  $("filter-reason").append(el("option", { value: code }, reasonTitle(code)));
 }
 
 function waitingText(row) {
@@ -164,7 +167,7 @@ function renderCounts(data) {
               load();
             },
           },
-          humanize(code),
+          reasonTitle(code),
           el("span", { class: "rv-chip__n" }, String(n)),
         ),
       ),

@@ -441,7 +441,7 @@ function renderClaim() {
     ["Status", humanize(c.status)],
     ["Incident", c.incident_date || "—"],
     ["Vehicle", c.vehicle ? `${c.vehicle.year} ${c.vehicle.make} ${c.vehicle.model}` : "—"],
-    ["Customer says", c.description || "—"],
+    ["Customer's description", c.description || "—"],
   ];
   facts.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   renderNotes();
