@@ -581,6 +581,18 @@ def _claim_assess_and_decide(
         ),
     )
     reasons = [r.to_dict() for r in outcome.reasons]
+    contest = (
+        Contest.objects.filter(claim=claim, state=Contest.State.OPEN)
+        .select_related("decision__decided_by")
+        .first()
+    )
+    if contest is not None:
+        # The photos a contested claim's adjuster asked for: still contested, still a person's,
+        # and the contest stays first in why the claim is in review.
+        reasons = [*contest_reasons(contest=contest), *reasons]
+        outcome = policy.Outcome(
+            automatic=False, outcome="routed_to_review", reasons=outcome.reasons
+        )
     Decision.objects.create(
         claim=claim,
         outcome=outcome.outcome,
@@ -707,30 +719,10 @@ def claim_contest(*, claim: Claim, user, reason: str = "") -> Contest:
             raise ConflictError(
                 ERR_NOT_CONTESTABLE.format(status=locked.status), code="not_contestable"
             )
-        by_person = not previous.automatic
         contest = Contest.objects.create(
             claim=locked, decision=previous, customer=user, reason=reason
         )
-        reasons = [
-            {
-                "code": "customer_contested",
-                "message": (
-                    MSG_CONTEST_HUMAN.format(
-                        outcome=previous.get_outcome_display().lower(),
-                        adjuster=previous.decided_by.get_username()
-                        if previous.decided_by
-                        else "an adjuster",
-                    )
-                    if by_person
-                    else MSG_CONTEST_AUTOMATIC.format(
-                        outcome=previous.get_outcome_display().lower()
-                    )
-                )
-                + (f" The customer wrote: “{reason}”" if reason else ""),
-                **({"detail": reason} if reason else {}),
-            },
-            {"code": "senior_review", "message": MSG_SENIOR_REVIEW},
-        ]
+        reasons = contest_reasons(contest=contest)
         Decision.objects.create(
             claim=locked,
             outcome=Decision.Outcome.ROUTED_TO_REVIEW,
@@ -760,6 +752,28 @@ def claim_contest(*, claim: Claim, user, reason: str = "") -> Contest:
         )
         claim_transition(claim=locked, to=Claim.Status.IN_REVIEW)
     return contest
+
+
+def contest_reasons(*, contest: Contest) -> list[dict]:
+    """Why a contested claim is in review, for adjusters, first in "why this claim is here":
+    what was contested, who decided it and the customer's words, and the senior marker."""
+    previous = contest.decision
+    outcome = previous.get_outcome_display().lower()
+    if previous.automatic:
+        message = MSG_CONTEST_AUTOMATIC.format(outcome=outcome)
+    else:
+        adjuster = previous.decided_by.get_username() if previous.decided_by else "an adjuster"
+        message = MSG_CONTEST_HUMAN.format(outcome=outcome, adjuster=adjuster)
+    if contest.reason:
+        message += f" The customer wrote: \u201c{contest.reason}\u201d"
+    return [
+        {
+            "code": "customer_contested",
+            "message": message,
+            **({"detail": contest.reason} if contest.reason else {}),
+        },
+        {"code": "senior_review", "message": MSG_SENIOR_REVIEW},
+    ]
 
 
 def contest_answer(*, claim: Claim, decision: Decision, now=None) -> Contest | None:

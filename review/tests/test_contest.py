@@ -202,3 +202,39 @@ def test_the_adjuster_whose_decision_is_contested_cannot_decide_it_again(
     assert decided_claim.status == Claim.Status.IN_REVIEW
     assert Contest.objects.get(claim=decided_claim).state == Contest.State.OPEN
     assert Decision.objects.filter(claim=decided_claim).first().outcome == "routed_to_review"
+
+
+def test_contest_stays_first_when_the_photos_asked_for_arrive(
+    customer_client, decided_claim, other_adjuster, segmenter
+):
+    from claims import services as claims_services
+    from claims.models import Photo
+    from claims.tests.factories import PhotoFactory
+
+    # given: a contested claim whose new adjuster asked for another photo
+    _contest(customer_client, decided_claim)
+    services.review_lock_take(claim=decided_claim, adjuster=other_adjuster)
+    services.review_decide(
+        claim=decided_claim,
+        adjuster=other_adjuster,
+        action="request_photos",
+        reason="Please add the rear door.",
+    )
+
+    # when: the customer adds it and the workers assess the claim again
+    decided_claim.refresh_from_db()
+    PhotoFactory(claim=decided_claim)
+    claims_services.claim_submit(claim=decided_claim)
+    claim = claims_services.claim_prepare(claim_id=decided_claim.pk)
+    for photo in Photo.objects.filter(claim=claim):
+        assessment_services.photo_assess(photo_id=photo.pk)
+
+    # then: back in review, the contest still first and the claim still a senior's
+    claim.refresh_from_db()
+    assert claim.status == Claim.Status.IN_REVIEW
+    routing = Decision.objects.filter(claim=claim).first()
+    assert routing.outcome == "routed_to_review" and not routing.automatic
+    codes = [r["code"] for r in routing.reasons]
+    assert codes[:3] == ["customer_contested", "senior_review", "more_photos_received"]
+    assert TEXT in routing.reasons[0]["message"]
+    assert Contest.objects.get(claim=claim).state == Contest.State.OPEN
