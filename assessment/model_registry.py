@@ -59,13 +59,25 @@ def model_version_name(meta: dict[str, Any]) -> str:
 
 
 def model_version_get_or_create(ModelVersion, *, model_dir: Path, meta: dict | None = None):
-    """(version, created): the folder recorded as a version; an existing version is kept."""
+    """(version, created): the folder recorded as a version; an existing version is kept.
+
+    With object storage a new version's files are published under their digest first, so a
+    worker on another host can fetch them as soon as the row is visible.
+    """
+    from assessment.model_artifacts import model_artifacts_publish
+
     meta = meta if meta is not None else model_meta_read(model_dir)
+    version = model_version_name(meta)
+    existing = ModelVersion.objects.filter(version=version).first()
+    if existing is not None:
+        return existing, False
+    digest = artifact_sha256(model_dir)
+    model_artifacts_publish(model_dir=model_dir, sha256=digest)
     return ModelVersion.objects.get_or_create(
-        version=model_version_name(meta),
+        version=version,
         defaults={
             "path": stored_path(model_dir),
-            "artifact_sha256": artifact_sha256(model_dir),
+            "artifact_sha256": digest,
             "label_map": meta["label_map"],
             "metrics": meta.get("metrics", {}),
         },
@@ -126,7 +138,9 @@ def bundled_upgrade_check(active, *, bundled_version: str) -> UpgradeCheck:
         return UpgradeCheck(False, "no active model (the bundled one is used on first use)")
     if active.version == bundled_version:
         return UpgradeCheck(False, f"the bundled model {bundled_version} is already active")
-    if not (model_dir_resolve(active.path) / MODEL_JSON).exists():
+    from assessment.model_artifacts import model_files_present
+
+    if not model_files_present(path=active.path, sha256=active.artifact_sha256):
         return UpgradeCheck(True, f"the files of the active model {active.version} are missing")
     if active.path.rstrip("/") == STARTER_PATH or active.version.startswith(STARTER_VERSION_PREFIX):
         return UpgradeCheck(True, f"the active model {active.version} is the old bundled starter")

@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from assessment import estimate as pricing
-from assessment import model_registry, policy, selectors
+from assessment import model_artifacts, model_registry, policy, selectors
 from assessment.defaults import DEFAULTS_POLICY_NOTE
 from assessment.models import (
     AuditRecord,
@@ -69,7 +69,13 @@ REASON_FIRST_USE = "first use: no model was active"
 
 
 def _model_dir(model_version: ModelVersion) -> Path:
-    return model_registry.model_dir_resolve(model_version.path)
+    """The version's files on this host: where registered locally, else the verified cache of
+    the shared model storage (``assessment.model_artifacts``; a digest mismatch raises)."""
+    return model_artifacts.model_dir_local(
+        version=model_version.version,
+        path=model_version.path,
+        sha256=model_version.artifact_sha256,
+    )
 
 
 def model_version_register(

@@ -3,19 +3,20 @@
 import uuid
 
 from django.conf import settings
-from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
+
+from config.storage import AliasStorage
 
 
 def originals_storage():
     """Private storage of uploads exactly as received; never served to anyone."""
-    return storages["originals"]
+    return AliasStorage("originals")
 
 
 def working_storage():
     """Metadata-free working copies, streamed only through permission-checked views."""
-    return storages["working"]
+    return AliasStorage("working")
 
 
 class Claim(models.Model):

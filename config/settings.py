@@ -10,8 +10,10 @@ import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from config.files import owner_only
+from config.storage import private_storages, s3_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -148,21 +150,44 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise indexes it at start; empty until collectstatic
 MEDIA_ROOT = Path(env.str("CLAIMVISION_MEDIA_ROOT", default=str(VAR_DIR / "media")))
-# Photos are personal data: neither storage has a public URL. Originals are never served;
-# working copies (metadata stripped) are streamed by a view that checks object permissions.
+# Where photos, export zips and model artifacts live: "local" (folders under MEDIA_ROOT, one
+# machine or a shared volume) or "s3" (an S3-compatible object store shared by every host;
+# docs/operations.md, "Object storage"). Photos are personal data: no storage has a public URL.
+# Originals are never served; working copies and exports are streamed by views that check
+# object permissions.
+CLAIMVISION_STORAGE = env.str("CLAIMVISION_STORAGE", default="local")
+if CLAIMVISION_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured("CLAIMVISION_STORAGE must be 'local' or 's3'")
+# The aliases and the folder (local) or key prefix (S3) each one uses.
+STORAGE_PREFIXES = {
+    "default": "other",  # export zips (exports/<id>.zip)
+    "originals": "originals",
+    "working": "working",
+    "models": "models",  # model artifacts, by content hash (<artifact_sha256>/<file>)
+}
+if CLAIMVISION_STORAGE == "s3":
+    CLAIMVISION_S3_BUCKET = env.str("CLAIMVISION_S3_BUCKET")
+    # Empty for AWS itself; the URL of MinIO, Ceph or another S3-compatible service otherwise.
+    CLAIMVISION_S3_ENDPOINT_URL = env.str("CLAIMVISION_S3_ENDPOINT_URL", default="") or None
+    # Every key starts with this (one bucket shared by several deployments or test runs).
+    CLAIMVISION_S3_PREFIX = env.str("CLAIMVISION_S3_PREFIX", default="").strip("/")
+    # "AES256" (S3-managed keys) or "aws:kms" with CLAIMVISION_S3_KMS_KEY_ID.
+    CLAIMVISION_S3_SSE = env.str("CLAIMVISION_S3_SSE", default="AES256")
+    _s3_common = s3_options(
+        bucket=CLAIMVISION_S3_BUCKET,
+        endpoint_url=CLAIMVISION_S3_ENDPOINT_URL,
+        region=env.str("CLAIMVISION_S3_REGION", default="") or None,
+        sse=CLAIMVISION_S3_SSE,
+        kms_key_id=env.str("CLAIMVISION_S3_KMS_KEY_ID", default="") or None,
+        addressing_style=env.str("CLAIMVISION_S3_ADDRESSING_STYLE", default="") or None,
+    )
+    _private = private_storages(
+        "s3", prefixes=STORAGE_PREFIXES, s3_options=_s3_common, s3_prefix=CLAIMVISION_S3_PREFIX
+    )
+else:
+    _private = private_storages("local", prefixes=STORAGE_PREFIXES)
 STORAGES = {
-    "default": {
-        "BACKEND": "config.storage.PrivateFileSystemStorage",
-        "OPTIONS": {"subdir": "other"},
-    },
-    "originals": {
-        "BACKEND": "config.storage.PrivateFileSystemStorage",
-        "OPTIONS": {"subdir": "originals", "file_permissions_mode": 0o600},
-    },
-    "working": {
-        "BACKEND": "config.storage.PrivateFileSystemStorage",
-        "OPTIONS": {"subdir": "working", "file_permissions_mode": 0o600},
-    },
+    **_private,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -171,6 +196,11 @@ STORAGES = {
         ),
     },
 }
+# Model versions fetched from the "models" storage, verified against their artifact_sha256,
+# live here per host (S3 only; locally a version's folder is read where it was registered).
+CLAIMVISION_MODEL_CACHE_DIR = Path(
+    env.str("CLAIMVISION_MODEL_CACHE_DIR", default=str(VAR_DIR / "model-cache"))
+)
 
 # --- Uploads ----------------------------------------------------------------------------
 # A phone photo is 2-12 MB; 25 MB leaves room for HDR JPEGs and PNG screenshots while a

@@ -133,3 +133,68 @@ def wait_for(predicate: Callable[[], bool], *, timeout: float, what: str, worker
         time.sleep(0.25)
     detail = f"\n--- worker log ---\n{worker.output()[-4000:]}" if worker else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """moto's standalone S3 server on loopback for the whole run (tests/s3server.py).
+
+    Skipped with the reason where it cannot start; with CLAIMVISION_REQUIRE_SERVICES=1 (CI)
+    that is a failure instead.
+    """
+    from tests.s3server import S3Server, s3_required
+
+    try:
+        server = S3Server(tmp_path_factory.mktemp("s3") / "moto.log").start()
+    except (ImportError, OSError, RuntimeError) as exc:
+        reason = f"no S3-compatible test server (moto[server]) could start: {exc}"
+        if s3_required():
+            pytest.fail(f"{reason} (required: CLAIMVISION_REQUIRE_SERVICES=1)")
+        pytest.skip(reason)
+    yield server
+    server.stop()
+
+
+class S3Bucket:
+    def __init__(self, server, bucket: str) -> None:
+        self.server, self.name = server, bucket
+        self.client = server.client()
+
+    def keys(self, prefix: str = "") -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.name, Prefix=prefix
+        )
+        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+
+@pytest.fixture
+def s3_storage(s3_server, settings, worker_env, tmp_path, monkeypatch) -> S3Bucket:
+    """This test's process and its workers on a fresh private bucket of the S3 server.
+
+    Workers get an empty media folder and model cache of their own: nothing on disk is shared
+    with the test process, only the bucket (and the database and broker).
+    """
+    import uuid
+
+    from config.storage import private_storages, s3_options
+    from tests.s3server import REGION
+
+    bucket = f"claimvision-{uuid.uuid4().hex[:12]}"
+    s3_server.create_bucket(bucket)
+    env = s3_server.env(bucket=bucket)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, env[name])
+    settings.CLAIMVISION_STORAGE = "s3"
+    settings.STORAGES = {
+        **private_storages(
+            "s3",
+            prefixes=settings.STORAGE_PREFIXES,
+            s3_options=s3_options(bucket=bucket, endpoint_url=s3_server.endpoint, region=REGION),
+        ),
+        "staticfiles": settings.STORAGES["staticfiles"],
+    }
+    settings.CLAIMVISION_MODEL_CACHE_DIR = tmp_path / "test-host" / "model-cache"
+    worker_env.update(env)
+    worker_env["CLAIMVISION_MEDIA_ROOT"] = str(tmp_path / "worker-host" / "media")
+    worker_env["CLAIMVISION_MODEL_CACHE_DIR"] = str(tmp_path / "worker-host" / "model-cache")
+    return S3Bucket(s3_server, bucket)
