@@ -752,3 +752,13 @@ def test_review_screen_is_never_taller_than_the_window(open_page):
     page.evaluate("document.getElementById('history').scrollIntoView()")
     assert page.evaluate("scrollY") == 0
     page.screenshot(path="/tmp/review-many-regions.png")
+
+    # and: the 27 tags on the photo never cover one another, the selected one included
+    page.wait_for_timeout(100)  # the next animation frame has drawn
+    rects = editor_eval(page, "return editor.tagRects;")
+    assert len(rects) > 10
+    for a, (x, y, w) in enumerate(rects):
+        for bx, by, bw in rects[a + 1 :]:
+            assert x + w <= bx or bx + bw <= x or y + 19 <= by or by + 19 <= y, (x, y, bx, by)
+    selected = editor_eval(page, "return editor.regions.indexOf(editor.selected) + 1;")
+    assert selected == 26  # the first ArrowDown selects region 1

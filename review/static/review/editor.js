@@ -764,7 +764,10 @@ export class MaskEditor {
     ctx.textBaseline = "middle";
     const placed = []; // tag rectangles drawn so far: a tag never covers another one
     const free = (x, y, w) => placed.every(([px, py, pw]) => x + w <= px || x >= px + pw || y + 19 <= py || y >= py + 19);
-    regions.forEach((r, i) => {
+    // The selected region's tag is placed first, so the others make room for it.
+    const order = regions.map((r, i) => [r, i]);
+    order.sort((a, b) => (b[0] === this.selected) - (a[0] === this.selected));
+    order.forEach(([r, i]) => {
       if (r.hidden) return;
       const b = r.bounds();
       if (!b) return;
@@ -800,6 +803,7 @@ export class MaskEditor {
       ctx.fillStyle = r === this.selected ? "#14202e" : "#ffffff";
       ctx.fillText(text, tx + 7, ty + 10);
     });
+    this.tagRects = placed; // [x, y, width] of each tag drawn (height 19): for the tests
   }
 
   _drawPolygon() {
