@@ -322,7 +322,13 @@ class ClaimCollectionApi(APIView):
     class InputSerializer(InputSerializer):
         server_owned = SERVER_OWNED_FIELDS
 
-        policy_number = serializers.RegexField(r"^[A-Za-z0-9\-/ ]{4,40}$", max_length=40)
+        # Taken as sent (no trimming): what the schema's pattern says is what the server does.
+        policy_number = serializers.RegexField(
+            r"^[A-Za-z0-9\-/][A-Za-z0-9\-/ ]{2,38}[A-Za-z0-9\-/]$",
+            max_length=40,
+            trim_whitespace=False,
+            help_text="4 to 40 letters, digits, `-`, `/` and inner spaces.",
+        )
         vehicle_make = serializers.CharField(max_length=60)
         vehicle_model = serializers.CharField(max_length=60)
         vehicle_year = serializers.IntegerField(min_value=1900)
