@@ -99,10 +99,10 @@ class LabelRegion(models.Model):
             models.CheckConstraint(
                 condition=Q(origin__in=REGION_ORIGINS), name="label_region_origin_valid"
             ),
+            # Only a region that came from a prediction can have been accepted unchanged.
             models.CheckConstraint(
-                condition=Q(origin="added", source_index__isnull=True)
-                | (~Q(origin="added") & Q(source_index__isnull=False)),
-                name="label_region_origin_matches_source",
+                condition=~Q(origin="accepted") | Q(source_index__isnull=False),
+                name="label_region_accepted_has_source",
             ),
             models.CheckConstraint(condition=Q(area__gt=0), name="label_region_not_empty"),
         ]

@@ -79,7 +79,13 @@ def test_calibration_records_list_from_reviewed_claims(routed_claim, adjuster):
         labels=[AS_PREDICTED[0], region_payload("dent", "minor", 1, SCRATCH_BOX)],
     )
     corrected = routed_claim()
-    _review(corrected, adjuster, "approve_with_corrections", labels=AS_PREDICTED[:1])
+    _review(
+        corrected,
+        adjuster,
+        "approve_with_corrections",
+        labels=AS_PREDICTED[:1],
+        reason="The scratch was a reflection.",  # the corrections change the amount
+    )
     denied = routed_claim()
     _review(denied, adjuster, "deny", reason="Old damage.")
     routed_claim()  # in review: no outcome yet

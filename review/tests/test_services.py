@@ -470,3 +470,16 @@ def test_review_decide_refuses_without_lock_or_outside_review(
     with pytest.raises(ConflictError) as caught:
         services.review_decide(claim=locked_claim, adjuster=adjuster, action="deny", reason="x")
     assert caught.value.code == "claim_not_in_review"
+
+
+def test_label_region_accepted_without_a_predicted_source_is_refused(
+    locked_claim, first_photo, adjuster
+):
+    from django.db import IntegrityError, transaction
+
+    labels, _ = _save(locked_claim, first_photo, adjuster, [region_payload()])
+    region = labels.regions.get()
+
+    region.source_index, region.origin = None, "accepted"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        region.save()
