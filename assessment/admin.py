@@ -6,8 +6,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from assessment import configuration, policy, services
-from claims.images import QUALITY_WARNINGS
-from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP
 from assessment.models import (
     AuditRecord,
     ClaimAssessment,
@@ -19,6 +17,8 @@ from assessment.models import (
     PriceRule,
     PriceTable,
 )
+from claims.images import QUALITY_WARNINGS
+from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP
 
 
 class PriceRuleInline(admin.TabularInline):
