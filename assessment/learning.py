@@ -34,6 +34,7 @@ from assessment.models import ModelVersion, PhotoAssessment, RetrainingRun
 from assessment.splits import EVAL, TRAIN, split_for_claim
 from claims.models import Photo
 from config.queue import send_on_commit
+from config.storage import storage_read_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -910,8 +911,7 @@ def shadow_photo_assess(*, photo_id, version: str) -> PhotoAssessment | None:
     existing = PhotoAssessment.objects.filter(photo=photo, model_version=model_version).first()
     if existing is not None:
         return existing
-    with photo.working.open("rb") as handle:
-        data = handle.read()
+    data = storage_read_bytes(photo.working.storage, photo.working.name)
     from assessment.severity import severity_apply
 
     try:

@@ -38,6 +38,7 @@ from assessment.models import (
 from claims.models import Claim, Photo
 from config.errors import ApplicationError, ConflictError
 from config.queue import send_on_commit
+from config.storage import storage_read_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -301,8 +302,7 @@ def photo_assess(*, photo_id) -> PhotoAssessment | None:
     if delay:  # fault-injection knob for the reliability tests; 0 in every real deployment
         time.sleep(delay)
     started = time.perf_counter()
-    with photo.working.open("rb") as handle:
-        data = handle.read()
+    data = storage_read_bytes(photo.working.storage, photo.working.name)
     read_ms = (time.perf_counter() - started) * 1000
     segmenter = segmenters.get(model_version)
     try:

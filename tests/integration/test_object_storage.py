@@ -67,6 +67,9 @@ def test_s3_storage_objects_are_private_encrypted_and_have_no_url(s3_storage):
     assert ERR_NO_URL.startswith("Private storage has no public URL")
     with storages["working"].open(name, "rb") as handle:
         assert handle.read() == b"jpeg bytes"
+    assert storages["working"].read_bytes(name) == b"jpeg bytes"  # the workers' one-GET read
+    with pytest.raises(FileNotFoundError):
+        storages["working"].read_bytes("claim-1/missing.jpg")
 
 
 def test_upload_stores_original_and_working_copy_in_the_bucket_and_streams_it(
