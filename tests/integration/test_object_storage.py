@@ -261,3 +261,38 @@ def test_local_default_reads_the_registered_folder_and_publishes_nothing(tmp_pat
         version=version.version, path=version.path, sha256=version.artifact_sha256
     )
     assert found == folder.resolve()
+
+
+def test_retraining_publishes_its_candidate_where_another_host_can_fetch_it(
+    s3_storage, tmp_path, settings
+):
+    from assessment import learning
+    from assessment.models import RetrainingRun
+    from assessment.splits import EVAL, TRAIN
+    from assessment.tests.learning_fixtures import register_tiny, reviewed_photo
+    from assessment.tests.test_learning import TINY_CONFIG
+
+    # given: the training host's own var/, an active tiny model and reviewed photos in S3
+    settings.VAR_DIR = tmp_path / "training-host" / "var"
+    parent = register_tiny(tmp_path / "tiny")
+    reviewed_photo(model_version=parent, split=TRAIN, seed=1)
+    reviewed_photo(model_version=parent, split=EVAL, seed=3)
+
+    # when
+    run = learning.retrain(config=TINY_CONFIG)
+
+    # then: the candidate's files are in the bucket under its digest...
+    run.refresh_from_db()
+    assert run.status == RetrainingRun.Status.SUCCEEDED, run.message
+    candidate = run.candidate
+    sha = candidate.artifact_sha256
+    assert f"models/{sha}/{model_artifacts.MANIFEST}" in s3_storage.keys(f"models/{sha}/")
+    assert f"models/{sha}/model.onnx" in s3_storage.keys(f"models/{sha}/")
+    # ...and a host without the training host's folder fetches and verifies them
+    shutil.rmtree(learning.models_dir() / candidate.version)
+    settings.CLAIMVISION_MODEL_CACHE_DIR = tmp_path / "other-host" / "model-cache"
+    fetched = model_artifacts.model_dir_local(
+        version=candidate.version, path=candidate.path, sha256=sha
+    )
+    assert fetched == tmp_path / "other-host" / "model-cache" / sha
+    assert model_registry.artifact_sha256(fetched) == sha
