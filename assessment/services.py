@@ -304,8 +304,10 @@ def photo_assess(*, photo_id) -> PhotoAssessment | None:
     started = time.perf_counter()
     data = storage_read_bytes(photo.working.storage, photo.working.name)
     read_ms = (time.perf_counter() - started) * 1000
-    segmenter = segmenters.get(model_version)
     try:
+        # Inside the try: a model whose files fail their digest check is recorded as this
+        # photo's error (model_artifacts), and after the attempts run out a person takes it.
+        segmenter = segmenters.get(model_version)
         prediction = severity_apply(segmenter, segmenter.predict(data).to_dict())
     except ImageDecodeError as exc:
         _attempt_fail(attempt, f"the photo could not be decoded: {exc}")

@@ -296,3 +296,27 @@ def test_retraining_publishes_its_candidate_where_another_host_can_fetch_it(
     )
     assert fetched == tmp_path / "other-host" / "model-cache" / sha
     assert model_registry.artifact_sha256(fetched) == sha
+
+
+def test_assessment_refuses_an_active_model_whose_files_do_not_match(s3_storage, tmp_path):
+    from assessment.models import PhotoAssessmentAttempt
+    from assessment.services import photo_assess
+
+    # given: the active version's weights were replaced in the bucket after registration
+    folder = _tiny_model(tmp_path, "tiny-bad", seed=5)
+    version = model_version_register(model_dir=folder, activate=True)
+    shutil.rmtree(folder)
+    s3_storage.client.put_object(
+        Bucket=s3_storage.name,
+        Key=f"models/{version.artifact_sha256}/model.onnx",
+        Body=b"tampered",
+    )
+    claim_id = _submitted_claim(_client(), 1, submit=False)
+    photo = Photo.objects.get(claim_id=claim_id)
+
+    # when / then: nothing is assessed with it, and the photo's attempt says why
+    with pytest.raises(model_artifacts.ModelArtifactMismatchError):
+        photo_assess(photo_id=photo.pk)
+    assert not PhotoAssessment.objects.filter(photo=photo).exists()
+    attempt = PhotoAssessmentAttempt.objects.get(photo=photo, model_version=version)
+    assert "the model is not served" in attempt.last_error
