@@ -86,6 +86,16 @@ def model_artifacts_publish(*, model_dir: Path, sha256: str) -> bool:
     return True
 
 
+def model_artifacts_publish_if_same(*, model_dir: Path, sha256: str) -> bool:
+    """Publish an already registered version from a folder holding exactly its files (an
+    installation moved to object storage); a folder with other files is left alone."""
+    if not shared() or published(sha256=sha256):
+        return False
+    if model_registry.artifact_sha256(model_dir) != sha256:
+        return False
+    return model_artifacts_publish(model_dir=model_dir, sha256=sha256)
+
+
 def cache_dir() -> Path:
     return Path(settings.CLAIMVISION_MODEL_CACHE_DIR)
 

@@ -64,12 +64,16 @@ def model_version_get_or_create(ModelVersion, *, model_dir: Path, meta: dict | N
     With object storage a new version's files are published under their digest first, so a
     worker on another host can fetch them as soon as the row is visible.
     """
-    from assessment.model_artifacts import model_artifacts_publish
+    from assessment.model_artifacts import (
+        model_artifacts_publish,
+        model_artifacts_publish_if_same,
+    )
 
     meta = meta if meta is not None else model_meta_read(model_dir)
     version = model_version_name(meta)
     existing = ModelVersion.objects.filter(version=version).first()
     if existing is not None:
+        model_artifacts_publish_if_same(model_dir=model_dir, sha256=existing.artifact_sha256)
         return existing, False
     digest = artifact_sha256(model_dir)
     model_artifacts_publish(model_dir=model_dir, sha256=digest)

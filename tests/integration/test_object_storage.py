@@ -320,3 +320,23 @@ def test_assessment_refuses_an_active_model_whose_files_do_not_match(s3_storage,
     assert not PhotoAssessment.objects.filter(photo=photo).exists()
     attempt = PhotoAssessmentAttempt.objects.get(photo=photo, model_version=version)
     assert "the model is not served" in attempt.last_error
+
+
+def test_registering_a_known_version_again_publishes_files_missing_from_the_bucket(
+    s3_storage, tmp_path
+):
+    # given: a version registered before the installation moved to object storage
+    folder = _tiny_model(tmp_path, "tiny-older", seed=6)
+    version = model_version_register(model_dir=folder)
+    sha = version.artifact_sha256
+    for key in s3_storage.keys(f"models/{sha}/"):
+        s3_storage.client.delete_object(Bucket=s3_storage.name, Key=key)
+    assert not model_artifacts.published(sha256=sha)
+
+    # when: model_install PATH (or any registration) runs again on the host that has it
+    again = model_version_register(model_dir=folder)
+
+    # then
+    assert again.pk == version.pk
+    assert model_artifacts.published(sha256=sha)
+    assert f"models/{sha}/model.onnx" in s3_storage.keys(f"models/{sha}/")
