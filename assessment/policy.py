@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from django.utils.translation import gettext_lazy as _
+
 from ml.labels import display_from_name
 
 SEVERITY_ORDER = {"minor": 0, "moderate": 1, "severe": 2}
@@ -40,21 +42,21 @@ REASON_MESSAGES = {
 # customer: ``duplicate_photo`` is a fraud signal, and naming it would let anyone test
 # whether a photo is in someone else's claim.
 CUSTOMER_REASON_MESSAGES = {
-    "customer_contested": "You asked for a person to review the decision.",
-    "low_photo_confidence": (
+    "customer_contested": _("You asked for a person to review the decision."),
+    "low_photo_confidence": _(
         "Our system is not sure enough about the damage in your photos to decide on its own."
     ),
-    "low_region_confidence": (
+    "low_region_confidence": _(
         "Our system is not sure enough about the damage in your photos to decide on its own."
     ),
-    "always_human_type": "This kind of damage is always checked by an adjuster.",
-    "always_human_severity": "Damage this serious is always checked by an adjuster.",
-    "estimate_over_limit": "The repair estimate is above the amount we decide automatically.",
-    "photo_quality": "Some photos may be too dark, blurry or small to judge the damage.",
-    "no_damage_found": "We could not see damage in your photos, so an adjuster will check them.",
-    "assessment_failed": "One of your photos could not be assessed automatically.",
-    "no_price_rule": "Part of the damage needs to be priced by an adjuster.",
-    "more_photos_received": "You sent more photos; an adjuster will look at them.",
+    "always_human_type": _("This kind of damage is always checked by an adjuster."),
+    "always_human_severity": _("Damage this serious is always checked by an adjuster."),
+    "estimate_over_limit": _("The repair estimate is above the amount we decide automatically."),
+    "photo_quality": _("Some photos may be too dark, blurry or small to judge the damage."),
+    "no_damage_found": _("We could not see damage in your photos, so an adjuster will check them."),
+    "assessment_failed": _("One of your photos could not be assessed automatically."),
+    "no_price_rule": _("Part of the damage needs to be priced by an adjuster."),
+    "more_photos_received": _("You sent more photos; an adjuster will look at them."),
 }
 # Reasons whose message an adjuster wrote for the customer, or the standard sentence per
 # outcome (review.services.REASON_CODES): shown as they are.
@@ -65,7 +67,7 @@ STAFF_ONLY_REASONS = frozenset(REASON_MESSAGES) - frozenset(CUSTOMER_REASON_MESS
 # Shown when every reason a claim went to a person is staff-only.
 CUSTOMER_ROUTINE_CHECK = {
     "code": "routine_check",
-    "message": "An adjuster checks some claims before they are decided.",
+    "message": _("An adjuster checks some claims before they are decided."),
 }
 
 

@@ -34,13 +34,13 @@ def decision_reasons_for_customer(*, decision: Decision) -> list[dict]:
         if code in policy.CUSTOMER_WORDED_REASONS:
             message = str(reason.get("message") or "")
         elif code in policy.CUSTOMER_REASON_MESSAGES:
-            message = policy.CUSTOMER_REASON_MESSAGES[code]
+            message = str(policy.CUSTOMER_REASON_MESSAGES[code])  # in the request's language
         else:
             continue
         if message and all(message != r["message"] for r in shown):
             shown.append({"code": code, "message": message})
     if not shown and decision.reasons and not decision.automatic:
-        shown.append(dict(policy.CUSTOMER_ROUTINE_CHECK))
+        shown.append({k: str(v) for k, v in policy.CUSTOMER_ROUTINE_CHECK.items()})
     return shown
 
 

@@ -3,6 +3,7 @@
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiRequest,
@@ -25,7 +26,7 @@ from assessment.serializers import (
     PhotoAssessmentSerializer,
 )
 from assessment.services import CONTESTABLE_STATUSES
-from claims import idempotency, login_limits, selectors, services
+from claims import idempotency, images, login_limits, selectors, services
 from claims.idempotency import idempotent
 from claims.models import Photo
 from claims.permissions import IsCustomer
@@ -37,10 +38,10 @@ from config.serializers import InputSerializer, NoInput, check_fields
 from config.throttling import AnonRateThrottle
 from review import customer_selectors
 
-ERR_NO_IMAGE = "Attach the photo in the multipart field 'image'."
-ERR_ONE_IMAGE = "Send one photo per request in the field 'image'."
-ERR_BAD_CREDENTIALS = "Unable to log in with provided credentials."
-ERR_FUTURE_YEAR = "The vehicle year is in the future."
+ERR_NO_IMAGE = _("Attach the photo in the multipart field 'image'.")
+ERR_ONE_IMAGE = _("Send one photo per request in the field 'image'.")
+ERR_BAD_CREDENTIALS = _("Unable to log in with provided credentials.")
+ERR_FUTURE_YEAR = _("The vehicle year is in the future.")
 
 # What a claim shows but only the server sets: sending one is a ``read_only_field`` error.
 SERVER_OWNED_FIELDS = frozenset(
@@ -156,7 +157,7 @@ class PhotoOutputSerializer(serializers.Serializer):
     size_bytes = serializers.IntegerField()
     sha256 = serializers.CharField()
     status = serializers.CharField()
-    quality_warnings = serializers.ListField(child=serializers.DictField())
+    quality_warnings = serializers.SerializerMethodField()
     image_url = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     assessment = serializers.SerializerMethodField()
@@ -170,6 +171,17 @@ class PhotoOutputSerializer(serializers.Serializer):
             shown = customer_selectors.claim_record_for_customer(claim=photo.claim).photos
         assessment = shown.get(photo.pk)
         return PhotoAssessmentSerializer(assessment).data if assessment else None
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_quality_warnings(self, photo: Photo) -> list[dict]:
+        # Stored in English; the customer reads them in the request's language.
+        return [
+            {
+                **warning,
+                "message": images.quality_warning_text(warning),
+            }
+            for warning in photo.quality_warnings or []
+        ]
 
     def get_image_url(self, photo: Photo) -> str:
         return reverse("api-photo-image", kwargs={"claim_id": photo.claim_id, "photo_id": photo.id})

@@ -4,12 +4,13 @@ and sign-in post to Django; claims go through the API."""
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from claims import login_limits, services
 from config.errors import TooManyRequestsError
 
-ERR_PASSWORDS_DIFFER = "The two passwords are not the same."
+ERR_PASSWORDS_DIFFER = _("The two passwords are not the same.")
 
 
 class RegisterForm(forms.Form):
@@ -17,22 +18,24 @@ class RegisterForm(forms.Form):
     # service refuses names that only look allowed (claims.services.username_normalise).
     username = forms.RegexField(
         regex=r"^[\w.@+-]{3,150}$",
+        label=_("Username"),
         max_length=150,
         help_text=services.USERNAME_HELP,
         error_messages={"invalid": services.ERR_USERNAME_FORM},
         widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
     )
     email = forms.EmailField(
-        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
     password = forms.CharField(
         strip=False,
         max_length=128,
-        help_text="At least 8 characters, not only digits, not a common password.",
+        label=_("Password"),
+        help_text=_("At least 8 characters, not only digits, not a common password."),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password_again = forms.CharField(
-        label="Password again",
+        label=_("Password again"),
         strip=False,
         max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),

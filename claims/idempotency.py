@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError
+from django.utils.translation import gettext_lazy as _
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,8 +21,8 @@ from config.transactions import atomic_or_undo
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
-ERR_KEY_INVALID = "The Idempotency-Key header must be 1 to 255 visible ASCII characters."
-ERR_KEY_REUSED = (
+ERR_KEY_INVALID = _("The Idempotency-Key header must be 1 to 255 visible ASCII characters.")
+ERR_KEY_REUSED = _(
     "This Idempotency-Key was already used for a different request. Use a new key for new work."
 )
 

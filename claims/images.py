@@ -9,12 +9,15 @@ EXIF (GPS, serial numbers, thumbnails), XMP, ICC or text chunk survives it.
 
 import hashlib
 import io
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO
 
 import cv2
 import numpy as np
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from config.errors import PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError
@@ -22,24 +25,34 @@ from config.errors import PayloadTooLargeError, UnprocessableError, UnsupportedM
 # Never hand back half an image: a truncated upload is an error, not a grey bottom half.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
-ERR_EMPTY = "The file is empty. Choose the photo again."
-ERR_TOO_LARGE = "The photo is larger than {limit_mb} MB. Send a smaller photo."
-ERR_NOT_IMAGE = (
+ERR_EMPTY = _("The file is empty. Choose the photo again.")
+ERR_TOO_LARGE = _("The photo is larger than {limit_mb} MB. Send a smaller photo.")
+ERR_NOT_IMAGE = _(
     "This file is not a JPEG, PNG or WebP photo (it looks like {kind}). Take or choose a photo."
 )
-ERR_TOO_MANY_PIXELS = (
+ERR_TOO_MANY_PIXELS = _(
     "The image is {width}x{height} pixels, more than the {limit_mp} megapixels we accept."
 )
 # Pillow itself refuses a header past twice its own limit, before the size is handed to us.
-ERR_PIXEL_BOMB = "The image has more pixels than the {limit_mp} megapixels we accept."
-ERR_CORRUPT = "The photo is damaged or incomplete (the upload may have been cut off). Try again."
+ERR_PIXEL_BOMB = _("The image has more pixels than the {limit_mp} megapixels we accept.")
+ERR_CORRUPT = _("The photo is damaged or incomplete (the upload may have been cut off). Try again.")
 
-WARN_TOO_SMALL = (
+# Stored with the photo in English (staff read them too), translated when shown to a customer
+# (quality_warning_text): marked for translation here, not translated here.
+WARN_TOO_SMALL = gettext_noop(
     "The photo is small ({width}x{height}); damage may not be visible. Retake it closer."
 )
-WARN_TOO_BLURRY = "The photo looks blurry. Hold the phone still and retake it."
-WARN_TOO_DARK = "The photo is too dark. Retake it in better light."
-WARN_TOO_BRIGHT = "The photo is too bright or has glare. Retake it out of direct light."
+WARN_TOO_BLURRY = gettext_noop("The photo looks blurry. Hold the phone still and retake it.")
+WARN_TOO_DARK = gettext_noop("The photo is too dark. Retake it in better light.")
+WARN_TOO_BRIGHT = gettext_noop(
+    "The photo is too bright or has glare. Retake it out of direct light."
+)
+_WARNING_TEXT = {
+    "too_small": WARN_TOO_SMALL,
+    "too_blurry": WARN_TOO_BLURRY,
+    "too_dark": WARN_TOO_DARK,
+    "too_bright": WARN_TOO_BRIGHT,
+}
 QUALITY_WARNINGS = ("too_small", "too_blurry", "too_dark", "too_bright")  # the codes below
 
 # Thresholds for the quality check, measured on a 512 px grey copy. A photo under 640 px on its
@@ -87,16 +100,16 @@ def sniff_format(head: bytes) -> str | None:
 def _describe(head: bytes) -> str:
     lowered = head[:256].lstrip().lower()
     if head.startswith(b"%PDF"):
-        return "a PDF document"
+        return gettext("a PDF document")
     if lowered.startswith((b"<!doctype html", b"<html")):
-        return "a web page"
+        return gettext("a web page")
     if b"<svg" in lowered or lowered.startswith(b"<?xml"):
-        return "an SVG or XML file"
+        return gettext("an SVG or XML file")
     if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc"):
-        return "a HEIC photo; set the camera to 'Most compatible' or share as JPEG"
+        return gettext("a HEIC photo; set the camera to 'Most compatible' or share as JPEG")
     if head.startswith((b"GIF87a", b"GIF89a")):
-        return "a GIF"
-    return "another kind of file"
+        return gettext("a GIF")
+    return gettext("another kind of file")
 
 
 def _check_bytes(fileobj: IO[bytes], max_bytes: int) -> tuple[int, str, str]:
@@ -252,3 +265,17 @@ def quality_check(grey: np.ndarray, *, width: int, height: int) -> Quality:
     elif brightness > MAX_BRIGHTNESS:
         warnings.append({"code": "too_bright", "message": WARN_TOO_BRIGHT})
     return Quality(warnings=warnings, metrics=metrics)
+
+
+def quality_warning_text(warning: dict) -> str:
+    """A stored quality warning in the current language. A message this module did not write
+    (another wording, an older version) is shown as stored."""
+    stored = str(warning.get("message", ""))
+    text = _WARNING_TEXT.get(warning.get("code", ""))
+    if text is None:
+        return stored
+    size = re.search(r"\((\d+)x(\d+)\)", stored)  # too_small keeps the size it measured
+    width, height = size.groups() if size else ("", "")
+    if stored != text.format(width=width, height=height):
+        return stored
+    return gettext(text).format(width=width, height=height)

@@ -18,11 +18,12 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from config.errors import TooManyRequestsError
 from config.network import client_address
 
-ERR_LOGIN_LOCKED = (
+ERR_LOGIN_LOCKED = _(
     "Too many failed sign-ins. For your security, signing in is paused for {minutes} "
     "minutes; try again after that."
 )

@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from config.storage import AliasStorage
 
@@ -21,14 +22,14 @@ def working_storage():
 
 class Claim(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SUBMITTED = "submitted", "Submitted"
-        ASSESSING = "assessing", "Being assessed"
-        AUTO_DECIDED = "auto_decided", "Decided automatically"
-        IN_REVIEW = "in_review", "With an adjuster"
-        DECIDED = "decided", "Decided"
+        DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Submitted")
+        ASSESSING = "assessing", _("Being assessed")
+        AUTO_DECIDED = "auto_decided", _("Decided automatically")
+        IN_REVIEW = "in_review", _("With an adjuster")
+        DECIDED = "decided", _("Decided")
         # An adjuster asked for more photos: the customer may add photos and submit again.
-        MORE_PHOTOS_REQUESTED = "more_photos_requested", "More photos requested"
+        MORE_PHOTOS_REQUESTED = "more_photos_requested", _("More photos requested")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     reference = models.CharField(max_length=20, unique=True, editable=False)
@@ -172,3 +173,23 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user_id})"
+
+
+class AccountPreference(models.Model):
+    """What a person chose for their own account, kept across devices and sign-ins.
+
+    ``language`` is one of ``settings.LANGUAGES`` or empty (follow the browser); a signed-in
+    customer's choice wins over the browser's Accept-Language (claims.i18n).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="preference",
+    )
+    language = models.CharField(max_length=10, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.language or '-'}"

@@ -3,12 +3,13 @@
 import uuid
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
-from claims.models import ApiToken, Claim, Photo
+from claims.models import AccountPreference, ApiToken, Claim, Photo
 from config.errors import NotFoundError
 
-ERR_CLAIM_NOT_FOUND = "No claim with that id."
-ERR_PHOTO_NOT_FOUND = "No photo with that id on this claim."
+ERR_CLAIM_NOT_FOUND = _("No claim with that id.")
+ERR_PHOTO_NOT_FOUND = _("No photo with that id on this claim.")
 
 
 def claim_list_for_owner(*, owner) -> QuerySet[Claim]:
@@ -81,3 +82,12 @@ def api_token_get(*, key: str) -> ApiToken | None:
     from claims.services import api_token_hash
 
     return ApiToken.objects.select_related("user").filter(key_hash=api_token_hash(key)).first()
+
+
+def user_language_get(*, user) -> str | None:
+    """The language the account chose (claims.services.user_language_set), or None: follow the
+    browser. One primary-key read per signed-in request (claims.i18n.AccountLanguageMiddleware)."""
+    language = (
+        AccountPreference.objects.filter(user=user).values_list("language", flat=True).first()
+    )
+    return language or None

@@ -19,9 +19,10 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from claims import images
-from claims.models import ApiToken, Claim, Photo
+from claims.models import AccountPreference, ApiToken, Claim, Photo
 from claims.roles import Role, session_hours
 from config.errors import ApplicationError, ConflictError, NotFoundError
 from config.queue import send_on_commit
@@ -29,24 +30,25 @@ from config.transactions import atomic_or_undo, on_rollback
 
 logger = logging.getLogger(__name__)
 
-ERR_USERNAME_TAKEN = "That username is taken. Choose another one."
-ERR_USERNAME_FORM = "Use 3 to 150 letters, digits and @ . + - _ only."
-ERR_USERNAME_CONFUSABLE = (
+ERR_USERNAME_TAKEN = _("That username is taken. Choose another one.")
+ERR_USERNAME_FORM = _("Use 3 to 150 letters, digits and @ . + - _ only.")
+ERR_USERNAME_CONFUSABLE = _(
     "Use only the Latin letters a-z in a username: letters from other alphabets, or styled "
     "letters, can look the same as someone else's name."
 )
-USERNAME_HELP = "3 to 150 letters a-z, digits and @ . + - _"
-ERR_WEAK_PASSWORD = "Choose a stronger password."  # noqa: S105 - a message, not a password
-ERR_TRANSITION = "A claim that is {current} cannot become {target}."
-ERR_NOT_DRAFT = "Photos can only be changed while the claim is a draft (this one is {status})."
-ERR_PHOTO_ALREADY_ASSESSED = (
+USERNAME_HELP = _("3 to 150 letters a-z, digits and @ . + - _")
+ERR_WEAK_PASSWORD = _("Choose a stronger password.")
+ERR_TRANSITION = _("A claim that is {current} cannot become {target}.")
+ERR_NOT_DRAFT = _("Photos can only be changed while the claim is a draft (this one is {status}).")
+ERR_PHOTO_ALREADY_ASSESSED = _(
     "This photo was already assessed and stays with the claim; only new photos can be removed."
 )
-ERR_PHOTO_LIMIT = "A claim holds at most {limit} photos. Remove one before adding another."
-ERR_NO_PHOTOS = "Add at least one photo of the damage before submitting."
-ERR_NO_NEW_PHOTOS = "Add at least one new photo before sending the claim back to us."
-ERR_FUTURE_INCIDENT = "The incident date cannot be in the future."
-ERR_PHOTO_FILES_MISSING = "This photo's file is missing from storage; it must be uploaded again."
+ERR_PHOTO_LIMIT = _("A claim holds at most {limit} photos. Remove one before adding another.")
+ERR_NO_PHOTOS = _("Add at least one photo of the damage before submitting.")
+ERR_NO_NEW_PHOTOS = _("Add at least one new photo before sending the claim back to us.")
+ERR_FUTURE_INCIDENT = _("The incident date cannot be in the future.")
+ERR_PHOTO_FILES_MISSING = _("This photo's file is missing from storage; it must be uploaded again.")
+ERR_LANGUAGE_UNKNOWN = _("That language is not offered.")
 
 
 class PhotoFileMissingError(NotFoundError):
@@ -115,6 +117,17 @@ def user_register(*, username: str, email: str, password: str):
     return user
 
 
+def user_language_set(*, user, language: str) -> AccountPreference:
+    """Save the language ``user`` chose (one of settings.LANGUAGES, or "" to follow the
+    browser); it wins over the browser's on every later request, on any device."""
+    if language and language not in dict(settings.LANGUAGES):
+        raise ApplicationError(ERR_LANGUAGE_UNKNOWN, code="language_unknown")
+    preference, _ = AccountPreference.objects.update_or_create(
+        user=user, defaults={"language": language}
+    )
+    return preference
+
+
 def api_token_issue(*, user) -> str:
     """A new API token for ``user``, returned once; only its hash is stored.
 
@@ -159,7 +172,8 @@ def claim_create(
 ) -> Claim:
     if incident_date > timezone.localdate():
         raise ApplicationError(ERR_FUTURE_INCIDENT, code="incident_in_future")
-    for _ in range(5):  # 32^6 = 10^9 references a year: a clash is rare, five in a row absurd
+    # 32^6 = 10^9 references a year: a clash is rare, five in a row absurd.
+    for _attempt in range(5):
         try:
             with transaction.atomic():
                 return Claim.objects.create(

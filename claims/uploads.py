@@ -12,6 +12,8 @@ import json
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from config.errors import RequestBodyTooLarge, body_too_large_message, error_body
 
@@ -22,7 +24,10 @@ FRAMING_SLACK = 64 * 1024
 
 def too_large_message() -> str:
     limit_mb = settings.CLAIMVISION_MAX_UPLOAD_BYTES // (1024 * 1024)
-    return f"The photo is larger than {limit_mb} MB. Send a smaller photo."
+    # The same sentence as claims.images.ERR_TOO_LARGE (one entry in the translations).
+    return gettext("The photo is larger than {limit_mb} MB. Send a smaller photo.").format(
+        limit_mb=limit_mb
+    )
 
 
 def body_limit() -> int:
@@ -55,15 +60,21 @@ class RequestSizeLimitMiddleware:
         if not declared.isdigit():
             return self.get_response(request)
         media_type = request.META.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        too_large = None
         if media_type == "multipart/form-data":
             if int(declared) > body_limit():
-                return _too_large("file_too_large", too_large_message())
+                too_large = ("file_too_large", too_large_message)
         elif int(declared) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            return _too_large("request_too_large", body_too_large_message())
-        return self.get_response(request)
+            too_large = ("request_too_large", body_too_large_message)
+        if too_large is None:
+            return self.get_response(request)
+        # Outside LocaleMiddleware (no body is read first): the browser's language, by hand.
+        code, message = too_large
+        with translation.override(translation.get_language_from_request(request)):
+            return _too_large(code, message())
 
 
 def _too_large(code: str, message: str) -> HttpResponse:
     return HttpResponse(
-        json.dumps(error_body(code, message)), status=413, content_type="application/json"
+        json.dumps(error_body(code, str(message))), status=413, content_type="application/json"
     )

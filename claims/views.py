@@ -11,6 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 
 from claims import selectors, services
 from claims.apis import ClaimOutputSerializer
@@ -29,37 +32,37 @@ POLLING_STATUSES = [Claim.Status.SUBMITTED.value, Claim.Status.ASSESSING.value]
 # Status names are strings, not ``Claim.Status`` members, so a status another app adds (such
 # as ``more_photos_requested``) gets a timeline without this module importing it.
 STEP_LABELS = {
-    "draft": "Draft",
-    "submitted": "Submitted",
-    "assessing": "Being assessed",
-    "auto_decided": "Decided automatically",
-    "in_review": "With an adjuster",
-    "more_photos_requested": "More photos needed",
-    "decided": "Decided",
+    "draft": _("Draft"),
+    "submitted": _("Submitted"),
+    "assessing": _("Being assessed"),
+    "auto_decided": _("Decided automatically"),
+    "in_review": _("With an adjuster"),
+    "more_photos_requested": _("More photos needed"),
+    "decided": _("Decided"),
 }
 _INTAKE = ["draft", "submitted", "assessing"]
 MORE_PHOTOS_REQUESTED = "more_photos_requested"
 # What each status means to the customer, on the status page (and to its poller).
 STATUS_EXPLANATIONS = {
-    Claim.Status.DRAFT: "This claim has not been submitted yet.",
-    Claim.Status.SUBMITTED: (
+    Claim.Status.DRAFT: _("This claim has not been submitted yet."),
+    Claim.Status.SUBMITTED: _(
         "We have your claim and photos. The assessment starts shortly; this page updates by itself."
     ),
-    Claim.Status.ASSESSING: (
+    Claim.Status.ASSESSING: _(
         "We are assessing the damage in your photos. This page updates by itself."
     ),
-    Claim.Status.IN_REVIEW: (
+    Claim.Status.IN_REVIEW: _(
         "An adjuster is looking at your claim. We will let you know the outcome."
     ),
-    Claim.Status.AUTO_DECIDED: (
+    Claim.Status.AUTO_DECIDED: _(
         "Your claim has been decided automatically. If you disagree, you can ask for a person "
         "to review it."
     ),
-    Claim.Status.DECIDED: (
+    Claim.Status.DECIDED: _(
         "Your claim has been decided. If you disagree or have a question, you can ask for it to "
         "be looked at again."
     ),
-    MORE_PHOTOS_REQUESTED: (
+    MORE_PHOTOS_REQUESTED: _(
         "An adjuster needs more photos before deciding. Add them and submit the claim again."
     ),
 }
@@ -102,6 +105,20 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
     authentication_form = LoginForm
 
+    def form_valid(self, form) -> HttpResponse:
+        # The account's saved language follows the person onto this device, past sign-out.
+        response = super().form_valid(form)
+        language = selectors.user_language_get(user=form.get_user())
+        if language:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+            )
+        return response
+
     def form_invalid(self, form) -> HttpResponse:
         response = super().form_invalid(form)
         if form.locked:
@@ -143,6 +160,17 @@ def register(request: HttpRequest) -> HttpResponse:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("home")
     return render(request, "registration/register.html", {"form": form})
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """Django's set_language (cookie, redirect back), and for a signed-in person the account's
+    saved choice too, so it follows them to other devices and after signing out and in."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        services.user_language_set(user=request.user, language=language)
+    return response
 
 
 @login_required

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -25,6 +26,9 @@ class ApplicationError(Exception):
     code = "invalid_request"
 
     def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        # Translated now, in the request's language (a lazy ERR_* constant becomes text): the
+        # message may be stored (idempotency replays) and JSON needs plain text.
+        message = str(message)
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -92,7 +96,7 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 # clients to come back after 10 s spreads their retries over that window without making a
 # person wait long.
 DATABASE_RETRY_AFTER_S = 10
-ERR_DATABASE_UNAVAILABLE = "The service is briefly unavailable. Try again in {wait} seconds."
+ERR_DATABASE_UNAVAILABLE = _("The service is briefly unavailable. Try again in {wait} seconds.")
 
 
 def database_unavailable_error() -> ServiceUnavailableError:
@@ -116,8 +120,9 @@ class JsonBodyTooLarge(exceptions.APIException):
     default_code = "request_too_large"
 
 
-ERR_BODY_TOO_LARGE = "The request body is larger than {limit_kb} KB; send less data."
-ERR_TOO_MANY_FIELDS = "The request has too many fields."
+ERR_BODY_TOO_LARGE = _("The request body is larger than {limit_kb} KB; send less data.")
+ERR_TOO_MANY_FIELDS = _("The request has too many fields.")
+ERR_INVALID_FIELDS = _("Some fields are missing or invalid.")
 
 
 def body_too_large_message() -> str:
@@ -143,7 +148,7 @@ def error_body(code: str, message: str, details: Any = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-ERR_THROTTLED = "Too many requests for now. Try again in {wait} seconds."
+ERR_THROTTLED = _("Too many requests for now. Try again in {wait} seconds.")
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -172,7 +177,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return None
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
     if isinstance(exc, exceptions.ValidationError):
-        message = "Some fields are missing or invalid."
+        message = str(ERR_INVALID_FIELDS)
         details = {"fields": response.data}
     elif isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         wait = max(1, math.ceil(exc.wait))

@@ -73,10 +73,14 @@ MIDDLEWARE = [
     "claims.uploads.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After the session (it reads the language cookie), before CommonMiddleware (redirects).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "claims.sessions.RoleSessionExpiryMiddleware",
+    # A signed-in customer's saved language wins over the browser's; staff pages stay English.
+    "claims.i18n.AccountLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -143,6 +147,14 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# Customer pages, customer JS and customer API messages are translated; staff pages stay
+# English (docs/operations.md, "Languages"). A request without Accept-Language, cookie or
+# saved account choice gets LANGUAGE_CODE.
+LANGUAGES = [("en-gb", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # a year: the choice outlives sign-out on this device
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = PRODUCTION
 USE_TZ = True
 
 # --- Static files and photo storage -----------------------------------------------------

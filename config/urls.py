@@ -1,8 +1,12 @@
-"""Top-level URLs: the customer pages, the versioned API and its schema, and the admin."""
+"""Top-level URLs: the customer pages, the versioned API and its schema, the language switch
+and the scripts' translations, and the admin."""
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from claims import views as claim_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -13,6 +17,11 @@ urlpatterns = [
     # The split view serves Swagger UI's start-up script as a file (?script): no inline script,
     # so the page runs under the Content-Security-Policy like every other.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # The language switch of the customer pages (POST, CSRF; saved to the account too).
+    path("i18n/language/", claim_views.language_set, name="language-set"),
+    # The customer scripts' strings in the request's language: a same-origin script file
+    # (no inline script, no eval), so it runs under the Content-Security-Policy.
+    path("i18n/catalog.js", JavaScriptCatalog.as_view(packages=["claims"]), name="js-catalog"),
     path("review/", include("review.urls")),
     path("data/", include("assessment.export_urls")),
     path("", include("claims.urls")),

@@ -169,5 +169,5 @@ def test_register_shows_every_problem_at_once(client):
     assert "This password is too common." in errors["password"]
     assert errors["password_again"] == [ERR_PASSWORDS_DIFFER]
     html = response.content.decode()
-    assert services.ERR_USERNAME_TAKEN in html and "entirely numeric" in html
+    assert str(services.ERR_USERNAME_TAKEN) in html and "entirely numeric" in html
     assert get_user_model().objects.filter(username__iexact="taken").count() == 1

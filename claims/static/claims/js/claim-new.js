@@ -9,8 +9,18 @@
   var buttonText = button.textContent;
   var FIELDS = ["policy_number", "vehicle_make", "vehicle_model", "vehicle_year", "incident_date", "description"];
   var LABELS = {
-    policy_number: "Policy number", vehicle_make: "Make", vehicle_model: "Model",
-    vehicle_year: "Year", incident_date: "Date of the incident", description: "What happened"
+    policy_number: gettext("Policy number"), vehicle_make: pgettext("vehicle make", "Make"),
+    vehicle_model: pgettext("vehicle model", "Model"), vehicle_year: pgettext("vehicle year", "Year"),
+    incident_date: gettext("Date of the incident"), description: gettext("What happened")
+  };
+  // "Enter the …" per field: whole sentences, so each language words them its own way.
+  var MISSING = {
+    policy_number: gettext("Enter the policy number."),
+    vehicle_make: gettext("Enter the make."),
+    vehicle_model: gettext("Enter the model."),
+    vehicle_year: gettext("Enter the year."),
+    incident_date: gettext("Enter the date of the incident."),
+    description: gettext("Enter what happened.")
   };
   // Domain errors that belong to one field.
   var CODE_FIELD = { incident_in_future: "incident_date" };
@@ -45,15 +55,15 @@
   function localMessage(el) {
     var v = el.validity;
     if (v.valueMissing) {
-      return el.name === "incident_date" ? "Enter the date of the incident." : "Enter the " + LABELS[el.name].toLowerCase() + ".";
+      return MISSING[el.name];
     }
     if (el.name === "policy_number" && (v.patternMismatch || v.tooShort)) {
-      return "Use 4 to 40 letters, digits, spaces, - or /.";
+      return gettext("Use 4 to 40 letters, digits, spaces, - or /.");
     }
     if (el.name === "vehicle_year" && (v.rangeOverflow || v.rangeUnderflow || v.badInput || v.stepMismatch)) {
-      return "Enter a year between " + el.min + " and " + el.max + ".";
+      return interpolate(gettext("Enter a year between %(min)s and %(max)s."), { min: el.min, max: el.max }, true);
     }
-    if (el.name === "incident_date" && v.rangeOverflow) return "The incident date cannot be in the future.";
+    if (el.name === "incident_date" && v.rangeOverflow) return gettext("The incident date cannot be in the future.");
     return el.validationMessage;
   }
 
@@ -90,7 +100,7 @@
     // aria-disabled, not disabled: a disabled button would drop keyboard focus to the page.
     button.setAttribute("aria-disabled", on ? "true" : "false");
     button.setAttribute("aria-busy", on ? "true" : "false");
-    button.textContent = on ? "Creating your claim…" : buttonText;
+    button.textContent = on ? gettext("Creating your claim…") : buttonText;
   }
 
   /* A field in error clears its message (and its line in the summary) as soon as what is
@@ -137,7 +147,7 @@
       }
     });
     if (errors.length) {
-      showSummary("Please correct " + (errors.length === 1 ? "this field" : "these fields") + ":", errors);
+      showSummary(ngettext("Please correct this field:", "Please correct these fields:", errors.length), errors);
       return;
     }
     var body = {
@@ -159,7 +169,7 @@
       if (fields && typeof fields === "object") {
         Object.keys(fields).forEach(function (name) {
           var msg = [].concat(fields[name]).join(" ");
-          if (setFieldError(name, msg)) list.push({ field: name, message: LABELS[name] + ": " + msg });
+          if (setFieldError(name, msg)) list.push({ field: name, message: interpolate(gettext("%(field)s: %(message)s"), { field: LABELS[name], message: msg }, true) });
           else list.push({ message: msg });
         });
       } else if (CODE_FIELD[err.code]) {

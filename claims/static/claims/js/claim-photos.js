@@ -81,14 +81,14 @@
 
   function newCard(name) {
     var el = template.content.firstElementChild.cloneNode(true);
-    var item = { local: ++seq, name: name || "Photo", state: "queued", el: el, photo: null, file: null, key: null, xhr: null, error: null };
+    var item = { local: ++seq, name: name || gettext("Photo"), state: "queued", el: el, photo: null, file: null, key: null, xhr: null, error: null };
     el.dataset.local = String(item.local);
     part(item, "photo-card__name").textContent = item.name;
     part(item, "photo-card__name").title = item.name;
-    el.querySelector("progress").setAttribute("aria-label", "Upload progress for " + item.name);
-    action(item, "retry").setAttribute("aria-label", "Retry " + item.name);
-    action(item, "retake").setAttribute("aria-label", "Retake " + item.name);
-    action(item, "remove").setAttribute("aria-label", "Remove " + item.name);
+    el.querySelector("progress").setAttribute("aria-label", interpolate(gettext("Upload progress for %(name)s"), { name: item.name }, true));
+    action(item, "retry").setAttribute("aria-label", interpolate(gettext("Retry %(name)s"), { name: item.name }, true));
+    action(item, "retake").setAttribute("aria-label", interpolate(gettext("Retake %(name)s"), { name: item.name }, true));
+    action(item, "remove").setAttribute("aria-label", interpolate(gettext("Remove %(name)s"), { name: item.name }, true));
     action(item, "retry").addEventListener("click", function () { retry(item); });
     action(item, "retake").addEventListener("click", function () { retake(item); });
     action(item, "remove").addEventListener("click", function () { remove(item); });
@@ -150,12 +150,12 @@
   function refresh() {
     var done = items.filter(function (i) { return i.state === "done"; }).length;
     var busy = items.filter(function (i) { return i.state === "queued" || i.state === "uploading" || i.state === "removing"; }).length;
-    countEl.textContent = done + " of " + maxPhotos + " photos added";
+    countEl.textContent = interpolate(gettext("%(done)s of %(max_photos)s photos added"), { done: done, max_photos: maxPhotos }, true);
     var ready = done > 0 && busy === 0;
     continueLink.setAttribute("aria-disabled", ready ? "false" : "true");
-    if (busy) continueHint.textContent = "Wait until every photo has finished uploading.";
-    else if (!done) continueHint.textContent = "Add at least one photo to continue.";
-    else continueHint.textContent = done === 1 ? "1 photo ready. Add more, or continue." : done + " photos ready. Add more, or continue.";
+    if (busy) continueHint.textContent = gettext("Wait until every photo has finished uploading.");
+    else if (!done) continueHint.textContent = gettext("Add at least one photo to continue.");
+    else continueHint.textContent = interpolate(ngettext("%(count)s photo ready. Add more, or continue.", "%(count)s photos ready. Add more, or continue.", done), { count: done }, true);
   }
 
   continueLink.addEventListener("click", function (ev) {
@@ -184,14 +184,14 @@
       if (item.state === "removed") return null;
       return makePreview(file).then(function (url) {
         item.previewUrl = url;
-        setThumb(item, url, "Preview of " + item.name);
+        setThumb(item, url, interpolate(gettext("Preview of %(name)s"), { name: item.name }, true));
       }, function () { /* not an image the browser can show; the server will say what it is */ });
     });
     if (file.size > maxBytes) {
-      fail(item, new CV.ApiError(413, "file_too_large", "The photo is larger than " + maxMb + " MB. Send a smaller photo.", {}));
+      fail(item, new CV.ApiError(413, "file_too_large", interpolate(gettext("The photo is larger than %(max_mb)s MB. Send a smaller photo."), { max_mb: maxMb }, true), {}));
       return;
     }
-    setState(item, "queued", "Waiting to upload…");
+    setState(item, "queued", gettext("Waiting to upload…"));
   }
 
   function pump() {
@@ -205,7 +205,7 @@
   }
 
   function upload(item) {
-    setState(item, "uploading", "Uploading…");
+    setState(item, "uploading", gettext("Uploading…"));
     setProgress(item, 0);
     var xhr = new XMLHttpRequest();
     item.xhr = xhr;
@@ -218,7 +218,7 @@
       var pct = Math.round((e.loaded / e.total) * 100);
       // 100 % is shown once the server has stored the photo; until then the bar waits at 99.
       setProgress(item, Math.min(pct, 99));
-      part(item, "photo-card__status").textContent = pct >= 100 ? "Checking the photo…" : "Uploading…";
+      part(item, "photo-card__status").textContent = pct >= 100 ? gettext("Checking the photo…") : gettext("Uploading…");
     });
     xhr.addEventListener("load", function () {
       item.xhr = null;
@@ -241,23 +241,23 @@
     meta(item);
     var warnings = photo.quality_warnings || [];
     showWarnings(item, warnings);
-    setState(item, "done", warnings.length ? "Uploaded, but check this photo:" : "Uploaded");
-    say(item.name + " uploaded." + (warnings.length ? " " + warnings.map(function (w) { return w.message; }).join(" ") : ""));
+    setState(item, "done", warnings.length ? gettext("Uploaded, but check this photo:") : gettext("Uploaded"));
+    say(interpolate(gettext("%(name)s uploaded."), { name: item.name }, true) + (warnings.length ? " " + warnings.map(function (w) { return w.message; }).join(" ") : ""));
   }
 
   function fail(item, err) {
     item.error = err;
     var box = part(item, "photo-card__error");
-    setState(item, "failed", "Not uploaded");
+    setState(item, "failed", gettext("Not uploaded"));
     box.textContent = err.message;
     box.hidden = false;
-    alertSay(item.name + " was not uploaded. " + err.message);
+    alertSay(interpolate(gettext("%(name)s was not uploaded. %(message)s"), { name: item.name, message: err.message }, true));
   }
 
   function retry(item) {
     if (item.state !== "failed" || !item.file) return;
-    setState(item, "queued", "Waiting to upload…");
-    say("Retrying " + item.name + ".");
+    setState(item, "queued", gettext("Waiting to upload…"));
+    say(interpolate(gettext("Retrying %(name)s."), { name: item.name }, true));
     action(item, "remove").focus();
     pump();
   }
@@ -290,24 +290,24 @@
     if (item.state === "uploading" || item.state === "removing") return;
     if (!item.photo) {
       focusAfterRemoval(forget(item));
-      say(item.name + " removed.");
+      say(interpolate(gettext("%(name)s removed."), { name: item.name }, true));
       return;
     }
     var previous = item.state;
-    setState(item, "removing", "Removing…");
+    setState(item, "removing", gettext("Removing…"));
     CV.api(photoUrlTemplate.replace(CV.ZERO_UUID, item.photo.id), { method: "DELETE" }).then(function () {
       var next = forget(item);
       if (!options.quiet) focusAfterRemoval(next);
-      say(item.name + " removed.");
+      say(interpolate(gettext("%(name)s removed."), { name: item.name }, true));
     }, function (err) {
       if (err.status === 404) {  // already gone on the server: the card just catches up
         var next = forget(item);
         if (!options.quiet) focusAfterRemoval(next);
         return;
       }
-      setState(item, previous, previous === "done" ? "Uploaded" : "");
+      setState(item, previous, previous === "done" ? gettext("Uploaded") : "");
       var box = part(item, "photo-card__error");
-      box.textContent = "Could not remove the photo. " + err.message;
+      box.textContent = interpolate(gettext("Could not remove the photo. %(message)s"), { message: err.message }, true);
       box.hidden = false;
       alertSay(box.textContent);
     });
@@ -323,7 +323,7 @@
       remove(old, { quiet: true });
     }
     files.forEach(addFile);
-    say(files.length === 1 ? "1 photo added. Uploading." : files.length + " photos added. Uploading.");
+    say(interpolate(ngettext("%(count)s photo added. Uploading.", "%(count)s photos added. Uploading.", files.length), { count: files.length }, true));
     pump();
   }
 
@@ -336,13 +336,13 @@
   /* ---- photos already on the claim (page reload, coming back from review) ------------------ */
   var claim = JSON.parse(document.getElementById("claim-data").textContent);
   claim.photos.forEach(function (photo) {
-    var item = newCard(photo.original_name || "Photo");
+    var item = newCard(photo.original_name || gettext("Photo"));
     item.photo = photo;
-    setThumb(item, photo.image_url, "Photo " + (photo.original_name || ""));
+    setThumb(item, photo.image_url, photo.original_name ? interpolate(gettext("Photo: %(name)s"), { name: photo.original_name }, true) : gettext("Photo"));
     part(item, "photo-card__progress").hidden = true;
     meta(item);
     showWarnings(item, photo.quality_warnings || []);
-    setState(item, "done", (photo.quality_warnings || []).length ? "Uploaded, but check this photo:" : "Uploaded");
+    setState(item, "done", (photo.quality_warnings || []).length ? gettext("Uploaded, but check this photo:") : gettext("Uploaded"));
   });
   refresh();
 })();

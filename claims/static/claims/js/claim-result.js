@@ -12,11 +12,17 @@
 (function () {
   "use strict";
   var RESULT_STATUSES = ["auto_decided", "in_review", "more_photos_requested", "decided"];
-  var SEVERITY_TEXT = { minor: "Minor", moderate: "Moderate", severe: "Severe" };
+  var SEVERITY_TEXT = {
+    minor: pgettext("severity", "Minor"), moderate: pgettext("severity", "Moderate"), severe: pgettext("severity", "Severe")
+  };
   // Wide screens have room for everything open; on a phone the long parts start folded.
   var WIDE = "(min-width: 48rem)";
-  var OPERATION_TEXT = { repair: "Repair", replace: "Replace", refinish: "Paint", r_and_i: "Remove and refit" };
-  var locale = (navigator.languages && navigator.languages[0]) || navigator.language || "en";
+  var OPERATION_TEXT = {
+    repair: pgettext("repair operation", "Repair"), replace: pgettext("repair operation", "Replace"),
+    refinish: pgettext("repair operation", "Paint"), r_and_i: pgettext("repair operation", "Remove and refit")
+  };
+  // Numbers, money and dates in the page's language (the one its words are in).
+  var locale = document.documentElement.lang || (navigator.languages && navigator.languages[0]) || navigator.language || "en";
 
   // DOM helpers shared with damage-overlay.js (loaded first).
   function el(tag, attrs, children) { return CV.damage.el(tag, attrs, children); }
@@ -32,7 +38,7 @@
   }
 
   function hours(value) {
-    return new Intl.NumberFormat(locale, { maximumFractionDigits: 2 }).format(Number(value) || 0) + " h";
+    return interpolate(gettext("%(hours)s h"), { hours: new Intl.NumberFormat(locale, { maximumFractionDigits: 2 }).format(Number(value) || 0) }, true);
   }
 
   function when(iso) {
@@ -68,27 +74,34 @@
     var status = claim.status;
     var contest = claim.contest;
     if (status === "more_photos_requested" || (d && d.outcome === "more_photos" && status !== "decided")) {
-      return { tone: "action", title: "More photos needed",
-        who: "An adjuster needs more photos of the damage before deciding." };
+      return { tone: "action", title: gettext("More photos needed"),
+        who: gettext("An adjuster needs more photos of the damage before deciding.") };
     }
     if (status === "in_review") {
       if (contest && contest.state === "open") {
-        return { tone: "review", title: "Being checked again",
-          who: "A senior adjuster is looking at your claim again, as you asked. We will let you know the outcome." };
+        return { tone: "review", title: gettext("Being checked again"),
+          who: gettext("A senior adjuster is looking at your claim again, as you asked. We will let you know the outcome.") };
       }
-      return { tone: "review", title: "Being checked",
-        who: "An adjuster is checking the damage in your photos and will work out the repair estimate. You do not need to do anything for now." };
+      return { tone: "review", title: gettext("Being checked"),
+        who: gettext("An adjuster is checking the damage in your photos and will work out the repair estimate. You do not need to do anything for now.") };
     }
     if (status === "auto_decided") {
       return { tone: d && d.outcome === "no_damage" ? "neutral" : "ok",
-        title: d ? d.outcome_display : "Decided automatically",
-        who: "Decided automatically by our assessment system" + (at ? " on " + at : "") +
-          ". No person has reviewed it yet." };
+        title: d ? d.outcome_display : gettext("Decided automatically"),
+        who: at
+          ? interpolate(gettext("Decided automatically by our assessment system on %(date)s. No person has reviewed it yet."), { date: at }, true)
+          : gettext("Decided automatically by our assessment system. No person has reviewed it yet.") };
     }
     if (status === "decided") {
       var denied = d && d.outcome === "denied";
-      return { tone: denied ? "denied" : "ok", title: d ? d.outcome_display : "Decided",
-        who: (d && d.automatic ? "Decided automatically" : "Decided by an adjuster") + (at ? " on " + at : "") + "." };
+      var automatic = d && d.automatic;
+      var who;
+      if (at) {
+        who = interpolate(automatic ? gettext("Decided automatically on %(date)s.") : gettext("Decided by an adjuster on %(date)s."), { date: at }, true);
+      } else {
+        who = automatic ? gettext("Decided automatically.") : gettext("Decided by an adjuster.");
+      }
+      return { tone: denied ? "denied" : "ok", title: d ? d.outcome_display : gettext("Decided"), who: who };
     }
     return null;
   }
@@ -97,14 +110,14 @@
     if (!assessment) return null;
     if (!assessment.region_count || !assessment.overall_severity) {
       return el("div", { className: "fact" }, [
-        el("span", { className: "fact__label", text: "Damage" }),
-        el("span", { className: "fact__value", text: "No damage found" })
+        el("span", { className: "fact__label", text: gettext("Damage") }),
+        el("span", { className: "fact__value", text: gettext("No damage found") })
       ]);
     }
     var sev = SEVERITY_TEXT[assessment.overall_severity] || assessment.overall_severity;
-    var areas = assessment.region_count === 1 ? "1 damaged area" : assessment.region_count + " damaged areas";
+    var areas = interpolate(ngettext("%(count)s damaged area", "%(count)s damaged areas", assessment.region_count), { count: assessment.region_count }, true);
     return el("div", { className: "fact" }, [
-      el("span", { className: "fact__label", text: "Overall damage" }),
+      el("span", { className: "fact__label", text: gettext("Overall damage") }),
       el("span", { className: "fact__value" }, [
         el("span", { className: "sev sev--" + assessment.overall_severity, id: "overall-severity", text: sev }),
         " ", el("span", { className: "fact__note", text: areas })
@@ -116,9 +129,9 @@
     var a = claim.assessment;
     if (!a || !a.region_count) return null;
     return el("div", { className: "fact" }, [
-      el("span", { className: "fact__label", text: "Repair estimate" }),
+      el("span", { className: "fact__label", text: gettext("Repair estimate") }),
       el("span", { className: "fact__value fact__value--money", id: "summary-total", text: money(a.estimate_total, a.currency) }),
-      el("span", { className: "fact__note", text: a.source === "adjuster" ? "Checked by an adjuster" : "Worked out from your photos" })
+      el("span", { className: "fact__note", text: a.source === "adjuster" ? gettext("Checked by an adjuster") : gettext("Worked out from your photos") })
     ]);
   }
 
@@ -126,10 +139,10 @@
     var d = claim.decision;
     var reasons = d && Array.isArray(d.reasons) ? d.reasons : [];
     if (!reasons.length) return null;
-    var title = "Why a person is checking it";
-    if (claim.status === "more_photos_requested" || d.outcome === "more_photos") title = "What the adjuster asks for";
-    else if (claim.status === "decided") title = "Notes from the adjuster";
-    else if (claim.status === "auto_decided") title = "Notes";
+    var title = gettext("Why a person is checking it");
+    if (claim.status === "more_photos_requested" || d.outcome === "more_photos") title = gettext("What the adjuster asks for");
+    else if (claim.status === "decided") title = gettext("Notes from the adjuster");
+    else if (claim.status === "auto_decided") title = gettext("Notes");
     return el("div", { className: "reasons" }, [
       el("h3", { className: "reasons__title", text: title }),
       el("ul", { className: "reasons__list" }, uniqueReasons(reasons).map(function (r) {
@@ -143,10 +156,17 @@
     var c = claim.contest;
     if (!c) return null;
     var asked = when(c.created_at);
-    var text = c.state === "open"
-      ? "You asked" + (asked ? " on " + asked : "") + " for this decision to be looked at again. A senior adjuster is on it; you do not need to do anything."
-      : "You asked" + (asked ? " on " + asked : "") + " for the decision to be looked at again. " +
-        (claim.status === "decided" || claim.status === "auto_decided" ? "The result above is the answer." : "It was answered.");
+    var text;
+    if (c.state === "open") {
+      text = asked
+        ? interpolate(gettext("You asked on %(date)s for this decision to be looked at again. A senior adjuster is on it; you do not need to do anything."), { date: asked }, true)
+        : gettext("You asked for this decision to be looked at again. A senior adjuster is on it; you do not need to do anything.");
+    } else {
+      text = (asked
+        ? interpolate(gettext("You asked on %(date)s for the decision to be looked at again."), { date: asked }, true)
+        : gettext("You asked for the decision to be looked at again.")) + " " +
+        (claim.status === "decided" || claim.status === "auto_decided" ? gettext("The result above is the answer.") : gettext("It was answered."));
+    }
     return el("div", { className: "contest-state contest-state--" + c.state, id: "contest-state" }, [
       el("p", { className: "contest-state__text", text: text }),
       c.reason ? el("blockquote", { className: "contest-state__reason", text: c.reason }) : null
@@ -156,7 +176,7 @@
   function contestBlock(slot, claim, handlers) {
     var url = slot.dataset.contestApi;
     var automatic = !!(claim.decision && claim.decision.automatic);
-    var openText = automatic ? "Ask for a person to review" : "Ask about or contest this decision";
+    var openText = automatic ? gettext("Ask for a person to review") : gettext("Ask about or contest this decision");
     var open = el("button", {
       type: "button", className: "button button--secondary button--block", id: "contest-open",
       "aria-expanded": "false", "aria-controls": "contest-form", text: openText
@@ -164,20 +184,20 @@
     var reason = el("textarea", { id: "contest-reason", name: "reason", maxlength: "1000", rows: "3",
       "aria-describedby": "contest-hint" });
     var error = el("p", { className: "notice notice--error", id: "contest-error", role: "alert", hidden: true });
-    var sendText = automatic ? "Send to an adjuster" : "Send to a senior adjuster";
+    var sendText = automatic ? gettext("Send to an adjuster") : gettext("Send to a senior adjuster");
     var send = el("button", { type: "submit", className: "button button--primary", id: "contest-send",
       text: sendText });
-    var cancel = el("button", { type: "button", className: "button button--secondary", text: "Cancel" });
+    var cancel = el("button", { type: "button", className: "button button--secondary", text: gettext("Cancel") });
     var form = el("form", { className: "contest__form", id: "contest-form", hidden: true, novalidate: true }, [
       el("label", { className: "field__label", for: "contest-reason" }, [
-        automatic ? "What should the adjuster look at? " : "What do you disagree with, or want to ask? ",
-        el("span", { className: "optional", text: "(optional)" })
+        (automatic ? gettext("What should the adjuster look at?") : gettext("What do you disagree with, or want to ask?")) + " ",
+        el("span", { className: "optional", text: gettext("(optional)") })
       ]),
       reason,
       el("p", { className: "field__hint", id: "contest-hint",
         text: automatic
-          ? "An adjuster will check your photos and the estimate and decide again. Until then your claim is with them, not decided."
-          : "A senior adjuster, not the one who decided, will look at your claim and answer. Until then your claim is with them." }),
+          ? gettext("An adjuster will check your photos and the estimate and decide again. Until then your claim is with them, not decided.")
+          : gettext("A senior adjuster, not the one who decided, will look at your claim and answer. Until then your claim is with them.") }),
       error,
       el("div", { className: "contest__actions" }, [send, cancel])
     ]);
@@ -200,7 +220,7 @@
       send.setAttribute("aria-busy", "true");
       send.disabled = true;
       cancel.disabled = true;
-      send.textContent = "Sending…";
+      send.textContent = gettext("Sending…");
       hideError();
       var text = reason.value.trim();
       CV.api(url, { method: "POST", body: text ? { reason: text } : {} }).then(function (updated) {
@@ -211,18 +231,18 @@
         cancel.disabled = false;
         send.textContent = sendText;
         error.textContent = err.code === "not_contestable" || err.code === "contest_open"
-          ? err.message + " Reload the page to see where your claim is now."
+          ? interpolate(gettext("%(message)s Reload the page to see where your claim is now."), { message: err.message }, true)
           : err.message;
         error.hidden = false;
         reason.focus();
       });
     });
     return el("div", { className: "contest", id: "contest" }, [
-      el("h3", { className: "contest__title", text: automatic ? "Not happy with this result?" : "Disagree, or have a question?" }),
+      el("h3", { className: "contest__title", text: automatic ? gettext("Not happy with this result?") : gettext("Disagree, or have a question?") }),
       el("p", { className: "contest__text",
         text: automatic
-          ? "This decision was made by a computer. You can ask for a person to review it."
-          : "You can ask for this decision to be looked at again by a senior adjuster, or ask about it." }),
+          ? gettext("This decision was made by a computer. You can ask for a person to review it.")
+          : gettext("You can ask for this decision to be looked at again by a senior adjuster, or ask about it.") }),
       open,
       form
     ]);
@@ -233,7 +253,7 @@
     if (!info) return null;
     var card = el("section", { className: "card result result--" + info.tone, id: "result",
       "aria-labelledby": "result-title" }, [
-      el("p", { className: "result__eyebrow", text: "Result" }),
+      el("p", { className: "result__eyebrow", text: gettext("Result") }),
       el("h2", { className: "result__title", id: "result-title", tabindex: "-1", text: info.title }),
       el("p", { className: "result__who", id: "result-who", text: info.who })
     ]);
@@ -243,7 +263,7 @@
     if (reasons) card.appendChild(reasons);
     if (claim.status === "more_photos_requested") {
       card.appendChild(el("p", {}, [el("a", {
-        className: "button button--primary button--block", href: slot.dataset.photosUrl, text: "Add photos"
+        className: "button button--primary button--block", href: slot.dataset.photosUrl, text: gettext("Add photos")
       })]));
     }
     var state = contestState(claim);
@@ -256,13 +276,15 @@
     var photos = Array.isArray(claim.photos) ? claim.photos : [];
     if (!photos.some(function (p) { return p.assessment; })) return null;
     var body = el("div", { id: "damage" });
-    var hint = el("p", { className: "card__hint", text: "Tap a marked area or a type to highlight it." });
+    var hint = el("p", { className: "card__hint", text: gettext("Tap a marked area or a type to highlight it.") });
     var count = el("span", { className: "fold__note" });
-    var card = fold("damage-card", "damage-title", "Damage on your photos", count, [hint, body]);
+    var card = fold("damage-card", "damage-title", gettext("Damage on your photos"), count, [hint, body]);
     var drawn = CV.damage.render(body, claim);
-    var n = photos.length === 1 ? "1 photo" : photos.length + " photos";
-    count.textContent = drawn ? (drawn === 1 ? "1 area" : drawn + " areas") + " on " + n : n;
-    if (!drawn) hint.textContent = "We found no damage in your photos.";
+    var n = interpolate(ngettext("%(count)s photo", "%(count)s photos", photos.length), { count: photos.length }, true);
+    count.textContent = drawn
+      ? interpolate(ngettext("%(count)s area on %(photos)s", "%(count)s areas on %(photos)s", drawn), { count: drawn, photos: n }, true)
+      : n;
+    if (!drawn) hint.textContent = gettext("We found no damage in your photos.");
     return card;
   }
 
@@ -277,8 +299,10 @@
     });
     var colours = a.legend || {};
     var rows = a.lines.map(function (line) {
-      var where = "photo " + (photoNumber[line.photo_id] || "?") + ", area " +
-        (regionNumber[line.photo_id + ":" + line.region_index] || line.region_index + 1);
+      var where = interpolate(gettext("photo %(photo)s, area %(area)s"), {
+        photo: photoNumber[line.photo_id] || "?",
+        area: regionNumber[line.photo_id + ":" + line.region_index] || line.region_index + 1
+      }, true);
       var labour = hours(line.labour_hours) + " × " + money(line.hourly_rate, a.currency);
       return el("tr", { "data-key": line.photo_id + ":" + line.region_index }, [
         el("th", { scope: "row", className: "estimate__item" }, [
@@ -289,7 +313,9 @@
             el("span", { className: "nowrap", text: where })
           ]),
           el("span", { className: "estimate__meta estimate__narrow",
-            text: labour + " labour" + (Number(line.parts_cost) ? " + " + money(line.parts_cost, a.currency) + " parts" : "") })
+            text: Number(line.parts_cost)
+              ? interpolate(gettext("%(labour)s labour + %(parts)s parts"), { labour: labour, parts: money(line.parts_cost, a.currency) }, true)
+              : interpolate(gettext("%(labour)s labour"), { labour: labour }, true) })
         ]),
         el("td", { className: "estimate__num estimate__wide", text: labour }),
         el("td", { className: "estimate__num estimate__wide", text: money(line.parts_cost, a.currency) }),
@@ -297,26 +323,26 @@
       ]);
     });
     var table = el("table", { className: "estimate", id: "estimate" }, [
-      el("caption", { className: "visually-hidden", text: "Repair estimate, line by line, in " + a.currency }),
+      el("caption", { className: "visually-hidden", text: interpolate(gettext("Repair estimate, line by line, in %(currency)s"), { currency: a.currency }, true) }),
       el("thead", {}, [el("tr", {}, [
-        el("th", { scope: "col", text: "Work" }),
-        el("th", { scope: "col", className: "estimate__num estimate__wide", text: "Labour" }),
-        el("th", { scope: "col", className: "estimate__num estimate__wide", text: "Parts" }),
-        el("th", { scope: "col", className: "estimate__num", text: "Amount" })
+        el("th", { scope: "col", text: gettext("Work") }),
+        el("th", { scope: "col", className: "estimate__num estimate__wide", text: gettext("Labour") }),
+        el("th", { scope: "col", className: "estimate__num estimate__wide", text: gettext("Parts") }),
+        el("th", { scope: "col", className: "estimate__num", text: gettext("Amount") })
       ])]),
       el("tbody", {}, rows),
       el("tfoot", {}, [el("tr", {}, [
-        el("th", { scope: "row", text: "Estimated total" }),
+        el("th", { scope: "row", text: gettext("Estimated total") }),
         el("td", { className: "estimate__wide" }),
         el("td", { className: "estimate__wide" }),
         el("td", { className: "estimate__num estimate__total", id: "estimate-total", text: money(a.estimate_total, a.currency) })
       ])])
     ]);
-    var note = a.source === "adjuster" ? "Checked by an adjuster." : "Worked out from your photos.";
-    var lines = a.lines.length === 1 ? "1 line" : a.lines.length + " lines";
-    return fold("estimate-card", "estimate-title", "Repair estimate",
+    var note = a.source === "adjuster" ? gettext("Checked by an adjuster.") : gettext("Worked out from your photos.");
+    var lines = interpolate(ngettext("%(count)s line", "%(count)s lines", a.lines.length), { count: a.lines.length }, true);
+    return fold("estimate-card", "estimate-title", gettext("Repair estimate"),
       el("span", { className: "fold__note", text: lines + " · " + money(a.estimate_total, a.currency) }), [
-        el("p", { className: "card__hint", text: note + " Prices include labour and parts." }),
+        el("p", { className: "card__hint", text: note + " " + gettext("Prices include labour and parts.") }),
         el("div", { className: "estimate__scroll" }, [table])
       ]);
   }
@@ -335,10 +361,10 @@
   /* What the live region says after a change: what happened, in the page's words. */
   function liveText(claim) {
     var info = summary(claim) || {};
-    if (claim.status === "in_review") return "Your claim is being checked by an adjuster.";
-    if (claim.status === "more_photos_requested") return "An adjuster needs more photos before deciding.";
+    if (claim.status === "in_review") return gettext("Your claim is being checked by an adjuster.");
+    if (claim.status === "more_photos_requested") return gettext("An adjuster needs more photos before deciding.");
     if (claim.status === "auto_decided" || claim.status === "decided") {
-      return "The result of your claim is ready: " + info.title + ".";
+      return interpolate(gettext("The result of your claim is ready: %(result)s."), { result: info.title }, true);
     }
     return "";
   }
@@ -357,7 +383,7 @@
     parts.forEach(function (part) { slot.appendChild(part); });
     slot.hidden = false;
     if (options.contested) {
-      CV.announce("result-live", "Your request was sent. A senior adjuster will look at your claim again.");
+      CV.announce("result-live", gettext("Your request was sent. A senior adjuster will look at your claim again."));
       focusTitle();
     } else if (!options.initial && liveText(claim)) {
       CV.announce("result-live", liveText(claim));

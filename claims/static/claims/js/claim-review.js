@@ -15,7 +15,7 @@
     errorBox.hidden = true;
     button.setAttribute("aria-disabled", "true");
     button.setAttribute("aria-busy", "true");
-    button.textContent = "Submitting…";
+    button.textContent = gettext("Submitting…");
     CV.api(form.dataset.api, { method: "POST" }).then(function () {
       window.location.assign(form.dataset.next);
     }, function (err) {
@@ -31,7 +31,7 @@
       errorBox.textContent = "";
       var title = document.createElement("p");
       title.className = "error-summary__title";
-      title.textContent = "The claim was not submitted.";
+      title.textContent = gettext("The claim was not submitted.");
       var msg = document.createElement("p");
       msg.textContent = err.message;
       errorBox.appendChild(title);

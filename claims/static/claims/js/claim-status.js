@@ -26,7 +26,7 @@
   var delay = interval;
   var timer = null;
 
-  var STATE_TEXT = { done: "(done)", current: "(current)", todo: "(to come)" };
+  var STATE_TEXT = { done: gettext("(done)"), current: gettext("(current)"), todo: gettext("(to come)") };
 
   function renderTimeline(current) {
     var steps = (afterAuto ? timelines.auto : timelines.plain)[current];
@@ -91,7 +91,7 @@
     }, function (err) {
       if (err.status === 401 || err.status === 403 || err.status === 404) {
         indicator.hidden = false;
-        indicator.textContent = err.message + " Reload the page to see the latest status.";
+        indicator.textContent = interpolate(gettext("%(message)s Reload the page to see the latest status."), { message: err.message }, true);
         return;
       }
       delay = Math.min(delay * 2, MAX_INTERVAL);

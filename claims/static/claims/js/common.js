@@ -3,13 +3,25 @@
 (function () {
   "use strict";
 
+  /* Strings come through Django's JavaScript catalog (/i18n/catalog.js, loaded first by the
+     base template). A page without it (or a catalog that failed to load) reads English. */
+  if (typeof window.gettext !== "function") {
+    window.gettext = function (s) { return s; };
+    window.ngettext = function (one, many, n) { return n === 1 ? one : many; };
+    window.pgettext = function (context, s) { return s; };
+    window.interpolate = function (fmt, obj, named) {
+      if (named) return fmt.replace(/%\(\w+\)s/g, function (m) { return String(obj[m.slice(2, -2)]); });
+      return fmt.replace(/%s/g, function () { return String(obj.shift()); });
+    };
+  }
+
   var MESSAGES = {
-    network: "No connection to ClaimVision. Check your network and try again.",
-    session: "Your session has ended. Sign in again to continue.",
-    throttled: "Too many requests in a short time. Wait a moment and try again.",
-    server: "Something went wrong on our side. Try again in a moment.",
-    tooLarge: "The file is too large.",
-    other: "The request could not be completed."
+    network: gettext("No connection to ClaimVision. Check your network and try again."),
+    session: gettext("Your session has ended. Sign in again to continue."),
+    throttled: gettext("Too many requests in a short time. Wait a moment and try again."),
+    server: gettext("Something went wrong on our side. Try again in a moment."),
+    tooLarge: gettext("The file is too large."),
+    other: gettext("The request could not be completed.")
   };
 
   function cookie(name) {

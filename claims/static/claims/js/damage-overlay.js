@@ -13,7 +13,11 @@
   var SVG = "http://www.w3.org/2000/svg";
   var FALLBACK_COLOURS = ["#0072b2", "#e69f00", "#d55e00", "#56b4e9", "#f0e442", "#cc79a7", "#009e73"];
   var COLOUR_RE = /^#[0-9a-fA-F]{6}$/;
-  var SEVERITY_NAMES = { minor: "minor", moderate: "moderate", severe: "severe" };
+  var SEVERITY_NAMES = {
+    minor: pgettext("severity, within a sentence", "minor"),
+    moderate: pgettext("severity, within a sentence", "moderate"),
+    severe: pgettext("severity, within a sentence", "severe")
+  };
 
   /* The name a customer reads for a damage type: the label map's display name, which the
    * server sends with the claim's assessment (``label_names``), else the type in words. */
@@ -77,7 +81,8 @@
   /* An adjuster's region has no model confidence: it says who stands behind it instead. */
   function regionText(region, names) {
     var basis = region.confidence === null || region.confidence === undefined
-      ? "checked by an adjuster" : percent(region.confidence) + " confidence";
+      ? gettext("checked by an adjuster")
+      : interpolate(gettext("%(percent)s confidence"), { percent: percent(region.confidence) }, true);
     return labelName(region.label, names) + ", " + severityName(region.severity) + ", " + basis;
   }
 
@@ -131,14 +136,16 @@
   function photoFigure(photo, number, total, colourOf, names) {
     var assessment = photo.assessment;
     var regions = assessment && Array.isArray(assessment.regions) ? assessment.regions : [];
-    var name = photo.original_name ? ": " + photo.original_name : "";
     var frame = el("div", { className: "damage-photo__frame" });
     if (photo.width && photo.height) frame.style.aspectRatio = photo.width + " / " + photo.height;
-    var areas = regions.length === 1 ? "1 damaged area marked" : regions.length + " damaged areas marked";
+    var areas = interpolate(ngettext("%(count)s damaged area marked", "%(count)s damaged areas marked", regions.length), { count: regions.length }, true);
+    var alt = photo.original_name
+      ? interpolate(gettext("Photo %(number)s of %(total)s: %(name)s"), { number: number, total: total, name: photo.original_name }, true)
+      : interpolate(gettext("Photo %(number)s of %(total)s"), { number: number, total: total }, true);
     frame.appendChild(el("img", {
       className: "damage-photo__img",
       src: photo.image_url,
-      alt: "Photo " + number + " of " + total + name + (assessment ? ", " + areas : ""),
+      alt: alt + (assessment ? ", " + areas : ""),
       width: photo.width || null,
       height: photo.height || null,
       decoding: "async"
@@ -154,7 +161,7 @@
         "aria-hidden": "true",
         focusable: "false"
       });
-      list = el("ol", { className: "region-list", "aria-label": "Damage on photo " + number });
+      list = el("ol", { className: "region-list", "aria-label": interpolate(gettext("Damage on photo %(number)s"), { number: number }, true) });
       var markers = [];
       var positions = markerPositions(regions, mw, mh);
       regions.forEach(function (region, i) {
@@ -191,9 +198,9 @@
       markers.forEach(function (m) { frame.appendChild(m); });  // numbers above every shape
     }
     var caption;
-    if (!assessment) caption = "Photo " + number + ": not assessed yet.";
-    else if (!regions.length) caption = "Photo " + number + ": no damage found.";
-    else caption = "Photo " + number + ": " + (regions.length === 1 ? "1 damaged area" : regions.length + " damaged areas");
+    if (!assessment) caption = interpolate(gettext("Photo %(number)s: not assessed yet."), { number: number }, true);
+    else if (!regions.length) caption = interpolate(gettext("Photo %(number)s: no damage found."), { number: number }, true);
+    else caption = interpolate(ngettext("Photo %(number)s: %(count)s damaged area", "Photo %(number)s: %(count)s damaged areas", regions.length), { number: number, count: regions.length }, true);
     return el("li", { className: "damage-photo", "data-photo": photo.id }, [
       el("figure", { className: "damage-photo__figure" }, [
         frame,
@@ -204,7 +211,7 @@
   }
 
   function legendList(labels, counts, colourOf, names) {
-    return el("ul", { className: "legend", "aria-label": "Damage types: tap one to highlight it" },
+    return el("ul", { className: "legend", "aria-label": gettext("Damage types: tap one to highlight it") },
       labels.map(function (label) {
         return el("li", {}, [el("button", {
           type: "button", className: "legend__item", "aria-pressed": "false", "data-label": label
@@ -268,10 +275,10 @@
     root.textContent = "";
     root.classList.add("damage");
     if (order.length) {
-      root.appendChild(el("h3", { className: "damage__subtitle", id: "legend-title", text: "Types of damage" }));
+      root.appendChild(el("h3", { className: "damage__subtitle", id: "legend-title", text: gettext("Types of damage") }));
       root.appendChild(legendList(order, counts, colourOf, names));
     }
-    root.appendChild(el("ol", { className: "damage-photos", "aria-label": "Your photos with the damage marked" },
+    root.appendChild(el("ol", { className: "damage-photos", "aria-label": gettext("Your photos with the damage marked") },
       photos.map(function (photo, i) { return photoFigure(photo, i + 1, photos.length, colourOf, names); })));
 
     root.onclick = function (event) {
