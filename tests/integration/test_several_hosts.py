@@ -215,6 +215,16 @@ def _submit(session: requests.Session, base: str, photos: int, seed: int) -> str
     return claim_id
 
 
+class _AllLogs:
+    """What wait_for prints on a timeout: the tail of every host's log."""
+
+    def __init__(self, *hosts: Host) -> None:
+        self.hosts = hosts
+
+    def output(self) -> str:
+        return "\n".join(f"--- {h.name} ---\n{h.output()[-1500:]}" for h in self.hosts)
+
+
 def _decided(session: requests.Session, base: str, claim_id: str) -> bool:
     body = session.get(f"{base}/api/v1/claims/{claim_id}/", timeout=30).json()
     return body["status"] in DECIDED
@@ -232,10 +242,16 @@ def test_web_and_two_workers_on_separate_hosts_share_only_services(hosts, tmp_pa
 
     # then: decided by the workers, the web host's disk holds no photo
     for claim_id in claims:
-        wait_for(lambda c=claim_id: _decided(session, base, c), timeout=180, what="decision")
+        wait_for(
+            lambda c=claim_id: _decided(session, base, c),
+            timeout=180,
+            what="decision",
+            worker=_AllLogs(web, a, b),
+        )
     assert PhotoAssessment.objects.filter(photo__claim_id__in=claims).count() == 4
     done = {h.name: len(TASK_SUCCEEDED.findall(h.output())) for h in (a, b)}
-    assert sum(done.values()) == 4, done
+    # At least: a broker shared with other test runs may hand these workers a foreign task too.
+    assert sum(done.values()) >= 4, done
     assert not (web.var / "media").exists()
     first = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
 
@@ -255,7 +271,12 @@ def test_web_and_two_workers_on_separate_hosts_share_only_services(hosts, tmp_pa
     claim_id = _submit(session, base, 1, seed=20)
 
     # then: B fetched the version by its digest, verified it, and assessed with it
-    wait_for(lambda: _decided(session, base, claim_id), timeout=180, what="decision on B")
+    wait_for(
+        lambda: _decided(session, base, claim_id),
+        timeout=180,
+        what="decision on B",
+        worker=_AllLogs(web, b),
+    )
     assert set(
         PhotoAssessment.objects.filter(photo__claim_id=claim_id).values_list(
             "model_version__version", flat=True
