@@ -10,7 +10,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _
 
 
 class ModelVersion(models.Model):
@@ -309,13 +308,13 @@ class DecisionPolicy(models.Model):
 
 class Decision(models.Model):
     class Outcome(models.TextChoices):
-        AUTO_APPROVED = "auto_approved", _("Approved automatically")
-        NO_DAMAGE = "no_damage", _("No damage found")
-        ROUTED_TO_REVIEW = "routed_to_review", _("Sent to an adjuster")
-        APPROVED = "approved", _("Approved by an adjuster")
-        APPROVED_WITH_CORRECTIONS = "approved_with_corrections", _("Approved with corrections")
-        DENIED = "denied", _("Denied")
-        MORE_PHOTOS = "more_photos", _("More photos requested")
+        AUTO_APPROVED = "auto_approved", "Approved automatically"
+        NO_DAMAGE = "no_damage", "No damage found"
+        ROUTED_TO_REVIEW = "routed_to_review", "Sent to an adjuster"
+        APPROVED = "approved", "Approved by an adjuster"
+        APPROVED_WITH_CORRECTIONS = "approved_with_corrections", "Approved with corrections"
+        DENIED = "denied", "Denied"
+        MORE_PHOTOS = "more_photos", "More photos requested"
 
     claim = models.ForeignKey("claims.Claim", on_delete=models.CASCADE, related_name="decisions")
     outcome = models.CharField(max_length=30, choices=Outcome.choices)

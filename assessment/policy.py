@@ -58,6 +58,17 @@ CUSTOMER_REASON_MESSAGES = {
     "no_price_rule": _("Part of the damage needs to be priced by an adjuster."),
     "more_photos_received": _("You sent more photos; an adjuster will look at them."),
 }
+# Outcomes in the customer's language (Decision.Outcome's labels stay English: staff pages,
+# exports and stored texts use them).
+CUSTOMER_OUTCOME_NAMES = {
+    "auto_approved": _("Approved automatically"),
+    "no_damage": _("No damage found"),
+    "routed_to_review": _("Sent to an adjuster"),
+    "approved": _("Approved by an adjuster"),
+    "approved_with_corrections": _("Approved with corrections"),
+    "denied": _("Denied"),
+    "more_photos": _("More photos requested"),
+}
 # Reasons whose message an adjuster wrote for the customer, or the standard sentence per
 # outcome (review.services.REASON_CODES): shown as they are.
 CUSTOMER_WORDED_REASONS = frozenset(

@@ -4,7 +4,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from assessment import selectors
+from assessment import policy, selectors
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -26,7 +26,13 @@ class CustomerDecisionSerializer(DecisionSerializer):
     """The decision as customers see it: reasons in their words only, never a fraud signal or
     an internal threshold (assessment.selectors.decision_reasons_for_customer)."""
 
+    outcome_display = serializers.SerializerMethodField()
     reasons = serializers.SerializerMethodField()
+
+    def get_outcome_display(self, decision) -> str:
+        # In the request's language; an outcome added later falls back to its English label.
+        name = policy.CUSTOMER_OUTCOME_NAMES.get(decision.outcome)
+        return str(name) if name is not None else decision.get_outcome_display()
 
     @extend_schema_field(ReasonSerializer(many=True))
     def get_reasons(self, decision) -> list[dict]:

@@ -332,3 +332,34 @@ def test_staff_pages_stay_english_for_a_german_browser(adjuster):
     assert '<html lang="de">' not in queue.content.decode()
     assert "Anmelden" not in admin_login.content.decode()
     assert "Log in" in admin_login.content.decode()
+
+
+@pytest.mark.django_db
+def test_decision_outcome_and_reasons_are_german_for_the_customer_only(german_customer):
+    from django.utils import translation
+
+    from assessment.models import Decision
+    from assessment.serializers import CustomerDecisionSerializer, DecisionSerializer
+
+    claim = ClaimFactory(owner=german_customer, submitted=True, status=Claim.Status.IN_REVIEW)
+    decision = Decision.objects.create(
+        claim=claim,
+        outcome=Decision.Outcome.ROUTED_TO_REVIEW,
+        automatic=True,
+        reasons=[{"code": "estimate_over_limit", "message": "Estimate 2,400 over 2,000."}],
+    )
+    with translation.override("de"):
+        customer = CustomerDecisionSerializer(decision).data
+        staff = DecisionSerializer(decision).data
+    assert customer["outcome_display"] == "An einen Sachbearbeiter weitergeleitet"
+    assert customer["reasons"] == [
+        {
+            "code": "estimate_over_limit",
+            "message": (
+                "Der geschätzte Reparaturbetrag liegt über der Grenze, bis zu der wir "
+                "automatisch entscheiden."
+            ),
+        }
+    ]
+    # The model's labels stay English: staff pages, exports and stored texts use them.
+    assert staff["outcome_display"] == "Sent to an adjuster"
