@@ -5,6 +5,7 @@ downloaded. Where none is installed the tests skip with how to get one, except u
 ``CLAIMVISION_REQUIRE_BROWSER=1`` (CI), where a missing browser fails the run.
 """
 
+import contextlib
 import io
 import os
 import re
@@ -91,16 +92,34 @@ def _page(browser, live_server, options: dict):
         ),
     )
     page.js_errors = errors
+    # Requests the server has not answered yet: closing waits for them (see _close).
+    in_flight: set = set()
+    context.on("request", lambda request: in_flight.add(request))
+    context.on("requestfinished", lambda request: in_flight.discard(request))
+    context.on("requestfailed", lambda request: in_flight.discard(request))
+    context.in_flight = in_flight
     return context, page
 
 
 # Closing a page fires its pagehide handlers (the review screen releases its lock with a
-# beacon). The live server answers that request on its own thread while the test database is
-# flushed; a TRUNCATE racing that request's transaction deadlocked in CI. Give it time to land.
-UNLOAD_GRACE_S = 0.5
+# keepalive request). The live server answers that request on its own thread; if the test
+# database is flushed meanwhile, a TRUNCATE races its transaction (a deadlock in CI) or the
+# request finds the database closed to it. So every page first leaves for about:blank, which
+# fires pagehide, and closing waits until the server answered everything (a loaded machine can
+# take seconds), then a short grace for the server thread to finish its transaction.
+UNLOAD_GRACE_S = 0.3
+UNLOAD_WAIT_S = 15
 
 
 def _close(context) -> None:
+    from playwright.sync_api import Error as PlaywrightError
+
+    for page in context.pages:
+        with contextlib.suppress(PlaywrightError):  # a page that cannot navigate sends nothing
+            page.goto("about:blank")
+    deadline = time.monotonic() + UNLOAD_WAIT_S
+    while getattr(context, "in_flight", None) and time.monotonic() < deadline:
+        time.sleep(0.05)
     context.close()
     time.sleep(UNLOAD_GRACE_S)
 
