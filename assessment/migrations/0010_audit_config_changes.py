@@ -7,14 +7,9 @@ import importlib
 
 from django.db import migrations, models
 
-append_only = importlib.import_module("assessment.migrations.0002_audit_append_only")
-
-
-def sqlite_triggers_recreate(apps, schema_editor):
-    if schema_editor.connection.vendor != "sqlite":
-        return  # PostgreSQL keeps its triggers through ALTER TABLE
-    for statement in append_only.SQLITE_DOWN + append_only.SQLITE_UP:
-        schema_editor.execute(statement)
+sqlite_triggers_recreate = importlib.import_module(
+    "assessment.migrations.0006_region_part_and_model_audit"
+).sqlite_triggers_recreate
 
 
 class Migration(migrations.Migration):

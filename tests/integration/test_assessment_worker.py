@@ -239,6 +239,19 @@ def test_database_unavailable_while_result_is_written_retries_without_partial_ro
     assert assessment.regions.count() == len({r.index for r in assessment.regions.all()})
 
 
+def _every_claim_decided_once(claim_ids: list[str], worker) -> None:
+    wait_for(
+        lambda: (
+            set(Claim.objects.filter(pk__in=claim_ids).values_list("status", flat=True)) <= DECIDED
+        ),
+        timeout=180,
+        what="every claim to be decided",
+        worker=worker,
+    )
+    for claim_id in claim_ids:
+        _assert_exactly_one_of_everything(claim_id, 1)
+
+
 @pytest.fixture
 def private_broker(worker_env, tmp_path_factory):
     """A Redis server of this test's own (the embedded default's, config.broker), for the test
@@ -287,16 +300,7 @@ def test_broker_restart_keeps_the_queued_tasks_and_every_claim_is_decided(
     worker = start_worker()
 
     # then the tasks were still there: every claim is decided without the sweeper
-    wait_for(
-        lambda: (
-            set(Claim.objects.filter(pk__in=claim_ids).values_list("status", flat=True)) <= DECIDED
-        ),
-        timeout=180,
-        what="every claim to be decided",
-        worker=worker,
-    )
-    for claim_id in claim_ids:
-        _assert_exactly_one_of_everything(claim_id, 1)
+    _every_claim_decided_once(claim_ids, worker)
 
 
 def test_broker_crash_that_loses_the_queue_is_recovered_by_the_sweeper(
@@ -317,16 +321,7 @@ def test_broker_crash_that_loses_the_queue_is_recovered_by_the_sweeper(
 
     settings.CLAIMVISION_STUCK_AFTER_SECONDS = 0
     assert sorted(claims_sweep_stuck()) == sorted(claim_ids)
-    wait_for(
-        lambda: (
-            set(Claim.objects.filter(pk__in=claim_ids).values_list("status", flat=True)) <= DECIDED
-        ),
-        timeout=180,
-        what="every claim to be decided",
-        worker=worker,
-    )
-    for claim_id in claim_ids:
-        _assert_exactly_one_of_everything(claim_id, 1)
+    _every_claim_decided_once(claim_ids, worker)
 
 
 def test_broker_down_at_submit_the_claim_is_accepted_and_decided_once_it_is_back(
