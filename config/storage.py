@@ -95,7 +95,7 @@ def private_storages(
                     # Photos (a few MB, one PUT each, inside an upload request) skip s3transfer's
                     # thread pool: 17.5 against 24.1 ms to store 3.3 MB on moto. Export zips
                     # and model files keep it for parallel multipart parts.
-                    "use_threads": alias not in PHOTO_ALIASES,
+                    "transfer_threads": alias not in PHOTO_ALIASES,
                 },
             }
             for alias, p in prefixes.items()

@@ -5,6 +5,7 @@ public grant is ever sent; every object asks for server-side encryption (setting
 a URL, as in ``config.storage``.
 """
 
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
@@ -13,6 +14,13 @@ from config.storage import ERR_NO_URL
 
 
 class PrivateS3Storage(S3Storage):
+    def __init__(self, *, transfer_threads: bool = True, **options) -> None:
+        # ``transfer_threads=False``: s3transfer without its thread pool (django-storages'
+        # own ``use_threads`` option is deprecated in favour of a TransferConfig).
+        if not transfer_threads and "transfer_config" not in options:
+            options["transfer_config"] = TransferConfig(use_threads=False)
+        super().__init__(**options)
+
     def read_bytes(self, name: str) -> bytes:
         """The whole object in one GET. ``open().read()`` costs three requests (a HEAD when
         opened, then s3transfer's HEAD and GET on its thread pool): measured on moto, 27 ms

@@ -58,8 +58,8 @@ def test_storage_s3_is_private_encrypted_prefixes_of_one_bucket(tmp_path):
             "ServerSideEncryption": "aws:kms",
             "SSEKMSKeyId": "alias/claims",
         }
-    assert storages["working"]["OPTIONS"]["use_threads"] is False  # photos: one PUT, no pool
-    assert storages["default"]["OPTIONS"]["use_threads"] is True  # exports: parallel parts
+    assert storages["working"]["OPTIONS"]["transfer_threads"] is False  # photos: one PUT, no pool
+    assert storages["default"]["OPTIONS"]["transfer_threads"] is True  # exports: parallel parts
     assert "access_key" not in storages["working"]["OPTIONS"]  # credentials never in settings
 
 

@@ -68,6 +68,8 @@ def test_s3_storage_objects_are_private_encrypted_and_have_no_url(s3_storage):
     with storages["working"].open(name, "rb") as handle:
         assert handle.read() == b"jpeg bytes"
     assert storages["working"].read_bytes(name) == b"jpeg bytes"  # the workers' one-GET read
+    assert storages["working"].transfer_config.use_threads is False  # one PUT, no thread pool
+    assert storages["default"].transfer_config.use_threads is True  # exports: parallel parts
     with pytest.raises(FileNotFoundError):
         storages["working"].read_bytes("claim-1/missing.jpg")
 
