@@ -15,6 +15,7 @@ import sys
 from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from config.errors import DATABASE_UNAVAILABLE, database_unavailable_error, error_body
 
@@ -37,7 +38,14 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def database_unavailable_response(request: HttpRequest) -> HttpResponse:
     """The API's error shape for API clients, a plain page for people. Rendered without the
-    request, so no context processor reads the user from the missing database."""
+    request, so no context processor reads the user from the missing database; in the
+    browser's language (cookie or Accept-Language: no database read), as this middleware
+    answers outside LocaleMiddleware."""
+    with translation.override(translation.get_language_from_request(request)):
+        return _database_unavailable_response(request)
+
+
+def _database_unavailable_response(request: HttpRequest) -> HttpResponse:
     error = database_unavailable_error()
     if _wants_json(request):
         response = HttpResponse(

@@ -5,6 +5,7 @@ files read with the standard library."""
 
 import ast
 import gettext as stdlib_gettext
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -363,3 +364,33 @@ def test_decision_outcome_and_reasons_are_german_for_the_customer_only(german_cu
     ]
     # The model's labels stay English: staff pages, exports and stored texts use them.
     assert staff["outcome_display"] == "Sent to an adjuster"
+
+
+def test_database_outage_answers_in_the_browsers_language(rf):
+    from config.availability import database_unavailable_response
+
+    page = database_unavailable_response(rf.get("/", HTTP_ACCEPT_LANGUAGE="de"))
+    api = database_unavailable_response(rf.get("/api/v1/claims/", HTTP_ACCEPT_LANGUAGE="de"))
+    english = database_unavailable_response(rf.get("/"))
+    assert page.status_code == 503 and "Gleich wieder da" in page.content.decode()
+    assert '<html lang="de">' in page.content.decode()
+    error = json.loads(api.content)["error"]
+    assert error["code"] == "service_unavailable"
+    assert error["message"].startswith("Der Dienst ist kurz nicht erreichbar.")
+    assert "Back in a moment" in english.content.decode()
+
+
+def test_body_too_large_refusal_answers_in_the_browsers_language(rf):
+    from claims.uploads import RequestSizeLimitMiddleware
+
+    middleware = RequestSizeLimitMiddleware(lambda request: pytest.fail("body was read"))
+    request = rf.post(
+        "/api/v1/claims/",
+        data=b"{}",
+        content_type="application/json",
+        CONTENT_LENGTH=str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1),
+        HTTP_ACCEPT_LANGUAGE="de",
+    )
+    error = json.loads(middleware(request).content)["error"]
+    assert error["code"] == "request_too_large"
+    assert error["message"].startswith("Die Anfrage ist größer als")
