@@ -69,6 +69,28 @@ CUSTOMER_OUTCOME_NAMES = {
     "denied": _("Denied"),
     "more_photos": _("More photos requested"),
 }
+# The standard sentences an adjuster's decision stores for the customer when the adjuster wrote
+# none (review.services.CUSTOMER_MESSAGES, stored in English), in the customer's language.
+# A later stage's text, repeated here because this stage may not import it; a test keeps the
+# two the same.
+CUSTOMER_STANDARD_SENTENCES = {
+    "An adjuster checked the assessment and approved your claim.": _(
+        "An adjuster checked the assessment and approved your claim."
+    ),
+    "An adjuster checked the assessment, corrected it and approved your claim.": _(
+        "An adjuster checked the assessment, corrected it and approved your claim."
+    ),
+    "An adjuster reviewed your claim and declined it.": _(
+        "An adjuster reviewed your claim and declined it."
+    ),
+    (
+        "An adjuster needs more photos of the damage to decide. Add them and submit the claim "
+        "again."
+    ): _(
+        "An adjuster needs more photos of the damage to decide. Add them and submit the claim "
+        "again."
+    ),
+}
 # Reasons whose message an adjuster wrote for the customer, or the standard sentence per
 # outcome (review.services.REASON_CODES): shown as they are.
 CUSTOMER_WORDED_REASONS = frozenset(

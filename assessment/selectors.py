@@ -33,6 +33,9 @@ def decision_reasons_for_customer(*, decision: Decision) -> list[dict]:
         code = reason.get("code")
         if code in policy.CUSTOMER_WORDED_REASONS:
             message = str(reason.get("message") or "")
+            # The standard sentence in the customer's language; an adjuster's own words as written.
+            if message in policy.CUSTOMER_STANDARD_SENTENCES:
+                message = str(policy.CUSTOMER_STANDARD_SENTENCES[message])
         elif code in policy.CUSTOMER_REASON_MESSAGES:
             message = str(policy.CUSTOMER_REASON_MESSAGES[code])  # in the request's language
         else:

@@ -394,3 +394,47 @@ def test_body_too_large_refusal_answers_in_the_browsers_language(rf):
     error = json.loads(middleware(request).content)["error"]
     assert error["code"] == "request_too_large"
     assert error["message"].startswith("Die Anfrage ist größer als")
+
+
+def test_standard_adjuster_sentences_are_the_ones_review_stores():
+    from assessment import policy
+    from review import services as review_services
+
+    assert set(policy.CUSTOMER_STANDARD_SENTENCES) == set(
+        review_services.CUSTOMER_MESSAGES.values()
+    )
+
+
+@pytest.mark.django_db
+def test_adjusters_standard_sentence_is_german_and_their_own_words_stay(german_customer):
+    from django.utils import translation
+
+    from assessment import selectors
+    from assessment.models import Decision
+    from review import services as review_services
+
+    claim = ClaimFactory(owner=german_customer, submitted=True, status=Claim.Status.DECIDED)
+    standard = Decision.objects.create(
+        claim=claim,
+        outcome=Decision.Outcome.DENIED,
+        automatic=False,
+        reasons=[{"code": "adjuster_denied", "message": review_services.CUSTOMER_MESSAGES["deny"]}],
+    )
+    written = Decision.objects.create(
+        claim=claim,
+        outcome=Decision.Outcome.DENIED,
+        automatic=False,
+        reasons=[{"code": "adjuster_denied", "message": "Der Schaden war schon vorher da."}],
+    )
+    with translation.override("de"):
+        assert selectors.decision_reasons_for_customer(decision=standard) == [
+            {
+                "code": "adjuster_denied",
+                "message": "Ein Sachbearbeiter hat Ihre Schadenmeldung geprüft und abgelehnt.",
+            }
+        ]
+        assert selectors.decision_reasons_for_customer(decision=written)[0]["message"] == (
+            "Der Schaden war schon vorher da."
+        )
+    english = selectors.decision_reasons_for_customer(decision=standard)
+    assert english[0]["message"] == review_services.CUSTOMER_MESSAGES["deny"]
