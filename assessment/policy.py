@@ -91,6 +91,20 @@ CUSTOMER_STANDARD_SENTENCES = {
         "again."
     ),
 }
+# Damage types in the customer's language, by the label map's display name (English; the one
+# name pages, exports and staff read: assessment.selectors.label_classes). A name not here (a
+# new taxonomy) is shown as the label map spells it.
+CUSTOMER_DAMAGE_NAMES = {
+    "Dent": _("Dent"),
+    "Scratch": _("Scratch"),
+    "Crack": _("Crack"),
+    "Broken glass": _("Broken glass"),
+    "Cracked glass": _("Cracked glass"),
+    "Broken lamp": _("Broken lamp"),
+    "Flat tyre": _("Flat tyre"),
+    "Broken or missing part": _("Broken or missing part"),
+    "Paint damage": _("Paint damage"),
+}
 # Reasons whose message an adjuster wrote for the customer, or the standard sentence per
 # outcome (review.services.REASON_CODES): shown as they are.
 CUSTOMER_WORDED_REASONS = frozenset(

@@ -71,8 +71,12 @@ class ClaimAssessmentSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.DictField(child=serializers.CharField()))
     def get_label_names(self, obj) -> dict:
-        """Damage type -> the name shown to people (the label map's display name)."""
-        return selectors.label_names(obj.model_version)
+        """Damage type -> the name shown to people (the label map's display name), in the
+        request's language (staff requests are English: claims.i18n)."""
+        return {
+            name: str(policy.CUSTOMER_DAMAGE_NAMES.get(display, display))
+            for name, display in selectors.label_names(obj.model_version).items()
+        }
 
 
 class RegionSerializer(serializers.Serializer):

@@ -438,3 +438,21 @@ def test_adjusters_standard_sentence_is_german_and_their_own_words_stay(german_c
         )
     english = selectors.decision_reasons_for_customer(decision=standard)
     assert english[0]["message"] == review_services.CUSTOMER_MESSAGES["deny"]
+
+
+def test_damage_type_names_are_german_for_the_customer():
+    from types import SimpleNamespace
+
+    from django.utils import translation
+
+    from assessment.serializers import ClaimAssessmentSerializer
+    from ml.labels import DEFAULT_LABEL_MAP
+
+    record = SimpleNamespace(model_version=SimpleNamespace(label_map=DEFAULT_LABEL_MAP.to_dict()))
+    with translation.override("de"):
+        german = ClaimAssessmentSerializer().get_label_names(record)
+    english = ClaimAssessmentSerializer().get_label_names(record)
+    assert german["dent"] == "Delle" and german["tire_flat"] == "Platter Reifen"
+    assert english["tire_flat"] == "Flat tyre"
+    # every bundled type has a German name (none left in English)
+    assert all(german[name] != english[name] for name in english)
