@@ -1,6 +1,7 @@
 """Output shapes for assessment results, embedded in the claims API (``decision``,
 ``assessment``, and each photo's ``regions``)."""
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -41,13 +42,22 @@ class CustomerDecisionSerializer(DecisionSerializer):
         ).data
 
 
+class StoredEnglishField(serializers.CharField):
+    """Text stored in English that the catalogue may know (the default price table's
+    descriptions): shown in the request's language, else as stored (an operator's own)."""
+
+    def to_representation(self, value) -> str:
+        text = super().to_representation(value)
+        return gettext(text) if text else text  # gettext("") would be the catalogue's header
+
+
 class EstimateLineSerializer(serializers.Serializer):
     photo_id = serializers.UUIDField()
     region_index = serializers.IntegerField()
     damage_type = serializers.CharField()
     severity = serializers.CharField()
     operation = serializers.CharField()
-    description = serializers.CharField()
+    description = StoredEnglishField()
     labour_hours = serializers.DecimalField(max_digits=6, decimal_places=2)
     hourly_rate = serializers.DecimalField(max_digits=8, decimal_places=2)
     parts_cost = serializers.DecimalField(max_digits=10, decimal_places=2)

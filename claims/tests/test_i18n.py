@@ -456,3 +456,21 @@ def test_damage_type_names_are_german_for_the_customer():
     assert english["tire_flat"] == "Flat tyre"
     # every bundled type has a German name (none left in English)
     assert all(german[name] != english[name] for name in english)
+
+
+def test_default_price_descriptions_are_german_and_an_operators_own_stay():
+    from django.utils import translation
+
+    from assessment import defaults
+    from assessment.serializers import StoredEnglishField
+
+    field = StoredEnglishField()
+    descriptions = {row[-1] for row in defaults.RULES}
+    with translation.override("de"):
+        german = {text: field.to_representation(text) for text in descriptions}
+        own = field.to_representation("Sonderlackierung laut Werkstatt")
+        empty = field.to_representation("")
+    assert [text for text, shown in german.items() if shown == text] == []
+    assert german["Paintless dent repair"] == "Ausbeulen ohne Lackieren"
+    assert own == "Sonderlackierung laut Werkstatt" and empty == ""
+    assert field.to_representation("Paintless dent repair") == "Paintless dent repair"
