@@ -70,6 +70,19 @@ STATUS_EXPLANATIONS = {
 AUTOMATIC_OUTCOMES = ("auto_approved", "no_damage")
 
 
+def _staff_areas(user) -> list[tuple[str, str]]:
+    """(URL, link text) of the areas a staff account does have: its way out of a customer
+    page. The admin site only for accounts that may use it."""
+    areas = []
+    if user_has_role(user, Role.ADJUSTER):
+        areas.append((reverse("review-queue"), _("Go to the review queue")))
+    if user_has_role(user, Role.DATA_TEAM):
+        areas.append((reverse("data-exports"), _("Go to your label exports")))
+    if user.is_staff:
+        areas.append((reverse("admin:index"), _("Go to the administration site")))
+    return areas
+
+
 def customer_required(view):
     """Signed-in customers only; anyone else signed in gets a page saying why (403)."""
 
@@ -77,7 +90,12 @@ def customer_required(view):
     @login_required
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not user_has_role(request.user, Role.CUSTOMER):
-            return render(request, "claims/not_customer.html", status=403)
+            return render(
+                request,
+                "claims/not_customer.html",
+                {"staff_areas": _staff_areas(request.user)},
+                status=403,
+            )
         return view(request, *args, **kwargs)
 
     return wrapper

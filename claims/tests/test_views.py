@@ -60,6 +60,19 @@ def test_customer_pages_adjuster_gets_403_page(client):
         response = client.get(url)
         assert response.status_code == 403, url
         assert b"These pages are for customers" in response.content
+        assert f'href="{reverse("review-queue")}"'.encode() in response.content
+
+
+def test_customer_pages_show_a_data_team_member_the_way_to_their_exports(client):
+    member = get_user_model().objects.create_user("dana", password=PASSWORD)
+    member.groups.add(Group.objects.get_or_create(name=Role.DATA_TEAM.value)[0])
+    client.force_login(member)
+
+    response = client.get(reverse("claim-new"))
+
+    assert response.status_code == 403
+    assert f'href="{reverse("data-exports")}"'.encode() in response.content
+    assert reverse("admin:index").encode() not in response.content  # not staff: no admin link
 
 
 def test_claim_pages_other_customers_claim_is_404(client):
