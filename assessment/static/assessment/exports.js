@@ -3,6 +3,8 @@
  * Everything goes through /api/v1/exports/ (docs/exports.md), so the page shows exactly what
  * the API lets this member see. */
 
+import { ApiError, api as projectApi, el } from "../review/api.js";
+
 const app = document.getElementById("export-app");
 const API = app.dataset.apiRoot;
 const POLL_MS = Number(app.dataset.pollMs) || 2000;
@@ -69,65 +71,17 @@ const jobs = new Map(); // id -> job, as the API last returned it
 let nextPage = null;
 let pollTimer = null;
 
-class ApiError extends Error {
-  constructor(status, code, message, details) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.details = details || {};
-  }
-}
-
-function csrfToken() {
-  for (const part of document.cookie ? document.cookie.split("; ") : []) {
-    const eq = part.indexOf("=");
-    if (part.slice(0, eq) === "csrftoken") return decodeURIComponent(part.slice(eq + 1));
-  }
-  const field = form.querySelector("input[name=csrfmiddlewaretoken]");
-  return field ? field.value : "";
-}
-
-async function api(url, { method = "GET", body } = {}) {
-  const headers = { Accept: "application/json", "X-CSRFToken": csrfToken() };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  let res;
+// The project's one API client (CSRF, JSON, the error shape): review's, with this page's own
+// words for an answer that carries no message of its own.
+async function api(url, options) {
   try {
-    res = await fetch(url, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-      cache: "no-store",
-    });
+    return await projectApi(url, options);
   } catch (err) {
-    throw new ApiError(0, "network_error", FALLBACK[0]);
+    if (err instanceof ApiError && (err.code === "network_error" || err.code === `http_${err.status}`)) {
+      err.message = FALLBACK[err.status] || FALLBACK[500];
+    }
+    throw err;
   }
-  let data = null;
-  try {
-    data = await res.json();
-  } catch (err) {
-    data = null;
-  }
-  if (!res.ok) {
-    const e = data && data.error;
-    if (e && e.message) throw new ApiError(res.status, e.code, e.message, e.details);
-    throw new ApiError(res.status, `http_${res.status}`, FALLBACK[res.status] || FALLBACK[500]);
-  }
-  return data;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children) {
-    if (child !== null && child !== undefined) node.append(child);
-  }
-  return node;
 }
 
 function announce(text) {
