@@ -107,6 +107,8 @@ def _page(browser, live_server, options: dict):
 # request finds the database closed to it. So every page first leaves for about:blank, which
 # fires pagehide, and closing waits until the server answered everything (a loaded machine can
 # take seconds), then a short grace for the server thread to finish its transaction.
+# The page fixtures take ``transactional_db`` so that they are set up after it and torn down
+# before its flush, whatever order a test names its fixtures in.
 UNLOAD_GRACE_S = 0.3
 UNLOAD_WAIT_S = 15
 
@@ -125,7 +127,7 @@ def _close(context) -> None:
 
 
 @pytest.fixture
-def phone_page(browser, live_server):
+def phone_page(browser, live_server, transactional_db):
     context, page = _page(browser, live_server, PHONE)
     yield page
     _close(context)
@@ -133,7 +135,7 @@ def phone_page(browser, live_server):
 
 
 @pytest.fixture
-def desktop_page(browser, live_server):
+def desktop_page(browser, live_server, transactional_db):
     context, page = _page(browser, live_server, DESKTOP)
     yield page
     _close(context)
