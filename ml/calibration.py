@@ -15,6 +15,9 @@ Meanings (what the numbers promise, see docs/model-card.md):
   P(every predicted region matches and no ground-truth region >= the minimum region size is
   missed), by logistic regression on photo features. A photo with no damage predicted and no
   damage present counts as accepted.
+
+Kept as one module: the calibrators share one set of per-image records and one fitting
+entry point (:func:`calibrate`); its length is the meanings above made executable.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ Metric definitions (all documented in docs/model-card.md):
 * expected calibration error (15 equal-width bins) of per-region confidence against "region
   matched", and of photo confidence against "photo accepted unchanged" (see ml.calibration);
 * coverage-risk: sort photos by photo confidence; risk = share not accepted among the covered.
+
+Kept as one module: each metric's definition above and the code that computes it stay side
+by side, so one can be checked against the other.
 """
 
 from __future__ import annotations

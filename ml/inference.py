@@ -6,6 +6,9 @@ runs the same weights in torch eager as the reference. The photo is decoded at r
 (libjpeg DCT scaling via ``IMREAD_REDUCED_COLOR_{2,4,8}``: decoding a 12 MP JPEG in full costs
 more than the network), EXIF orientation is applied to the small array, and no pickled code is
 ever loaded (ONNX protobuf, JSON, ``torch.load(weights_only=True)``).
+
+Kept as one module: decoding, the backends, region extraction and calibration are the
+steps of one contract (``Segmenter.predict``), which stays readable in one place.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Mixes synthetic typed scenes (COCO written by ``ml.synth``) with the de-duplicat
 split (binary labels, supervised through the partial-label loss). Checkpoints hold model,
 optimiser, scheduler, epoch, config and label map; ``--resume`` continues from ``last.pt``.
 Randomness derives from ``(seed, epoch, index)``, so a run is reproducible by seed.
+
+Kept as one module: config, data, the epoch loop, validation and checkpoints are the
+steps of one run, read top to bottom (the shape of torchvision's segmentation ``train.py``).
 """
 
 from __future__ import annotations
