@@ -12,7 +12,6 @@ from assessment.models import (
     Decision,
     DecisionPolicy,
     EstimateLine,
-    ExportJob,
     ModelVersion,
     PriceRule,
     PriceTable,
@@ -221,16 +220,6 @@ class DecisionAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Decision._meta.fields]
 
 
-@admin.register(ExportJob)
-class ExportJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "requested_by", "status", "created_at")
-    list_filter = ("status",)
-    readonly_fields = [f.name for f in ExportJob._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-
 @admin.register(AuditRecord)
 class AuditRecordAdmin(admin.ModelAdmin):
     list_display = ("created_at", "claim_reference", "kind", "actor", "outcome")
@@ -246,7 +235,3 @@ class AuditRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-
-import assessment.admin_calibration  # noqa: E402, F401 - calibration action
-from assessment import admin_registry  # noqa: E402, F401 - learning-loop admin

@@ -1,15 +1,10 @@
-"""URLs of the data team's export API (mounted at ``api/v1/exports/``)."""
+"""URLs of the assessment stage's customer API, mounted at ``api/v1/`` beside the claims it
+belongs to (config/urls.py). Ids are matched as strings so a malformed id is a JSON 404."""
 
 from django.urls import path
 
-from assessment import export_apis
+from assessment.apis import ClaimContestApi
 
 urlpatterns = [
-    path("", export_apis.ExportCollectionApi.as_view(), name="api-exports"),
-    path("<str:export_id>/", export_apis.ExportDetailApi.as_view(), name="api-export-detail"),
-    path(
-        "<str:export_id>/download/",
-        export_apis.ExportDownloadApi.as_view(),
-        name="api-export-download",
-    ),
+    path("claims/<str:claim_id>/contest/", ClaimContestApi.as_view(), name="api-claim-contest"),
 ]

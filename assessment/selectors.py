@@ -14,6 +14,15 @@ def decision_latest(*, claim: Claim) -> Decision | None:
     )
 
 
+# What a customer may contest: a claim decided, automatically or by a person. A claim in
+# review or waiting for photos is not decided yet (and holds the open contest, if any).
+CONTESTABLE_STATUSES = (Claim.Status.AUTO_DECIDED, Claim.Status.DECIDED)
+
+
+def claim_contestable(*, claim: Claim) -> bool:
+    return claim.status in CONTESTABLE_STATUSES
+
+
 def contest_latest(*, claim: Claim) -> Contest | None:
     """The claim's latest contest (open or answered), with the decision it contests."""
     return (

@@ -1,11 +1,13 @@
 """Writes for assessment: the model registry, photo assessment, the claim's damage record,
 estimate and automatic decision, and the audit trail.
 
-The flow is explicit (no signals): ``claims.services.claim_prepare`` calls
-``claim_assessment_start``, which enqueues one ``assess_photo`` task per photo; each task calls
-``photo_assess``, which ends by calling ``claim_assessment_try_finish``. That last step runs
-under a row lock on the claim, so however many workers finish photos at once, exactly one of
-them builds the claim assessment and records the decision.
+The flow is explicit (no signals): intake's task ``claims.prepare_claim`` hands a prepared
+claim over by sending ``assessment.start_claim`` (``claims.tasks``, the one hand-over), which
+calls ``claim_assessment_begin`` and so ``claim_assessment_start``; that enqueues one
+``assess_photo`` task per photo; each task calls ``photo_assess``, which ends by calling
+``claim_assessment_try_finish``. That last step runs under a row lock on the claim, so however
+many workers finish photos at once, exactly one of them builds the claim assessment and records
+the decision.
 """
 
 import logging
@@ -36,6 +38,7 @@ from assessment.models import (
     Region,
 )
 from claims.models import Claim, Photo
+from claims.services import claim_transition
 from config.errors import ApplicationError, ConflictError
 from config.queue import send_on_commit
 from config.storage import storage_read_bytes
@@ -50,9 +53,6 @@ ERR_CONTEST_SAME_ADJUSTER = (
     "The customer contests your decision on this claim: a senior adjuster, not you, decides it."
 )
 MSG_SENIOR_REVIEW = "Contested decision: a senior adjuster decides, not the first decider."
-# What a customer may contest: a claim decided, automatically or by a person. A claim in
-# review or waiting for photos is not decided yet (and holds the open contest, if any).
-CONTESTABLE_STATUSES = (Claim.Status.AUTO_DECIDED, Claim.Status.DECIDED)
 CONTEST_REASON_MAX = 1000  # characters: the API field's limit, kept whole in the audit record
 ERR_NO_ACTIVE_PRICE_TABLE = "No active price table: an admin must activate one."
 MSG_MORE_PHOTOS_RECEIVED = "The customer sent the further photos an adjuster asked for."
@@ -217,6 +217,16 @@ segmenters = _SegmenterCache()
 # --------------------------------------------------------------------------- photo assessment
 
 
+def claim_assessment_begin(*, claim_id) -> list[str]:
+    """Intake's hand-over (task ``assessment.start_claim``): start the model on a prepared claim.
+    Idempotent: a claim no longer ``assessing`` (or gone) is left alone."""
+    claim = Claim.objects.filter(pk=claim_id).first()
+    if claim is None or claim.status != Claim.Status.ASSESSING:
+        return []
+    with transaction.atomic():
+        return claim_assessment_start(claim=claim)
+
+
 def claim_assessment_start(*, claim: Claim) -> list[str]:
     """Enqueue assessment of every photo that has none under the active model (after commit)."""
     from assessment.tasks import assess_photo_task
@@ -233,7 +243,7 @@ def claim_assessment_start(*, claim: Claim) -> list[str]:
         send_on_commit(assess_photo_task, photo_id)
     if not pending:  # every photo already assessed (a re-delivery): finish the claim
         transaction.on_commit(lambda: claim_assessment_try_finish(claim_id=claim.pk))
-    from assessment.learning import shadow_assessment_enqueue
+    from assessment.shadow import shadow_assessment_enqueue
 
     shadow_assessment_enqueue(claim=claim)  # sent after the active model's tasks; decides nothing
     return pending
@@ -534,8 +544,6 @@ def claim_assessment_try_finish(
 def _claim_assess_and_decide(
     claim: Claim, model_version: ModelVersion, reading: _ClaimReading
 ) -> ClaimAssessment:
-    from claims.services import claim_transition
-
     rules, rates = _price_inputs()
     priced_regions = [
         pricing.PricedRegion(str(photo.pk), region.index, region.label, region.severity)
@@ -702,12 +710,10 @@ def claim_contest(*, claim: Claim, user, reason: str = "") -> Contest:
 
     The claim's row lock and the one-open-contest constraint make a double submit one contest.
     """
-    from claims.services import claim_transition
-
     reason = reason.strip()[:CONTEST_REASON_MAX]
     with transaction.atomic():
         locked = Claim.objects.select_for_update().get(pk=claim.pk)
-        if locked.status not in CONTESTABLE_STATUSES:
+        if not selectors.claim_contestable(claim=locked):
             code = (
                 "contest_open"
                 if locked.contests.filter(state=Contest.State.OPEN).exists()

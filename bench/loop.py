@@ -4,7 +4,7 @@ Starting from the shipped model (``ml.inference.DEFAULT_MODEL_DIR``; an untraine
 MobileNetV3-Small when it is absent), each round feeds a batch of labelled photos through the
 product path: a claim and photo are stored, the active model assesses the photo
 (``services.photo_assess``), an adjuster takes the review lock and saves the ground truth as
-corrected labels (``review.services.photo_labels_save``), then ``assessment.learning.retrain``
+corrected labels (``review.services.photo_labels_save``), then ``learning.runs.retrain``
 fine-tunes the active model and applies the promotion rule. Everything runs in a throw-away
 SQLite database and ``CLAIMVISION_VAR_DIR`` in a temporary folder.
 
@@ -17,7 +17,7 @@ Per round: ``eval_iou`` (damage-vs-background IoU of the active model on the ben
 real labels carry no type), ``auto_rate_at_2pct`` (share of benchmark photos auto-decided at
 the lowest photo-confidence threshold whose error rate among the covered photos is <= 2%; a
 photo is an error unless its regions match the ground truth one-to-one, ``ml.calibration``),
-and ``retrain_s``. ``assessment.backtest`` is not used: it replays the decision policy on
+and ``retrain_s``. ``learning.backtest`` is not used: it replays the decision policy on
 reviewed *claims* and refuses fewer than 200; the benchmark set is a few dozen photos.
 
     .venv/bin/python bench/loop.py [--quick] [--rounds 4] [--batch 12] [--steps 300]
@@ -256,9 +256,9 @@ def auto_rate(confidence: list[float], accepted: list[bool], target: float = TAR
 
 
 def measure(model_dir: Path, bench_items) -> dict:
-    from assessment import learning
+    from learning import promotion
 
-    m = learning.evaluate_model_dir(model_dir, bench_items)
+    m = promotion.evaluate_model_dir(model_dir, bench_items)
     return {
         "eval_iou": round(m["damage_iou"] or 0.0, 4),
         "mean_iou": round(m["mean_iou"] or 0.0, 4),
@@ -295,7 +295,8 @@ def main(argv=None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="bench-loop-"))
     setup_django(tmp)
-    from assessment import learning, services
+    from assessment import services
+    from learning import fine_tune, runs
 
     data_name, pool, bench_items = labelled_data(args.data, args.seed, args.long_side)
     if args.eval_limit:
@@ -311,7 +312,7 @@ def main(argv=None) -> int:
         len(bench_items),
         active.version,
     )
-    config = learning.FineTuneConfig(
+    config = fine_tune.FineTuneConfig(
         steps=args.steps,
         batch_size=args.batch_size,
         crop_size=args.crop,
@@ -342,7 +343,7 @@ def main(argv=None) -> int:
             reviewer.review(rgb, mask)
         fed += len(batch)
         t0 = time.perf_counter()
-        run = learning.retrain(trigger="manual", config=config, force=True)
+        run = runs.retrain(trigger="manual", config=config, force=True)
         retrain_s = time.perf_counter() - t0
         run.refresh_from_db()
         if run.status != "succeeded":

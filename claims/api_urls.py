@@ -2,7 +2,6 @@
 
 from django.urls import path
 
-from assessment.apis import ClaimContestApi
 from claims import apis
 
 urlpatterns = [
@@ -11,7 +10,6 @@ urlpatterns = [
     path("claims/", apis.ClaimCollectionApi.as_view(), name="api-claims"),
     path("claims/<str:claim_id>/", apis.ClaimDetailApi.as_view(), name="api-claim-detail"),
     path("claims/<str:claim_id>/submit/", apis.ClaimSubmitApi.as_view(), name="api-claim-submit"),
-    path("claims/<str:claim_id>/contest/", ClaimContestApi.as_view(), name="api-claim-contest"),
     path("claims/<str:claim_id>/photos/", apis.PhotoUploadApi.as_view(), name="api-photo-upload"),
     path(
         "claims/<str:claim_id>/photos/<str:photo_id>/",

@@ -25,7 +25,6 @@ from assessment.serializers import (
     CustomerDecisionSerializer,
     PhotoAssessmentSerializer,
 )
-from assessment.services import CONTESTABLE_STATUSES
 from claims import idempotency, images, login_limits, selectors, services
 from claims.idempotency import idempotent
 from claims.models import Photo
@@ -244,7 +243,7 @@ class ClaimOutputSerializer(serializers.Serializer):
 
     def get_can_contest(self, claim) -> bool:
         """Whether POST .../contest/ would be accepted now: the claim is decided."""
-        return claim.status in CONTESTABLE_STATUSES
+        return assessment_selectors.claim_contestable(claim=claim)
 
 
 class RegisterApi(APIView):

@@ -340,6 +340,9 @@ def claim_submit(*, claim: Claim) -> Claim:
 def claim_prepare(*, claim_id: uuid.UUID | str) -> Claim | None:
     """Make every photo of a submitted claim ready for assessment, then mark it assessing.
 
+    The task that calls this hands an ``assessing`` claim to the next stage
+    (``claims.tasks.claim_prepare_task``); intake itself knows nothing of the model.
+
     Idempotent: photos already prepared are skipped, and a claim already past ``submitted``
     is left as it is, so a re-delivered task does no harm.
     """
@@ -354,11 +357,6 @@ def claim_prepare(*, claim_id: uuid.UUID | str) -> Claim | None:
             claim = claim_transition(claim=claim, to=S.ASSESSING, enqueued_at=timezone.now())
         except ConflictError:
             claim.refresh_from_db()  # another delivery of this task got there first
-    if claim.status == S.ASSESSING:
-        from assessment.services import claim_assessment_start
-
-        with transaction.atomic():
-            claim_assessment_start(claim=claim)
     return claim
 
 

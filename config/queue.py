@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 
 
 def send_on_commit(task, *args) -> None:
+    """``task.delay(*args)`` once the current transaction commits. ``task`` is a task or a
+    signature (a task named by a later stage, ``claims.tasks.assessment_start_send``)."""
+
     def send() -> None:
         try:
             task.delay(*args)

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "claims",
     "assessment",
     "review",
+    "learning",
 ]
 
 MIDDLEWARE = [
@@ -330,11 +331,15 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_DEFAULT_QUEUE = "claims"
 CELERY_TASK_ROUTES = {
     "claims.*": {"queue": "claims"},
-    # Exact names win over patterns: retraining runs for minutes on its own worker pool.
-    "assessment.retrain": {"queue": "training"},
+    # Exact names win over patterns. Retraining runs for minutes on its own worker pool.
+    "learning.retrain": {"queue": "training"},
     # A shadow model's readings never queue in front of another claim's decision.
     "assessment.shadow_assess": {"queue": "shadow"},
     # Label exports stream whole data sets: their own pool too (docs/exports.md).
+    "learning.export_labels": {"queue": "exports"},
+    "learning.retrain_check": {"queue": "assessment"},
+    # Deprecated names of the learning tasks (learning/tasks.py), routed as before.
+    "assessment.retrain": {"queue": "training"},
     "assessment.export_labels": {"queue": "exports"},
     "assessment.*": {"queue": "assessment"},
     "review.*": {"queue": "claims"},
@@ -346,8 +351,8 @@ CELERY_BEAT_SCHEDULE = {
         # Every minute: a stuck claim costs a customer waiting time, the query is one index scan.
         "schedule": env.float("CLAIMVISION_SWEEP_INTERVAL_S", default=60.0),
     },
-    "assessment-retrain-check": {
-        "task": "assessment.retrain_check",
+    "learning-retrain-check": {
+        "task": "learning.retrain_check",
         # Every 10 minutes: two counts in the database; retraining is hours apart at most.
         "schedule": 600.0,
     },

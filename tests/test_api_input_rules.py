@@ -325,7 +325,7 @@ def test_labels_put_with_450000_regions_is_refused_before_any_region_is_validate
 
 
 def test_export_with_400000_damage_types_is_refused_before_any_is_validated(monkeypatch):
-    from assessment.export_apis import ExportCollectionApi
+    from learning.export_apis import ExportCollectionApi
 
     validated = []
     original = serializers.CharField.run_validation

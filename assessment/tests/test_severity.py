@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from assessment import learning
 from assessment.severity import (
     RegionGeometry,
     SeverityClassifier,
@@ -11,6 +10,7 @@ from assessment.severity import (
     severity_compare,
     severity_fit,
 )
+from learning import severity, training_data
 from ml.labels import DEFAULT_LABEL_MAP
 
 DAMAGE = list(DEFAULT_LABEL_MAP.names[1:])
@@ -67,7 +67,7 @@ def test_severity_apply_relabels_only_with_a_classifier():
     assert severity_apply(WithMeta(), prediction)["regions"][0]["severity"] == "severe"
 
 
-def _sample(regions: list[RegionGeometry], split: str) -> learning.ReviewedSample:
+def _sample(regions: list[RegionGeometry], split: str) -> training_data.ReviewedSample:
     h, w = 100, 100
     reviewed = []
     for r in regions:
@@ -75,11 +75,13 @@ def _sample(regions: list[RegionGeometry], split: str) -> learning.ReviewedSampl
         mask = np.zeros((h, w), dtype=bool)
         mask[y0:y1, x0:x1] = True
         reviewed.append(
-            learning.ReviewedRegion(
+            training_data.ReviewedRegion(
                 r.label, r.severity, mask, float(mask.mean()), [x0, y0, x1 - x0, y1 - y0]
             )
         )
-    return learning.ReviewedSample("p", "c", split, 1, "", np.zeros((h, w, 3), np.uint8), reviewed)
+    return training_data.ReviewedSample(
+        "p", "c", split, 1, "", np.zeros((h, w, 3), np.uint8), reviewed
+    )
 
 
 def test_severity_learn_waits_for_the_threshold_then_switches_when_better(settings):
@@ -88,14 +90,14 @@ def test_severity_learn_waits_for_the_threshold_then_switches_when_better(settin
     evaluation = [_sample([r], "eval") for r in _regions(60, seed=4)]
     # when below the threshold
     settings.CLAIMVISION_SEVERITY_MIN_REVIEWED = 300
-    report, clf = learning.severity_learn(train, evaluation, DEFAULT_LABEL_MAP)
+    report, clf = severity.severity_learn(train, evaluation, DEFAULT_LABEL_MAP)
     # then the rules stay
     assert report["ready"] is False
     assert report["used"] == "rules"
     assert clf is None
     # when the threshold is reached
     settings.CLAIMVISION_SEVERITY_MIN_REVIEWED = 150
-    report, clf = learning.severity_learn(train, evaluation, DEFAULT_LABEL_MAP)
+    report, clf = severity.severity_learn(train, evaluation, DEFAULT_LABEL_MAP)
     # then the learned classifier replaces them, being better on the evaluation regions
     assert report["ready"] is True
     assert report["used"] == "learned"

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def no_assessment(monkeypatch):
     """Stop at the hand-off to assessment: the model and its tasks are tested in assessment/."""
-    monkeypatch.setattr(
-        "assessment.services.claim_assessment_start", lambda *, claim: [], raising=False
-    )
+    handed_over = []
+    monkeypatch.setattr(tasks, "assessment_start_send", handed_over.append)
+    return handed_over
 
 
 def submitted_claim_with_unprepared_photo(media_root):
@@ -28,7 +28,7 @@ def submitted_claim_with_unprepared_photo(media_root):
     return claim, photo
 
 
-def test_claim_prepare_task_prepares_photos_and_moves_to_assessing(media_root):
+def test_claim_prepare_task_prepares_photos_and_moves_to_assessing(media_root, no_assessment):
     claim, photo = submitted_claim_with_unprepared_photo(media_root)
 
     tasks.claim_prepare_task(str(claim.pk))
@@ -36,6 +36,7 @@ def test_claim_prepare_task_prepares_photos_and_moves_to_assessing(media_root):
     claim.refresh_from_db()
     photo.refresh_from_db()
     assert claim.status == Claim.Status.ASSESSING
+    assert no_assessment == [str(claim.pk)]  # handed to the assessment stage once
     assert photo.status == Photo.Status.PREPARED
     assert photo.prepared_at is not None
     assert (media_root / "working" / photo.working.name).is_file()
@@ -124,3 +125,24 @@ def test_claims_sweep_stuck_task_calls_the_sweeper(enqueued):
 def test_claim_prepare_task_retries_transient_errors_only():
     assert tasks.claim_prepare_task.autoretry_for == tasks.TRANSIENT
     assert tasks.claim_prepare_task.max_retries == 8
+
+
+def test_claim_prepare_task_hands_over_only_an_assessing_claim(media_root, no_assessment):
+    # given a claim an adjuster already has (a late re-delivery of its preparation task)
+    claim = ClaimFactory(submitted=True)
+    PhotoFactory(claim=claim)
+    services.claim_transition(claim=claim, to=Claim.Status.ASSESSING)
+    services.claim_transition(claim=claim, to=Claim.Status.IN_REVIEW)
+
+    tasks.claim_prepare_task(str(claim.pk))
+    tasks.claim_prepare_task("6b1f1b55-0000-4000-8000-000000000000")  # and a vanished one
+
+    assert no_assessment == []
+
+
+def test_the_hand_over_names_the_assessment_stages_registered_task():
+    from config.celery_app import app
+
+    app.loader.import_default_modules()
+    assert tasks.ASSESSMENT_START in app.tasks
+    assert app.tasks[tasks.ASSESSMENT_START].__module__ == "assessment.tasks"

@@ -11,11 +11,11 @@ import zipfile
 
 import pytest
 
-from assessment import exports, tasks
-from assessment.models import ExportJob
 from assessment.tests.conftest import model_version, segmenter  # noqa: F401 - shared fixtures
 from claims.tests.conftest import customer, enqueued, media_root  # noqa: F401 - shared fixtures
 from claims.tests.factories import PASSWORD, DataTeamFactory
+from learning import exports, tasks
+from learning.models import ExportJob
 from review import services as review_services
 from review.tests.conftest import adjuster, make_in_review_claim  # noqa: F401 - shared fixtures
 from review.tests.factories import DENT_BOX, region_payload

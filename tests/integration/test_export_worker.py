@@ -13,11 +13,11 @@ import zipfile
 import pytest
 from rest_framework.test import APIClient
 
-from assessment import tasks
-from assessment.models import ExportJob
 from assessment.tests.conftest import model_version, segmenter  # noqa: F401 - shared fixtures
 from claims.tests.conftest import customer  # noqa: F401 - shared fixtures
 from claims.tests.factories import DataTeamFactory
+from learning import tasks
+from learning.models import ExportJob
 from review import services as review_services
 from review.tests.conftest import (  # noqa: F401 - shared fixtures
     adjuster,

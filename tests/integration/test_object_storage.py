@@ -16,12 +16,14 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from rest_framework.test import APIClient
 
-from assessment import model_artifacts, model_registry, tasks
-from assessment.models import ExportJob, PhotoAssessment
+from assessment import model_artifacts, model_registry
+from assessment.models import PhotoAssessment
 from assessment.services import model_version_activate, model_version_register
 from claims.models import Claim, Photo
 from claims.tests.factories import DataTeamFactory
 from config.storage import ERR_NO_URL
+from learning import tasks
+from learning.models import ExportJob
 from tests.integration.conftest import wait_for
 from tests.integration.test_assessment_worker import (
     DECIDED,
@@ -268,11 +270,11 @@ def test_local_default_reads_the_registered_folder_and_publishes_nothing(tmp_pat
 def test_retraining_publishes_its_candidate_where_another_host_can_fetch_it(
     s3_storage, tmp_path, settings
 ):
-    from assessment import learning
-    from assessment.models import RetrainingRun
-    from assessment.splits import EVAL, TRAIN
-    from assessment.tests.learning_fixtures import register_tiny, reviewed_photo
-    from assessment.tests.test_learning import TINY_CONFIG
+    from learning import runs
+    from learning.models import RetrainingRun
+    from learning.splits import EVAL, TRAIN
+    from learning.tests.learning_fixtures import register_tiny, reviewed_photo
+    from learning.tests.test_learning import TINY_CONFIG
 
     # given: the training host's own var/, an active tiny model and reviewed photos in S3
     settings.VAR_DIR = tmp_path / "training-host" / "var"
@@ -281,7 +283,7 @@ def test_retraining_publishes_its_candidate_where_another_host_can_fetch_it(
     reviewed_photo(model_version=parent, split=EVAL, seed=3)
 
     # when
-    run = learning.retrain(config=TINY_CONFIG)
+    run = runs.retrain(config=TINY_CONFIG)
 
     # then: the candidate's files are in the bucket under its digest...
     run.refresh_from_db()
@@ -291,7 +293,7 @@ def test_retraining_publishes_its_candidate_where_another_host_can_fetch_it(
     assert f"models/{sha}/{model_artifacts.MANIFEST}" in s3_storage.keys(f"models/{sha}/")
     assert f"models/{sha}/model.onnx" in s3_storage.keys(f"models/{sha}/")
     # ...and a host without the training host's folder fetches and verifies them
-    shutil.rmtree(learning.models_dir() / candidate.version)
+    shutil.rmtree(runs.models_dir() / candidate.version)
     settings.CLAIMVISION_MODEL_CACHE_DIR = tmp_path / "other-host" / "model-cache"
     fetched = model_artifacts.model_dir_local(
         version=candidate.version, path=candidate.path, sha256=sha

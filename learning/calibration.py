@@ -1,0 +1,226 @@
+"""Services for fitting policy thresholds to review outcomes: run the back-test on the reviewed
+claims, write its curve (CSV, PNG, JSON summary) and adopt the result as a new policy version.
+
+Used by ``manage.py calibrate`` and by the decision-policy admin action. Adopting never
+activates silently: a new version is inactive unless the caller asks (``activate=True``).
+"""
+
+import csv
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from assessment import policy, services
+from assessment.models import DecisionPolicy
+from learning import backtest
+from learning.calibration_data import CalibrationData, calibration_records_list
+
+logger = logging.getLogger(__name__)
+
+# DecisionPolicy.note holds 200 characters.
+NOTE_MAX = 200
+CSV_FIELDS = [
+    "photo_threshold",
+    "region_threshold",
+    "n_claims",
+    "n_auto",
+    "n_auto_changed",
+    "automation_rate",
+    "error_rate",
+    "error_upper",
+    "meets_target",
+    "chosen",
+]
+
+
+@dataclass(frozen=True)
+class CalibrationRun:
+    calibration: backtest.Calibration
+    base_policy: DecisionPolicy
+    data: CalibrationData
+
+
+def calibration_run(
+    *,
+    target_error: float = backtest.DEFAULT_TARGET_ERROR,
+    min_claims: int = backtest.DEFAULT_MIN_CLAIMS,
+    confidence: float = backtest.DEFAULT_CONFIDENCE,
+    base_policy: DecisionPolicy | None = None,
+    since=None,
+    until=None,
+) -> CalibrationRun:
+    """Back-test the reviewed claims against ``base_policy`` (default: the active one) with the
+    two confidence thresholds swept. Raises ``backtest.CalibrationError`` on too few claims."""
+    base_policy = base_policy or services.decision_policy_active()
+    data = calibration_records_list(since=since, until=until)
+    calibration = backtest.calibrate(
+        policy.PolicyRules.from_dict(base_policy.rules),
+        data.records,
+        target_error=target_error,
+        min_claims=min_claims,
+        confidence=confidence,
+    )
+    logger.info("calibration against policy v%s: %s", base_policy.version, calibration.summary())
+    return CalibrationRun(calibration=calibration, base_policy=base_policy, data=data)
+
+
+def calibration_note(run: CalibrationRun) -> str:
+    return f"{run.calibration.summary()} (from v{run.base_policy.version})"[:NOTE_MAX]
+
+
+def calibration_adopt(
+    *, run: CalibrationRun, created_by=None, activate: bool = False
+) -> DecisionPolicy:
+    """Save the chosen thresholds as a new policy version, the back-test summary in its note.
+    Raises ``backtest.CalibrationError`` when no thresholds met the target."""
+    backtest.require_chosen(run.calibration)
+    return services.decision_policy_create(
+        rules=run.calibration.rules.to_dict(),
+        note=calibration_note(run),
+        created_by=created_by,
+        activate=activate,
+    )
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def calibration_write(*, run: CalibrationRun, out_dir: Path) -> dict[str, Path]:
+    """``curve.csv`` (every grid point), ``curve.png`` and ``summary.json`` under ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "csv": out_dir / "curve.csv",
+        "png": out_dir / "curve.png",
+        "summary": out_dir / "summary.json",
+    }
+    _write_csv(run.calibration, paths["csv"])
+    _write_png(run.calibration, paths["png"])
+    paths["summary"].write_text(json.dumps(calibration_summary(run), indent=2) + "\n")
+    return paths
+
+
+def calibration_summary(run: CalibrationRun) -> dict:
+    cal = run.calibration
+    return {
+        "base_policy_version": run.base_policy.version,
+        "target_error": cal.target_error,
+        "confidence": cal.confidence,
+        "bound": "one-sided Clopper-Pearson upper bound on the auto-decision error rate",
+        "n_claims": cal.n_claims,
+        "n_changed": cal.n_changed,
+        "n_never_auto": cal.n_never_auto,
+        "skipped": run.data.skipped,
+        "chosen": cal.chosen.to_dict() if cal.chosen else None,
+        "rules": cal.rules.to_dict() if cal.rules else None,
+        "summary": cal.summary(),
+    }
+
+
+def _write_csv(cal: backtest.Calibration, path: Path) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for point in cal.points:
+            writer.writerow(
+                {
+                    **point.to_dict(),
+                    "meets_target": int(cal.meets_target(point)),
+                    "chosen": int(point == cal.chosen),
+                }
+            )
+
+
+def _write_png(cal: backtest.Calibration, path: Path) -> None:
+    # The object-oriented API (no pyplot): no global figure state, no GUI backend in a worker.
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(15, 4.6), layout="constrained")
+    panels = fig.subplots(1, 3)
+    # Errors that matter sit near the target: their axis spans five times the target.
+    error_top = min(1.0, 5 * cal.target_error)
+    for ax, along in zip(panels[:2], ("photo", "region"), strict=True):
+        points = backtest.curve_slice(cal, along=along)
+        x = [p.photo_threshold if along == "photo" else p.region_threshold for p in points]
+        other = points[0].region_threshold if along == "photo" else points[0].photo_threshold
+        ax.plot(x, [p.automation_rate for p in points], color="tab:blue", label="automation")
+        err = ax.twinx()
+        err.plot(x, [p.error_rate for p in points], color="tab:red", label="error (observed)")
+        err.plot(
+            x,
+            [p.error_upper for p in points],
+            color="tab:red",
+            linestyle="--",
+            label=f"error ({cal.confidence:.0%} upper bound)",
+        )
+        err.axhline(cal.target_error, color="black", linewidth=0.8, label="target error")
+        err.set_ylim(0, error_top)
+        err.set_ylabel("error rate among auto-decided", color="tab:red")
+        if cal.chosen is not None:
+            cx = cal.chosen.photo_threshold if along == "photo" else cal.chosen.region_threshold
+            ax.axvline(cx, color="tab:green", linewidth=0.8)
+            ax.plot([cx], [cal.chosen.automation_rate], "o", color="tab:green", label="chosen")
+        fixed = "region" if along == "photo" else "photo"
+        ax.set_title(f"{along} confidence threshold ({fixed} >= {other:.2f})")
+        ax.set_xlabel(f"min {along} confidence")
+        ax.set_ylabel("automation rate (share of reviewed claims)", color="tab:blue")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        handles = ax.get_legend_handles_labels()
+        err_handles = err.get_legend_handles_labels()
+        ax.legend(
+            handles[0] + err_handles[0], handles[1] + err_handles[1], fontsize=8, loc="upper right"
+        )
+    ax = panels[2]
+    ax.scatter(
+        [p.error_upper for p in cal.points],
+        [p.automation_rate for p in cal.points],
+        s=4,
+        color="tab:gray",
+        label="every threshold pair",
+    )
+    ax.axvline(cal.target_error, color="black", linewidth=0.8, label="target error")
+    if cal.chosen is not None:
+        ax.plot(
+            [cal.chosen.error_upper],
+            [cal.chosen.automation_rate],
+            "o",
+            color="tab:green",
+            label=f"chosen ({cal.chosen.photo_threshold:.2f}, {cal.chosen.region_threshold:.2f})",
+        )
+    ax.set_xlim(0, error_top)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"automation vs error bound ({cal.n_claims} reviewed claims)")
+    ax.set_xlabel(f"error rate, {cal.confidence:.0%} upper bound")
+    ax.set_ylabel("automation rate")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(cal.summary(), fontsize=9)
+    fig.savefig(path, dpi=100)
+
+
+def calibration_table(run: CalibrationRun, *, step: float = 0.05) -> str:
+    """The printed table: both slices through the chosen point at ``step`` spacing, plus the
+    chosen row itself (marked ``*``)."""
+    cal = run.calibration
+    header = (
+        f"{'':1} {'photo>=':>7} {'region>=':>8} {'auto':>6} {'automation':>10} "
+        f"{'changed':>7} {'error':>7} {'bound':>7}  meets"
+    )
+    lines = []
+    for along in ("photo", "region"):
+        lines += ["", f"along the {along} threshold:", header]
+        for point in backtest.curve_slice(cal, along=along):
+            t = point.photo_threshold if along == "photo" else point.region_threshold
+            on_step = abs(round(t / step) * step - t) < 1e-9
+            if not on_step and point != cal.chosen:
+                continue
+            lines.append(
+                f"{'*' if point == cal.chosen else ' ':1} {point.photo_threshold:>7.2f} "
+                f"{point.region_threshold:>8.2f} {point.n_auto:>6d} "
+                f"{point.automation_rate:>10.1%} {point.n_auto_changed:>7d} "
+                f"{point.error_rate:>7.1%} {point.error_upper:>7.1%}  "
+                f"{'yes' if cal.meets_target(point) else 'no'}"
+            )
+    return "\n".join(lines)
