@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from assessment import configuration, policy, services
+from assessment import configuration, policy
 from assessment.models import (
     AuditRecord,
     ClaimAssessment,
@@ -106,7 +106,9 @@ class DecisionPolicyForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         rules = policy.PolicyRules.from_dict(
-            self.instance.rules if self.instance.pk else services.decision_policy_active().rules
+            self.instance.rules
+            if self.instance.pk
+            else configuration.decision_policy_active().rules
         ).to_dict()
         known = {n for m in (PRODUCT_LABEL_MAP, DEFAULT_LABEL_MAP) for n in m.names[1:]}
         types = sorted(known | set(rules["always_human_types"]))
@@ -169,7 +171,7 @@ class DecisionPolicyAdmin(admin.ModelAdmin):
     actions = ["activate"]
 
     def save_model(self, request, obj, form, change):
-        created = services.decision_policy_create(
+        created = configuration.decision_policy_create(
             rules=form.rules, note=obj.note, created_by=request.user, activate=False
         )
         obj.pk, obj.version = created.pk, created.version
@@ -184,7 +186,7 @@ class DecisionPolicyAdmin(admin.ModelAdmin):
             self.message_user(request, "Select exactly one version.", messages.ERROR)
             return
         chosen = queryset.get()
-        services.decision_policy_activate(decision_policy=chosen, actor=request.user)
+        configuration.decision_policy_activate(decision_policy=chosen, actor=request.user)
         self.message_user(
             request, f"Policy version {chosen.version} is now active.", messages.SUCCESS
         )

@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from assessment import services
+from assessment import contests
 from claims import selectors
 from claims.apis import ClaimOutputSerializer
 from claims.permissions import IsCustomer
@@ -23,7 +23,7 @@ class ClaimContestApi(APIView):
 
     class InputSerializer(InputSerializer):
         reason = serializers.CharField(
-            max_length=services.CONTEST_REASON_MAX,
+            max_length=contests.CONTEST_REASON_MAX,
             required=False,
             allow_blank=True,
             help_text="What the customer disagrees with or asks about; read first in review.",
@@ -44,7 +44,7 @@ class ClaimContestApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim_id)
-        services.claim_contest(
+        contests.claim_contest(
             claim=claim, user=request.user, reason=data.validated_data.get("reason", "")
         )
         claim = selectors.claim_get_for_owner(owner=request.user, claim_id=claim_id)

@@ -1,6 +1,9 @@
-"""The decision configuration's audit trail: every decision policy and price table that is
-created, changed or activated is recorded (who, when, what it was before and after), because
-together they decide which claims are paid automatically and how much.
+"""The decision configuration: the decision policy and price table in force, new policy
+versions, pricing with the active table, and the audit trail of every change.
+
+Every decision policy and price table that is created, changed or activated is recorded (who,
+when, what it was before and after), because together they decide which claims are paid
+automatically and how much.
 
 Records are ``AuditRecord`` rows of kind ``config_changed`` (no claim), with ``outcome`` the
 action and ``detail`` ``{"object", "before", "after"}``; snapshots are plain JSON so a record
@@ -9,10 +12,17 @@ still reads the same after the rows it describes changed again.
 
 from __future__ import annotations
 
-from assessment.models import AuditRecord, DecisionPolicy, PriceTable
+from django.db import transaction
+
+from assessment import estimate as pricing
+from assessment import policy
+from assessment.defaults import DEFAULTS_POLICY_NOTE
+from assessment.models import AuditRecord, DecisionPolicy, PriceRule, PriceTable
+from config.errors import ConflictError
 
 SYSTEM_ACTOR = "system"
 CREATED, CHANGED, ACTIVATED = "created", "changed", "activated"
+ERR_NO_ACTIVE_PRICE_TABLE = "No active price table: an admin must activate one."
 
 
 def policy_snapshot(decision_policy: DecisionPolicy | None) -> dict | None:
@@ -82,3 +92,99 @@ def price_table_change_record(*, table: PriceTable, before: dict | None, actor=N
     configuration_change_record(
         obj="price_table", action=action, before=before, after=after, actor=actor
     )
+
+
+def decision_policy_active() -> DecisionPolicy:
+    active = DecisionPolicy.objects.filter(is_active=True).first()
+    if active is not None:
+        return active
+    with transaction.atomic():
+        active = DecisionPolicy.objects.select_for_update().filter(is_active=True).first()
+        if active is None:
+            version = DecisionPolicy.objects.order_by("-version").first()
+            active = DecisionPolicy.objects.create(
+                version=(version.version + 1) if version else 1,
+                rules=policy.PolicyRules().to_dict(),
+                note=DEFAULTS_POLICY_NOTE,
+                is_active=True,
+            )
+    return active
+
+
+def decision_policy_create(*, rules: dict, note: str = "", created_by=None, activate: bool):
+    """Add a policy version (validated; audited); versions are never edited in place."""
+    validated = policy.PolicyRules.from_dict(rules).to_dict()
+    with transaction.atomic():
+        last = DecisionPolicy.objects.select_for_update().order_by("-version").first()
+        previous = DecisionPolicy.objects.filter(is_active=True).first()
+        if activate:
+            DecisionPolicy.objects.filter(is_active=True).update(is_active=False)
+        created = DecisionPolicy.objects.create(
+            version=(last.version + 1) if last else 1,
+            rules=validated,
+            note=note,
+            created_by=created_by,
+            is_active=activate,
+        )
+        configuration_change_record(
+            obj="decision_policy",
+            action=ACTIVATED if activate else CREATED,
+            before=policy_snapshot(previous),
+            after=policy_snapshot(created),
+            actor=created_by,
+        )
+        return created
+
+
+def decision_policy_activate(*, decision_policy: DecisionPolicy, actor=None) -> None:
+    """Make one version the active policy (audited); a no-op for the active one."""
+    with transaction.atomic():
+        previous = DecisionPolicy.objects.select_for_update().filter(is_active=True).first()
+        if previous is not None and previous.pk == decision_policy.pk:
+            return
+        DecisionPolicy.objects.filter(is_active=True).update(is_active=False)
+        DecisionPolicy.objects.filter(pk=decision_policy.pk).update(is_active=True)
+        decision_policy.refresh_from_db()
+        configuration_change_record(
+            obj="decision_policy",
+            action=ACTIVATED,
+            before=policy_snapshot(previous),
+            after=policy_snapshot(decision_policy),
+            actor=actor,
+        )
+
+
+def price_table_active() -> PriceTable:
+    """The active price table; an empty database starts from the defaults."""
+    table = PriceTable.objects.filter(is_active=True).first()
+    if table is not None:
+        return table
+    if PriceTable.objects.exists():  # staff deactivated every table: refuse to guess prices
+        raise ConflictError(ERR_NO_ACTIVE_PRICE_TABLE, code="no_price_table")
+    from assessment.defaults import price_table_create_default
+
+    with transaction.atomic():
+        return price_table_create_default(PriceTable, PriceRule)
+
+
+def price_inputs() -> tuple[list[pricing.Rule], pricing.Rates]:
+    """The active price table as ``assessment.estimate`` takes it: rules and rates."""
+    table = price_table_active()
+    rules = [
+        pricing.Rule(
+            damage_type=r.damage_type,
+            severity=r.severity,
+            operation=r.operation,
+            labour_hours=r.labour_hours,
+            parts_cost=r.parts_cost,
+            description=r.description,
+        )
+        for r in table.rules.all()
+    ]
+    return rules, pricing.Rates(table.currency, table.labour_rate, table.paint_rate)
+
+
+def price_quote(regions: list[pricing.PricedRegion]) -> pricing.Estimate:
+    """Price regions with the active price table (the same code the automatic path uses)."""
+    rules, rates = price_inputs()
+    return pricing.estimate(regions, rules, rates)

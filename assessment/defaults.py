@@ -140,7 +140,7 @@ def price_rules_add_missing(PriceTable, PriceRule, *, damage_types=DAMAGE_V2_TYP
     return added
 
 
-# The policy note ``assessment.services.decision_policy_active`` gives the version it creates
+# The policy note ``assessment.configuration.decision_policy_active`` gives the version it creates
 # from the code's defaults when none exists.
 DEFAULTS_POLICY_NOTE = "defaults"
 DAMAGE_V2_POLICY_NOTE = "defaults, with the damage-v2 types (migration 0008)"

@@ -1,6 +1,6 @@
 """Registering and activating model versions, written once for the services and the migrations.
 
-Every function takes the model classes it writes (the real ones from ``assessment.services``,
+Every function takes the model classes it writes (the real ones from ``assessment.model_versions``,
 historical ones from a data migration), like ``assessment.defaults`` does for price tables,
 so an upgrade migration and ``manage.py model_install`` activate a model the same way: one
 active version, the previous one retired, and a ``model_activated`` audit record.

@@ -291,7 +291,7 @@ class Decision(models.Model):
 class Contest(models.Model):
     """A customer contesting, or asking about, a decision (GDPR art. 22): the claim goes back to
     review for a senior adjuster, and the customer sees whether it is still open. One open
-    contest per claim; the adjuster's next decision answers it (``assessment.services``)."""
+    contest per claim; the adjuster's next decision answers it (``assessment.contests``)."""
 
     class State(models.TextChoices):
         OPEN = "open", "Being looked at by a senior adjuster"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from assessment import services
+from assessment import model_versions
 from assessment.models import ModelVersion, PhotoAssessment
 from claims.models import Photo
 from config.queue import send_on_commit
@@ -40,7 +40,7 @@ def shadow_assessment_enqueue(*, claim) -> list[str]:
     return pending
 
 
-_shadow_segmenters = services._SegmenterCache()
+_shadow_segmenters = model_versions._SegmenterCache()
 
 
 def shadow_photo_assess(*, photo_id, version: str) -> PhotoAssessment | None:

@@ -291,11 +291,16 @@ def plot(rounds: list[dict], path: Path, title: str) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for noisy in ("assessment.services", "review.services", "claims.services"):
+    for noisy in (
+        "assessment.services",
+        "assessment.model_versions",
+        "review.services",
+        "claims.services",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="bench-loop-"))
     setup_django(tmp)
-    from assessment import services
+    from assessment import model_versions
     from learning import fine_tune, runs
 
     data_name, pool, bench_items = labelled_data(args.data, args.seed, args.long_side)
@@ -304,7 +309,7 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(args.seed)
     pool = [pool[i] for i in rng.permutation(len(pool))]
     start = start_model(tmp, args.long_side, args.start_model)
-    active = services.model_version_register(model_dir=start, activate=True)
+    active = model_versions.model_version_register(model_dir=start, activate=True)
     logger.info(
         "data %s: pool %d, benchmark %d; start model %s",
         data_name,
@@ -326,7 +331,7 @@ def main(argv=None) -> int:
     rounds = [
         {
             "labelled": 0,
-            **measure(Path(services._model_dir(active)), bench_items),
+            **measure(Path(model_versions._model_dir(active)), bench_items),
             "retrain_s": 0.0,
             "promoted": None,
             "version": active.version,
@@ -348,14 +353,15 @@ def main(argv=None) -> int:
         run.refresh_from_db()
         if run.status != "succeeded":
             logger.error("round %d: retraining failed: %s", r, run.message)
-        active = services.model_version_active()
+        active = model_versions.model_version_active()
         candidate = run.candidate
         candidate_iou = None
         if candidate is not None and candidate.pk != active.pk:
-            candidate_iou = measure(Path(services._model_dir(candidate)), bench_items)["eval_iou"]
+            candidate_dir = Path(model_versions._model_dir(candidate))
+            candidate_iou = measure(candidate_dir, bench_items)["eval_iou"]
         row = {
             "labelled": fed,
-            **measure(Path(services._model_dir(active)), bench_items),
+            **measure(Path(model_versions._model_dir(active)), bench_items),
             "retrain_s": round(retrain_s, 1),
             "promoted": run.promoted,
             "version": active.version,

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from assessment import policy, services
+from assessment import configuration, policy
 from assessment.models import DecisionPolicy
 from learning import backtest
 from learning.calibration_data import CalibrationData, calibration_records_list
@@ -52,7 +52,7 @@ def calibration_run(
 ) -> CalibrationRun:
     """Back-test the reviewed claims against ``base_policy`` (default: the active one) with the
     two confidence thresholds swept. Raises ``backtest.CalibrationError`` on too few claims."""
-    base_policy = base_policy or services.decision_policy_active()
+    base_policy = base_policy or configuration.decision_policy_active()
     data = calibration_records_list(since=since, until=until)
     calibration = backtest.calibrate(
         policy.PolicyRules.from_dict(base_policy.rules),
@@ -75,7 +75,7 @@ def calibration_adopt(
     """Save the chosen thresholds as a new policy version, the back-test summary in its note.
     Raises ``backtest.CalibrationError`` when no thresholds met the target."""
     backtest.require_chosen(run.calibration)
-    return services.decision_policy_create(
+    return configuration.decision_policy_create(
         rules=run.calibration.rules.to_dict(),
         note=calibration_note(run),
         created_by=created_by,

@@ -3,7 +3,7 @@
 ``evaluate_model_dir`` scores an exported model on the frozen evaluation split;
 ``promotion_decide`` is the promotion rule; the registry actions (shadow, promote by hand,
 roll back) are what staff run from the admin. Activation itself is the assessment stage's
-(``assessment.services.model_version_activate``): it serves whichever version is active.
+(``assessment.model_versions.model_version_activate``): it serves whichever version is active.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from assessment import services
+from assessment import model_versions
 from assessment.models import ModelVersion
 
 ERR_NOT_A_CANDIDATE = "only a candidate, shadow or retired version can be {action} (it is {status})"
@@ -132,7 +132,7 @@ def model_version_promote(
 
 def model_version_rollback(*, to: ModelVersion | str, note: str = "", actor=None) -> ModelVersion:
     """Reactivate an earlier version; the current one is retired. Workers follow at their next
-    task (``services.segmenters`` reloads when the active version changes)."""
+    task (``model_versions.segmenters`` reloads when the active version changes)."""
     target = to if isinstance(to, ModelVersion) else ModelVersion.objects.get(version=to)
     if target.status == ModelVersion.Status.ACTIVE:
         raise ValueError(ERR_ALREADY_ACTIVE.format(version=target.version))
@@ -146,6 +146,6 @@ def _activate_with_note(model_version: ModelVersion, note: str, actor=None) -> M
     with transaction.atomic():
         notes = (model_version.notes + "\n" if model_version.notes else "") + stamp
         ModelVersion.objects.filter(pk=model_version.pk).update(notes=notes)
-        return services.model_version_activate(
+        return model_versions.model_version_activate(
             model_version=model_version, actor=actor, reason=note
         )

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from assessment import services
+from assessment import model_versions
 from assessment.models import ModelVersion
 from config.queue import send_on_commit
 from learning.fine_tune import FineTuneConfig, _base_items, _load_torch_model, fine_tune
@@ -235,8 +235,8 @@ def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> No
     from ml.export import export_model_dir
     from ml.labels import LabelMap, PartMap
 
-    parent = services.model_version_active()
-    parent_dir = services._model_dir(parent)
+    parent = model_versions.model_version_active()
+    parent_dir = model_versions._model_dir(parent)
     meta = json.loads((parent_dir / "model.json").read_text(encoding="utf-8"))
     label_map = LabelMap.from_dict(meta["label_map"])
     long_side = int(meta["input_long_side"])
@@ -336,7 +336,7 @@ def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> No
     candidate_metrics = {**_strip(candidate_eval), "severity": severity}
 
     with transaction.atomic():
-        candidate = services.model_version_register(model_dir=out)
+        candidate = model_versions.model_version_register(model_dir=out)
         ModelVersion.objects.filter(pk=candidate.pk).update(
             parent=parent,
             training_snapshot=snapshot,
@@ -348,7 +348,7 @@ def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> No
         )
         candidate.refresh_from_db()
         if comparison["promote"]:
-            services.model_version_activate(
+            model_versions.model_version_activate(
                 model_version=candidate, reason=f"promoted by retraining run {run.pk}"
             )
     verdict = (

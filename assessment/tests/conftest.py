@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from assessment import services
+from assessment import model_versions
 from assessment.models import ModelVersion
 from assessment.tests.regions import region_from_mask
 from claims.tests.conftest import (  # noqa: F401 - shared fixtures
@@ -103,7 +103,7 @@ def product_model_version(db) -> ModelVersion:
 @pytest.fixture
 def segmenter(monkeypatch, model_version) -> ScriptedSegmenter:
     scripted = ScriptedSegmenter()
-    monkeypatch.setattr(services.segmenters, "get", lambda mv: scripted)
+    monkeypatch.setattr(model_versions.segmenters, "get", lambda mv: scripted)
     return scripted
 
 
@@ -120,7 +120,7 @@ def assessing_claim(customer):
 def product_segmenter(monkeypatch, product_model_version) -> ScriptedSegmenter:
     """The scripted segmenter, answering for the damage-v2 model version."""
     scripted = ScriptedSegmenter()
-    monkeypatch.setattr(services.segmenters, "get", lambda mv: scripted)
+    monkeypatch.setattr(model_versions.segmenters, "get", lambda mv: scripted)
     return scripted
 
 

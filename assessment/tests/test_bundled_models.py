@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from assessment import defaults, services
+from assessment import defaults, model_registry, model_versions, services
 from assessment.models import ModelVersion, Region
 from claims.tests.factories import ClaimFactory, PhotoFactory
 from ml.inference import DEFAULT_MODEL_DIR, Segmenter
@@ -40,8 +40,9 @@ def test_a_model_is_bundled():
 @pytest.mark.parametrize("model_dir", BUNDLED, ids=lambda p: p.name)
 def test_bundled_model_prediction_is_stored_with_its_parts(model_dir, customer, monkeypatch):
     # given the bundled model active, as on first use
-    model_version = services.model_version_register(model_dir=model_dir, activate=True)
-    monkeypatch.setattr(services, "segmenters", services._SegmenterCache())  # a fresh worker
+    model_version = model_versions.model_version_register(model_dir=model_dir, activate=True)
+    # a fresh worker
+    monkeypatch.setattr(model_versions, "segmenters", model_versions._SegmenterCache())
     claim = ClaimFactory(owner=customer, submitted=True, status="assessing")
     content = _photo_bytes(3)
     photo = PhotoFactory(claim=claim, content=content, width=640, height=480)
@@ -67,7 +68,7 @@ def test_bundled_model_prediction_is_stored_with_its_parts(model_dir, customer, 
 
 @pytest.mark.parametrize("model_dir", BUNDLED, ids=lambda p: p.name)
 def test_bundled_model_types_are_priced_by_their_own_default_rows(model_dir):
-    label_map = LabelMap.from_dict(services.model_registry.model_meta_read(model_dir)["label_map"])
+    label_map = LabelMap.from_dict(model_registry.model_meta_read(model_dir)["label_map"])
     priced = {(row[0], row[1]) for row in defaults.RULES}
 
     unpriced = [

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from assessment import services
+from assessment import configuration
 from assessment.models import AuditRecord, DecisionPolicy, PriceTable
 from claims.tests.factories import UserFactory
 
@@ -24,7 +24,7 @@ def _config_records(obj: str) -> list[AuditRecord]:
 
 
 def _policy_form(**overrides) -> dict:
-    rules = services.decision_policy_active().rules
+    rules = configuration.decision_policy_active().rules
     data = {
         "note": "stricter glass",
         "min_photo_confidence": rules["min_photo_confidence"],
@@ -42,7 +42,7 @@ def _policy_form(**overrides) -> dict:
 
 
 def test_an_invalid_policy_value_is_a_field_error_not_a_500(staff_client):
-    services.decision_policy_active()  # an empty database starts from the default version
+    configuration.decision_policy_active()  # an empty database starts from the default version
     versions = DecisionPolicy.objects.count()
     url = reverse("admin:assessment_decisionpolicy_add")
 
@@ -60,7 +60,7 @@ def test_an_invalid_policy_value_is_a_field_error_not_a_500(staff_client):
 
 
 def test_a_new_policy_version_from_the_form_is_saved_and_audited(staff_client):
-    before = services.decision_policy_active()
+    before = configuration.decision_policy_active()
 
     response = staff_client.post(
         reverse("admin:assessment_decisionpolicy_add"), _policy_form(max_auto_estimate="1500")
@@ -78,8 +78,8 @@ def test_a_new_policy_version_from_the_form_is_saved_and_audited(staff_client):
 
 
 def test_activating_a_policy_is_audited_with_who_and_what_it_replaced(staff_client):
-    active = services.decision_policy_active()
-    candidate = services.decision_policy_create(
+    active = configuration.decision_policy_active()
+    candidate = configuration.decision_policy_create(
         rules={**active.rules, "max_auto_estimate": 900.0}, note="lower limit", activate=False
     )
 
@@ -89,7 +89,7 @@ def test_activating_a_policy_is_audited_with_who_and_what_it_replaced(staff_clie
         follow=True,
     )
 
-    assert services.decision_policy_active().pk == candidate.pk
+    assert configuration.decision_policy_active().pk == candidate.pk
     assert f"Policy version {candidate.version} is now active." in response.content.decode()
     record = _config_records("decision_policy")[-1]
     assert record.outcome == "activated" and record.actor == "olga"
@@ -128,7 +128,7 @@ def _price_table_form(table: PriceTable, **overrides) -> dict:
 
 
 def test_a_price_table_change_is_audited_with_before_and_after(staff_client):
-    table = services.price_table_active()
+    table = configuration.price_table_active()
     old_rate = str(table.labour_rate)
     url = reverse("admin:assessment_pricetable_change", args=[table.pk])
 
@@ -150,7 +150,7 @@ def test_a_price_table_change_is_audited_with_before_and_after(staff_client):
 
 
 def test_activating_another_price_table_is_audited_and_leaves_one_active(staff_client):
-    active = services.price_table_active()
+    active = configuration.price_table_active()
     spare = PriceTable.objects.create(name="2027", labour_rate=70, paint_rate=80)
 
     response = staff_client.post(
@@ -166,9 +166,9 @@ def test_activating_another_price_table_is_audited_and_leaves_one_active(staff_c
 
 
 def test_policy_versions_made_by_services_are_audited_as_the_system():
-    active = services.decision_policy_active()
+    active = configuration.decision_policy_active()
 
-    services.decision_policy_create(rules=active.rules, note="same again", activate=True)
+    configuration.decision_policy_create(rules=active.rules, note="same again", activate=True)
 
     record = _config_records("decision_policy")[-1]
     assert record.outcome == "activated" and record.actor == "system"
@@ -176,7 +176,7 @@ def test_policy_versions_made_by_services_are_audited_as_the_system():
 
 
 def test_the_policy_form_opens_with_the_active_rules(staff_client):
-    active = services.decision_policy_active()
+    active = configuration.decision_policy_active()
 
     response = staff_client.get(reverse("admin:assessment_decisionpolicy_add"))
 

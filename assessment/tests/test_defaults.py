@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps as django_apps
 
-from assessment import defaults, estimate, services
+from assessment import configuration, defaults, estimate
 from assessment.models import DecisionPolicy, PriceRule, PriceTable
 from assessment.policy import PolicyRules
 from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP
@@ -48,7 +48,7 @@ def test_default_rules_price_every_bundled_type_and_severity_by_its_own_rows(lab
     ],
 )
 def test_default_table_prices_damage_v2_types(damage_type, severity, total):
-    table = services.price_table_active()
+    table = configuration.price_table_active()
     region = estimate.PricedRegion("p", 0, damage_type, severity)
 
     quote = estimate.estimate([region], _rules(table), _rates(table))
@@ -60,7 +60,7 @@ def test_default_table_prices_damage_v2_types(damage_type, severity, total):
 
 def _old_default_table() -> PriceTable:
     """The default table as the previous release seeded it: no damage-v2 rows."""
-    table = services.price_table_active()
+    table = configuration.price_table_active()
     PriceRule.objects.filter(table=table, damage_type__in=defaults.DAMAGE_V2_TYPES).delete()
     return table
 
@@ -161,6 +161,6 @@ def test_migration_leaves_a_policy_staff_wrote_alone():
 
 
 def test_a_fresh_default_policy_needs_no_migration():
-    services.decision_policy_active()
+    configuration.decision_policy_active()
 
     assert defaults.decision_policy_add_missing_types(DecisionPolicy) is None

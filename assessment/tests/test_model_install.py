@@ -10,7 +10,7 @@ from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 
-from assessment import model_registry, services
+from assessment import model_registry, model_versions
 from assessment.management.commands import model_install
 from assessment.models import AuditRecord, ModelVersion
 from assessment.tests.conftest import model_dir_make
@@ -38,7 +38,7 @@ def starter(tmp_path) -> ModelVersion:
     folder = model_dir_make(
         tmp_path / "starter", "starter-2026.11.28", DEFAULT_LABEL_MAP.to_dict(), payload=b"old"
     )
-    mv = services.model_version_register(model_dir=folder)
+    mv = model_versions.model_version_register(model_dir=folder)
     ModelVersion.objects.filter(pk=mv.pk).update(status=ModelVersion.Status.ACTIVE)
     mv.refresh_from_db()
     return mv
@@ -113,7 +113,7 @@ def test_model_install_refuses_a_version_registered_with_other_files(starter, tm
     with pytest.raises(CommandError) as error:
         _install(str(folder), "--activate")
 
-    assert str(error.value) == services.ERR_MODEL_VERSION_TAKEN.format(
+    assert str(error.value) == model_versions.ERR_MODEL_VERSION_TAKEN.format(
         version="starter-2026.11.28", path=starter.path
     )
     assert ModelVersion.objects.count() == 1
@@ -123,13 +123,15 @@ def test_model_install_refuses_a_version_registered_with_other_files(starter, tm
 def test_model_install_refuses_a_folder_without_model_json_or_its_files(db, tmp_path):
     with pytest.raises(CommandError) as error:
         _install(str(tmp_path), "--activate")
-    assert str(error.value) == services.ERR_MODEL_DIR.format(path=tmp_path)
+    assert str(error.value) == model_versions.ERR_MODEL_DIR.format(path=tmp_path)
 
     folder = model_dir_make(tmp_path / "broken", "broken-1")
     (folder / "model.onnx").unlink()
     with pytest.raises(CommandError) as error:
         _install(str(folder), "--activate")
-    assert str(error.value) == services.ERR_MODEL_FILES.format(path=folder, files="model.onnx")
+    assert str(error.value) == model_versions.ERR_MODEL_FILES.format(
+        path=folder, files="model.onnx"
+    )
 
     meta = json.loads((folder / "model.json").read_text())
     meta["label_map"]["classes"][0]["id"] = 9  # ids must be 1..n
@@ -157,10 +159,12 @@ def test_model_install_unknown_user_is_refused(db, bundled):
 
 
 def test_model_version_activate_audits_each_change_and_not_a_repeat(starter, tmp_path):
-    newer = services.model_version_register(model_dir=model_dir_make(tmp_path / "newer", "newer-1"))
+    newer = model_versions.model_version_register(
+        model_dir=model_dir_make(tmp_path / "newer", "newer-1")
+    )
 
-    services.model_version_activate(model_version=newer, reason="why")
-    services.model_version_activate(model_version=newer, reason="again")  # already active
+    model_versions.model_version_activate(model_version=newer, reason="why")
+    model_versions.model_version_activate(model_version=newer, reason="again")  # already active
 
     (record,) = _activations()
     assert record.model_version == "newer-1"
@@ -169,11 +173,11 @@ def test_model_version_activate_audits_each_change_and_not_a_repeat(starter, tmp
 
 
 def test_first_use_activation_of_the_bundled_model_is_audited(db, bundled):
-    active = services.model_version_active()
+    active = model_versions.model_version_active()
 
     assert active.version == "damage-v2-2026.12.01"
     (record,) = _activations()
-    assert record.detail == {"previous": None, "reason": services.REASON_FIRST_USE}
+    assert record.detail == {"previous": None, "reason": model_versions.REASON_FIRST_USE}
 
 
 def test_audit_record_without_a_claim_is_refused_for_claim_kinds(db):
@@ -227,7 +231,7 @@ def test_upgrade_migration_replaces_an_active_model_whose_files_are_gone(db, bun
 
 
 def test_upgrade_migration_keeps_a_model_the_insurer_trained(db, bundled, tmp_path):
-    own = services.model_version_register(
+    own = model_versions.model_version_register(
         model_dir=model_dir_make(tmp_path / "own", "retrain-20261125-r7"), activate=True
     )
     before = len(_activations())

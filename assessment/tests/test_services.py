@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from assessment import services
+from assessment import configuration, contests, model_versions, services
 from assessment.models import (
     AuditRecord,
     ClaimAssessment,
@@ -179,10 +179,10 @@ def test_model_version_activate_keeps_one_active(model_version):
     newer = ModelVersion.objects.create(
         version="test-v2", path="/x", artifact_sha256="1" * 64, label_map={}
     )
-    services.model_version_activate(model_version=newer)
+    model_versions.model_version_activate(model_version=newer)
     model_version.refresh_from_db()
     assert model_version.status == ModelVersion.Status.RETIRED
-    assert services.model_version_active() == newer
+    assert model_versions.model_version_active() == newer
 
 
 def test_workers_use_the_new_active_model_without_restart(monkeypatch, model_version, tmp_path):
@@ -197,7 +197,7 @@ def test_workers_use_the_new_active_model_without_restart(monkeypatch, model_ver
     import ml.inference
 
     monkeypatch.setattr(ml.inference, "Segmenter", FakeSegmenter)
-    cache = services._SegmenterCache()
+    cache = model_versions._SegmenterCache()
     newer = ModelVersion.objects.create(
         version="test-v2", path=str(tmp_path), artifact_sha256="1" * 64, label_map={}
     )
@@ -208,14 +208,14 @@ def test_workers_use_the_new_active_model_without_restart(monkeypatch, model_ver
 
 
 def test_decision_policy_versions_are_new_rows_and_validated(db):
-    active = services.decision_policy_active()
-    created = services.decision_policy_create(
+    active = configuration.decision_policy_active()
+    created = configuration.decision_policy_create(
         rules={**active.rules, "max_auto_estimate": 500.0}, note="tighter", activate=True
     )
     assert created.version == active.version + 1
     assert DecisionPolicy.objects.filter(is_active=True).get() == created
     with pytest.raises(ValueError):
-        services.decision_policy_create(rules={"min_photo_confidence": 7}, activate=False)
+        configuration.decision_policy_create(rules={"min_photo_confidence": 7}, activate=False)
 
 
 def test_contest_sends_auto_decided_claim_to_review_and_audits(
@@ -225,7 +225,7 @@ def test_contest_sends_auto_decided_claim_to_review_and_audits(
     _assess_all(assessing_claim)
     assessing_claim.refresh_from_db()
 
-    services.claim_contest(claim=assessing_claim, user=customer, reason="The dent is bigger.")
+    contests.claim_contest(claim=assessing_claim, user=customer, reason="The dent is bigger.")
 
     assessing_claim.refresh_from_db()
     assert assessing_claim.status == Claim.Status.IN_REVIEW
@@ -236,7 +236,7 @@ def test_contest_sends_auto_decided_claim_to_review_and_audits(
     )
     assert kinds == ["automated_decision", "customer_contest"]
     with pytest.raises(ConflictError):
-        services.claim_contest(claim=assessing_claim, user=customer)
+        contests.claim_contest(claim=assessing_claim, user=customer)
 
 
 def test_audit_record_refuses_update_and_delete_in_code(segmenter, assessing_claim):

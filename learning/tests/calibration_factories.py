@@ -1,7 +1,7 @@
 """Builders of reviewed claims for the calibration tests, written as the services leave them:
 an automated-decision audit record and decision, then the adjuster's decision."""
 
-from assessment import services
+from assessment import audit
 from assessment.models import AuditRecord, Decision
 from claims.models import Claim
 from claims.tests.factories import ClaimFactory, PhotoFactory
@@ -23,7 +23,7 @@ def reviewed_claim_create(
     claim = ClaimFactory(owner=owner, submitted=True, status=Claim.Status.DECIDED)
     photo = PhotoFactory(claim=claim)
     reasons = [{"code": "low_photo_confidence", "message": "not sure"}]
-    services.audit_record(
+    audit.audit_record(
         claim=claim,
         kind=AuditRecord.Kind.AUTOMATED_DECISION,
         actor=None,

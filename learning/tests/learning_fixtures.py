@@ -10,7 +10,7 @@ import numpy as np
 from django.utils import timezone
 from PIL import Image
 
-from assessment import services
+from assessment import model_versions
 from assessment.models import ModelVersion, PhotoAssessment
 from claims.tests.factories import AdjusterFactory, ClaimFactory, PhotoFactory
 from learning.splits import split_for_claim
@@ -116,4 +116,4 @@ def register_tiny(out: Path, *, version: str = "tiny-test") -> ModelVersion:
     meta = json.loads(meta_path.read_text())
     meta["model_version"] = version
     meta_path.write_text(json.dumps(meta))
-    return services.model_version_register(model_dir=out, activate=True)
+    return model_versions.model_version_register(model_dir=out, activate=True)

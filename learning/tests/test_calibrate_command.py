@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from assessment import services
+from assessment import configuration
 from assessment.models import Decision, DecisionPolicy
 from claims.tests.factories import AdjusterFactory, CustomerFactory, UserFactory
 from learning import backtest
@@ -41,7 +41,7 @@ def _calibrate(*args) -> str:
 
 def test_calibrate_command_writes_curve_and_proposes_thresholds(history, tmp_path):
     # given
-    active = services.decision_policy_active()
+    active = configuration.decision_policy_active()
     # when
     output = _calibrate("--target-error", TARGET, "--min-claims", "50", "--out", str(tmp_path))
     # then the proposal and the table are printed
@@ -63,7 +63,7 @@ def test_calibrate_command_writes_curve_and_proposes_thresholds(history, tmp_pat
 
 def test_calibrate_command_adopt_creates_an_inactive_version(history, tmp_path):
     # given
-    active = services.decision_policy_active()
+    active = configuration.decision_policy_active()
     # when
     output = _calibrate(
         "--target-error", TARGET, "--min-claims", "50", "--out", str(tmp_path), "--adopt"
@@ -72,7 +72,7 @@ def test_calibrate_command_adopt_creates_an_inactive_version(history, tmp_path):
     created = DecisionPolicy.objects.get(version=active.version + 1)
     assert f"saved policy v{created.version} (inactive" in output
     assert created.is_active is False
-    assert services.decision_policy_active().pk == active.pk
+    assert configuration.decision_policy_active().pk == active.pk
     assert created.rules == {
         **active.rules,
         "min_photo_confidence": 0.70,
@@ -88,7 +88,7 @@ def test_calibrate_command_activate_makes_it_the_active_policy(history, tmp_path
         "--target-error", TARGET, "--min-claims", "50", "--out", str(tmp_path),
         "--adopt", "--activate", "--user", "riskteam",
     )  # fmt: skip
-    active = services.decision_policy_active()
+    active = configuration.decision_policy_active()
     assert active.rules["min_photo_confidence"] == 0.70
     assert active.created_by == staff
 
@@ -120,7 +120,7 @@ def test_decision_policy_admin_calibrate_action_saves_a_version(history, client,
     # given the product's defaults lowered to fit this small history
     monkeypatch.setattr(backtest, "DEFAULT_TARGET_ERROR", 0.1)
     monkeypatch.setattr(backtest, "DEFAULT_MIN_CLAIMS", 50)
-    base = services.decision_policy_active()
+    base = configuration.decision_policy_active()
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     # when
     response = client.post(

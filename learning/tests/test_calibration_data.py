@@ -3,7 +3,7 @@ review services, so the records are what production would give."""
 
 import pytest
 
-from assessment import policy, services
+from assessment import contests, policy, services
 from assessment.models import Decision
 from assessment.tests.conftest import region
 from claims.models import Claim, Photo
@@ -133,7 +133,7 @@ def test_calibration_records_list_keeps_contested_automatic_decisions(
     services.photo_assess(photo_id=photo.pk)
     claim.refresh_from_db()
     assert claim.status == Claim.Status.AUTO_DECIDED
-    services.claim_contest(claim=claim, user=customer, reason="The dent was there before.")
+    contests.claim_contest(claim=claim, user=customer, reason="The dent was there before.")
     _review(claim, adjuster, "deny", reason="Pre-existing damage.")
 
     # when

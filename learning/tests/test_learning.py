@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from assessment import selectors, services
+from assessment import model_versions, selectors, services
 from assessment import shadow as shadow_readings
 from assessment.models import AuditRecord, Decision, ModelVersion, PhotoAssessment
 from assessment.tests.conftest import ScriptedSegmenter, region
@@ -209,7 +209,7 @@ def test_model_version_rollback_reactivates_an_earlier_version():
     assert v1.status == ModelVersion.Status.ACTIVE
     assert v2.status == ModelVersion.Status.RETIRED
     assert "rolled back from v2 bad on night photos" in v1.notes
-    assert services.model_version_active() == v1
+    assert model_versions.model_version_active() == v1
 
 
 @pytest.mark.django_db
@@ -227,7 +227,7 @@ def test_model_version_promote_and_shadow_keep_one_of_each():
     # when promoted by hand
     promotion.model_version_promote(model_version=b, note="by staff")
     # then
-    assert services.model_version_active() == b
+    assert model_versions.model_version_active() == b
     assert ModelVersion.objects.get(version="active").status == ModelVersion.Status.RETIRED
     with pytest.raises(ValueError, match="already active"):
         promotion.model_version_promote(model_version=b)
@@ -308,7 +308,7 @@ def test_activating_a_version_switches_the_next_photo_assess(monkeypatch, assess
         return ScriptedSegmenter(regions=[region("dent", 0.97)])
 
     monkeypatch.setattr("ml.inference.Segmenter.load", load)
-    monkeypatch.setattr(services, "segmenters", services._SegmenterCache())
+    monkeypatch.setattr(model_versions, "segmenters", model_versions._SegmenterCache())
     v1 = _version("switch-v1", ModelVersion.Status.ACTIVE)
     v2 = _version("switch-v2")
     first, second = assessing_claim.photos.order_by("created_at")
@@ -317,7 +317,7 @@ def test_activating_a_version_switches_the_next_photo_assess(monkeypatch, assess
     promotion.model_version_promote(model_version=v2)
     # then the next task uses v2
     assert services.photo_assess(photo_id=second.pk).model_version == v2
-    assert loaded == [str(services._model_dir(v1)), str(services._model_dir(v2))]
+    assert loaded == [str(model_versions._model_dir(v1)), str(model_versions._model_dir(v2))]
 
 
 # --------------------------------------------------------------------------- triggers
@@ -430,7 +430,7 @@ def test_retrain_applies_the_promotion_rule(
     # given the active model scores background 0.90, dent 0.40 on the evaluation set
     reviewed_photo(model_version=tiny_active, split=TRAIN, seed=1)
     reviewed_photo(model_version=tiny_active, split=EVAL, seed=2)
-    active_dir = services._model_dir(tiny_active).resolve()
+    active_dir = model_versions._model_dir(tiny_active).resolve()
 
     def evaluate(model_dir, items):
         per_class = (

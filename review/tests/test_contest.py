@@ -6,6 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from assessment import contests
 from assessment import services as assessment_services
 from assessment.models import AuditRecord, Contest, Decision
 from claims.models import Claim
@@ -174,7 +175,7 @@ def test_contest_of_an_automatic_decision_is_marked_automatic(
     claim.refresh_from_db()
 
     # when
-    contest = assessment_services.claim_contest(claim=claim, user=customer, reason="")
+    contest = contests.claim_contest(claim=claim, user=customer, reason="")
 
     # then
     routed = Decision.objects.filter(claim=claim).first()

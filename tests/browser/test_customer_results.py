@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
+from assessment.configuration import decision_policy_active
 from assessment.models import (
     AuditRecord,
     ClaimAssessment,
@@ -25,7 +26,6 @@ from assessment.models import (
     PhotoAssessment,
     Region,
 )
-from assessment.services import decision_policy_active
 from assessment.tests.regions import region_from_mask
 from claims.models import Claim
 from claims.tests.factories import ClaimFactory, PhotoFactory

@@ -584,11 +584,11 @@ def test_review_names_damage_v2_types_and_parts_from_the_label_map(open_page):
 
 def _server_total(claim, overrides=None) -> Decimal:
     """The estimate the server's own pricing gives for ``overrides`` (review.selectors)."""
-    from assessment import services as assessment_services
+    from assessment import configuration
     from review import selectors as review_selectors
 
     regions = review_selectors.claim_priced_regions(claim=claim, overrides=overrides or {})
-    return assessment_services.price_quote(regions).total
+    return configuration.price_quote(regions).total
 
 
 def _live_total(page) -> Decimal:

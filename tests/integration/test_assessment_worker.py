@@ -36,7 +36,7 @@ DECIDED = {Claim.Status.AUTO_DECIDED, Claim.Status.IN_REVIEW}
 def active_model(tmp_path_factory):
     """The bundled model (ml.inference.DEFAULT_MODEL_DIR, whichever it is) when it is there,
     else a tiny exported one: the pipeline is the same either way."""
-    from assessment.services import model_version_register
+    from assessment.model_versions import model_version_register
     from ml.inference import DEFAULT_MODEL_DIR
 
     if (DEFAULT_MODEL_DIR / "model.json").exists():

@@ -47,7 +47,7 @@ EXPECTED_503 = error_body(
 
 REGISTER_MODEL = """
 from pathlib import Path
-from assessment.services import model_version_register
+from assessment.model_versions import model_version_register
 from ml.inference import DEFAULT_MODEL_DIR
 model_dir = DEFAULT_MODEL_DIR
 if not (model_dir / "model.json").exists():

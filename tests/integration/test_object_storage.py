@@ -17,8 +17,8 @@ from django.core.files.storage import storages
 from rest_framework.test import APIClient
 
 from assessment import model_artifacts, model_registry
+from assessment.model_versions import model_version_activate, model_version_register
 from assessment.models import PhotoAssessment
-from assessment.services import model_version_activate, model_version_register
 from claims.models import Claim, Photo
 from claims.tests.factories import DataTeamFactory
 from config.storage import ERR_NO_URL

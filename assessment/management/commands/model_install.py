@@ -13,7 +13,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from assessment import services
+from assessment import model_versions
 from config.errors import ApplicationError
 
 ERR_PATH_OR_BUNDLED = "Give a model folder or --bundled, not both and not neither."
@@ -52,7 +52,7 @@ class Command(BaseCommand):
             if actor is None:
                 raise CommandError(ERR_UNKNOWN_USER.format(username=options["user"]))
         try:
-            result = services.model_version_install(
+            result = model_versions.model_version_install(
                 model_dir=model_dir,
                 activate=options["activate"],
                 actor=actor,
