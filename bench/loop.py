@@ -4,7 +4,7 @@ Starting from the shipped model (``ml.inference.DEFAULT_MODEL_DIR``; an untraine
 MobileNetV3-Small when it is absent), each round feeds a batch of labelled photos through the
 product path: a claim and photo are stored, the active model assesses the photo
 (``services.photo_assess``), an adjuster takes the review lock and saves the ground truth as
-corrected labels (``review.services.photo_labels_save``), then ``learning.runs.retrain``
+corrected labels (``review.labels.photo_labels_save``), then ``learning.runs.retrain``
 fine-tunes the active model and applies the promotion rule. Everything runs in a throw-away
 SQLite database and ``CLAIMVISION_VAR_DIR`` in a temporary folder.
 
@@ -172,7 +172,8 @@ class Reviewer:
         from claims.models import Claim, Photo
         from ml.coco import mask_to_rle
         from ml.labels import DEFAULT_LABEL_MAP, IGNORE_INDEX, UNTYPED_DAMAGE
-        from review import services as review
+        from review import labels as review_labels
+        from review import locks as review_locks
 
         self.n += 1
         now = timezone.now()
@@ -227,8 +228,8 @@ class Reviewer:
                     "mask_rle": mask_to_rle(m),
                 }
             )
-        review.review_lock_take(claim=claim, adjuster=self.adjuster)
-        review.photo_labels_save(
+        review_locks.review_lock_take(claim=claim, adjuster=self.adjuster)
+        review_labels.photo_labels_save(
             claim=claim, photo=photo, adjuster=self.adjuster, base_version=0, regions=regions
         )
         return str(photo.pk)
@@ -295,6 +296,7 @@ def main(argv=None) -> int:
         "assessment.services",
         "assessment.model_versions",
         "review.services",
+        "review.locks",
         "claims.services",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

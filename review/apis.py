@@ -16,7 +16,8 @@ from config.pagination import PageNumberPagination
 from config.parsers import JSONParser
 from config.schema import PAGE_NOT_FOUND, PAGE_PARAMETER, error_response, page_of
 from config.serializers import CappedJSONField, InputSerializer, NoInput
-from review import selectors, services
+from review import estimate_selectors, locks, queue_selectors, selectors, services
+from review import labels as review_labels
 from review.models import REGION_ORIGINS, SEVERITIES
 
 # One working day of active time: a larger figure from a screen is a clock bug, not work.
@@ -235,7 +236,7 @@ class ReviewQueueApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
-        queue = selectors.review_queue_list(
+        queue = queue_selectors.review_queue_list(
             user=request.user,
             reason=data.get("reason") or None,
             damage_type=data.get("damage_type") or None,
@@ -282,7 +283,7 @@ class ReviewLockApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         claim = selectors.review_claim_get(claim_id=claim_id)
-        lock = services.review_lock_take(
+        lock = locks.review_lock_take(
             claim=claim, adjuster=request.user, active_ms=data.validated_data["active_ms"]
         )
         body = {
@@ -300,7 +301,7 @@ class ReviewLockApi(APIView):
     def delete(self, request: Request, claim_id: str) -> Response:
         NoInput(data=request.data).is_valid(raise_exception=True)
         claim = selectors.review_claim_get(claim_id=claim_id)
-        services.review_lock_release(claim=claim, adjuster=request.user)
+        locks.review_lock_release(claim=claim, adjuster=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -339,7 +340,7 @@ class ReviewPhotoLabelsApi(APIView):
         )
         # The cap is checked before any region is validated (ListSerializer does so).
         regions = RegionSerializer(
-            many=True, allow_empty=True, max_length=services.MAX_REGIONS_PER_PHOTO
+            many=True, allow_empty=True, max_length=review_labels.MAX_REGIONS_PER_PHOTO
         )
 
     class OutputSerializer(serializers.Serializer):
@@ -361,7 +362,7 @@ class ReviewPhotoLabelsApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         photo = selectors.review_photo_get(claim_id=claim_id, photo_id=photo_id)
-        labels, ledger = services.photo_labels_save(
+        labels, ledger = review_labels.photo_labels_save(
             claim=photo.claim,
             photo=photo,
             adjuster=request.user,
@@ -450,7 +451,7 @@ class ReviewEstimatePreviewApi(APIView):
 
             photo_id = serializers.UUIDField()
             regions = RegionSerializer(
-                many=True, allow_empty=True, max_length=services.MAX_REGIONS_PER_PHOTO
+                many=True, allow_empty=True, max_length=review_labels.MAX_REGIONS_PER_PHOTO
             )
 
         # Photos with unsaved edits; any other photo counts with its saved labels, else the
@@ -511,7 +512,7 @@ class ReviewEstimatePreviewApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         claim = selectors.review_claim_get(claim_id=claim_id)
-        preview = selectors.review_estimate_preview(
+        preview = estimate_selectors.review_estimate_preview(
             claim=claim,
             overrides={
                 str(p["photo_id"]): [dict(r) for r in p["regions"]]

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from assessment.selectors import label_classes, label_map_current
 from claims.models import Claim
 from claims.roles import Role, user_has_role
-from review.selectors import REASON_TITLES
+from review.queue_selectors import REASON_TITLES
 
 # The review API's root (docs/review-api.md); the scripts build every endpoint from it.
 REVIEW_API_ROOT = "/api/v1/review/"

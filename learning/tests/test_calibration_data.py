@@ -9,6 +9,8 @@ from assessment.tests.conftest import region
 from claims.models import Claim, Photo
 from claims.tests.factories import AdjusterFactory, ClaimFactory, PhotoFactory
 from learning.calibration_data import calibration_records_list
+from review import labels as review_labels
+from review import locks as review_locks
 from review import services as review_services
 from review.tests.factories import DENT_BOX, SCRATCH_BOX, region_payload
 
@@ -47,9 +49,9 @@ def routed_claim(segmenter, customer):
 
 
 def _review(claim, adjuster, action, *, labels=None, reason=""):
-    review_services.review_lock_take(claim=claim, adjuster=adjuster)
+    review_locks.review_lock_take(claim=claim, adjuster=adjuster)
     if labels is not None:
-        review_services.photo_labels_save(
+        review_labels.photo_labels_save(
             claim=claim,
             photo=claim.photos.get(),
             adjuster=adjuster,

@@ -24,7 +24,8 @@ from learning.splits import split_for_claim
 from ml import label_export as lx
 from ml.coco import Region as MaskRegion
 from ml.coco import rle_to_mask, semantic_mask
-from review import services as review_services
+from review import labels as review_labels
+from review import locks as review_locks
 from review.models import LabelRegion, OverrideLedgerEntry
 from review.tests.conftest import (  # noqa: F401 - shared fixtures
     adjuster,
@@ -42,9 +43,9 @@ def reviewed(make_in_review_claim, adjuster):
     """A claim of two photos: the first reviewed (dent grown and relabelled scratch, a crack
     added, the scratch deleted), the second only predicted."""
     claim = make_in_review_claim(photos=2)
-    review_services.review_lock_take(claim=claim, adjuster=adjuster)
+    review_locks.review_lock_take(claim=claim, adjuster=adjuster)
     photos = list(claim.photos.order_by("created_at"))
-    review_services.photo_labels_save(
+    review_labels.photo_labels_save(
         claim=claim,
         photo=photos[0],
         adjuster=adjuster,
@@ -171,7 +172,7 @@ def test_export_incremental_holds_only_photos_changed_since(reviewed, data_team_
     unchanged = _run(data_team_member, include_predictions=True, since_export=first.pk)
     assert unchanged.counts["images"] == 0
 
-    review_services.photo_labels_save(
+    review_labels.photo_labels_save(
         claim=claim,
         photo=photos[0],
         adjuster=adjuster,
@@ -230,9 +231,9 @@ def test_export_keeps_accepted_model_regions_apart_from_edited_ones(
     from review.tests.factories import SCRATCH_BOX
 
     claim = make_in_review_claim(photos=1)
-    review_services.review_lock_take(claim=claim, adjuster=adjuster)
+    review_locks.review_lock_take(claim=claim, adjuster=adjuster)
     photo = claim.photos.get()
-    review_services.photo_labels_save(
+    review_labels.photo_labels_save(
         claim=claim,
         photo=photo,
         adjuster=adjuster,

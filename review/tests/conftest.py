@@ -27,7 +27,7 @@ from claims.tests.conftest import (  # noqa: F401 - shared fixtures
     other_customer,
 )
 from claims.tests.factories import AdjusterFactory, ClaimFactory, PhotoFactory
-from review import services
+from review import locks
 from review.tests.factories import DENT_BOX, SCRATCH_BOX
 
 
@@ -77,7 +77,7 @@ def first_photo(in_review_claim):
 @pytest.fixture
 def locked_claim(in_review_claim, adjuster) -> Claim:
     """The in-review claim, taken by ``adjuster``."""
-    services.review_lock_take(claim=in_review_claim, adjuster=adjuster)
+    locks.review_lock_take(claim=in_review_claim, adjuster=adjuster)
     return in_review_claim
 
 

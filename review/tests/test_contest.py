@@ -11,7 +11,7 @@ from assessment import services as assessment_services
 from assessment.models import AuditRecord, Contest, Decision
 from claims.models import Claim
 from config.errors import ConflictError
-from review import selectors, services
+from review import locks, queue_selectors, services
 
 pytestmark = pytest.mark.django_db
 
@@ -47,13 +47,15 @@ def test_contest_of_an_adjusters_decision_goes_to_a_senior_adjuster_and_is_audit
     assert contest.customer == customer and contest.decision.outcome == "approved"
     # the queue's "why this claim is here" starts with the customer's words, senior marked
     row = next(
-        r for r in selectors.review_queue_list(user=adjuster).rows if r["id"] == decided_claim.pk
+        r
+        for r in queue_selectors.review_queue_list(user=adjuster).rows
+        if r["id"] == decided_claim.pk
     )
     codes = [r["code"] for r in row["reasons"]]
     assert codes[:2] == ["customer_contested", "senior_review"]
     assert TEXT in row["reasons"][0]["message"]
     assert adjuster.get_username() in row["reasons"][0]["message"]
-    senior = selectors.review_queue_list(user=adjuster, reason="senior_review").rows
+    senior = queue_selectors.review_queue_list(user=adjuster, reason="senior_review").rows
     assert [r["id"] for r in senior] == [decided_claim.pk]
     # the audit trail has the contest, who and what was contested
     record = AuditRecord.objects.filter(claim_id=decided_claim.pk).order_by("-id").first()
@@ -137,7 +139,7 @@ def test_the_next_decision_answers_the_contest_and_a_photo_request_does_not(
     customer_client, decided_claim, other_adjuster
 ):
     _contest(customer_client, decided_claim)
-    services.review_lock_take(claim=decided_claim, adjuster=other_adjuster)
+    locks.review_lock_take(claim=decided_claim, adjuster=other_adjuster)
 
     # a request for photos leaves the contest open
     services.review_decide(
@@ -151,7 +153,7 @@ def test_the_next_decision_answers_the_contest_and_a_photo_request_does_not(
     # the decision after the new photos answers it
     Claim.objects.filter(pk=decided_claim.pk).update(status=Claim.Status.IN_REVIEW)
     decided_claim.refresh_from_db()
-    services.review_lock_take(claim=decided_claim, adjuster=other_adjuster)
+    locks.review_lock_take(claim=decided_claim, adjuster=other_adjuster)
     services.review_decide(claim=decided_claim, adjuster=other_adjuster, action="approve")
 
     contest = Contest.objects.get(claim=decided_claim)
@@ -191,7 +193,7 @@ def test_the_adjuster_whose_decision_is_contested_cannot_decide_it_again(
 ):
     # given: the customer contests what ``adjuster`` decided
     _contest(customer_client, decided_claim)
-    services.review_lock_take(claim=decided_claim, adjuster=adjuster)
+    locks.review_lock_take(claim=decided_claim, adjuster=adjuster)
 
     # when: the same adjuster tries to decide it again
     with pytest.raises(ConflictError) as refused:
@@ -214,7 +216,7 @@ def test_contest_stays_first_when_the_photos_asked_for_arrive(
 
     # given: a contested claim whose new adjuster asked for another photo
     _contest(customer_client, decided_claim)
-    services.review_lock_take(claim=decided_claim, adjuster=other_adjuster)
+    locks.review_lock_take(claim=decided_claim, adjuster=other_adjuster)
     services.review_decide(
         claim=decided_claim,
         adjuster=other_adjuster,

@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from assessment.models import ClaimAssessment
+from review import labels as review_labels
 from review import services
 from review.tests.factories import region_payload
 
@@ -51,7 +52,7 @@ def test_decided_with_corrections_shows_the_adjusters_regions_and_estimate(
     customer_client, locked_claim, first_photo, adjuster
 ):
     # given: on photo 1 the adjuster deletes the scratch and makes the dent severe
-    services.photo_labels_save(
+    review_labels.photo_labels_save(
         claim=locked_claim,
         photo=first_photo,
         adjuster=adjuster,

@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from assessment.models import Decision
-from review import selectors, services
+from review import estimate_selectors, queue_selectors, selectors, services
+from review import labels as review_labels
 from review.models import PhotoLabels
 from review.tests.factories import ClaimNoteFactory, ReviewLockFactory, region_payload
 
@@ -20,29 +21,29 @@ def _waiting(claim, hours: float) -> None:
 def test_review_priority_weighs_time_estimate_and_uncertainty():
     common = {"sla_hours": 24, "estimate_ref": 1000}
     # 12 h of 24, estimate equal to the reference, confidence 0.4: 0.6*0.5 + 0.25*0.5 + 0.15*0.6
-    assert selectors.review_priority(
+    assert queue_selectors.review_priority(
         waiting_hours=12, estimate_total=1000, min_photo_confidence=0.4, **common
     ) == pytest.approx(0.515)
     assert (
-        selectors.review_priority(
+        queue_selectors.review_priority(
             waiting_hours=0, estimate_total=0, min_photo_confidence=1.0, **common
         )
         == 0.0
     )
     assert (
-        selectors.review_priority(
+        queue_selectors.review_priority(
             waiting_hours=0, estimate_total=0, min_photo_confidence=None, **common
         )
         == 0.15
     )
     assert (
-        selectors.review_priority(
+        queue_selectors.review_priority(
             waiting_hours=24, estimate_total=0, min_photo_confidence=1.0, **common
         )
         == 1.0
     )
     assert (
-        selectors.review_priority(
+        queue_selectors.review_priority(
             waiting_hours=23.9, estimate_total=10**9, min_photo_confidence=0.0, **common
         )
         < 1.0
@@ -60,7 +61,7 @@ def test_review_queue_list_orders_by_priority_and_counts(
     ReviewLockFactory(claim=old, adjuster=adjuster)
     ReviewLockFactory(claim=breached, adjuster=other_adjuster)
 
-    queue = selectors.review_queue_list(user=adjuster)
+    queue = queue_selectors.review_queue_list(user=adjuster)
 
     assert [r["reference"] for r in queue.rows] == [
         breached.reference,
@@ -86,7 +87,9 @@ def test_review_queue_list_filters(make_in_review_claim, adjuster, locked_claim)
     _waiting(locked_claim, 0.5)
 
     def refs(**filters):
-        return [r["reference"] for r in selectors.review_queue_list(user=adjuster, **filters).rows]
+        return [
+            r["reference"] for r in queue_selectors.review_queue_list(user=adjuster, **filters).rows
+        ]
 
     assert refs(mine=True) == [locked_claim.reference]
     assert refs(min_age_hours=2) == [other.reference]
@@ -98,7 +101,7 @@ def test_review_queue_list_filters(make_in_review_claim, adjuster, locked_claim)
     assert refs(damage_type="glass_shatter") == []
     # an adjuster's added region counts as the claim's damage type
     photo = locked_claim.photos.first()
-    services.photo_labels_save(
+    review_labels.photo_labels_save(
         claim=locked_claim,
         photo=photo,
         adjuster=adjuster,
@@ -107,13 +110,13 @@ def test_review_queue_list_filters(make_in_review_claim, adjuster, locked_claim)
     )
     assert refs(damage_type="glass_shatter") == [locked_claim.reference]
     # counts cover the whole queue whatever the filter
-    assert selectors.review_queue_list(user=adjuster, mine=True).counts["total"] == 2
+    assert queue_selectors.review_queue_list(user=adjuster, mine=True).counts["total"] == 2
 
 
 def test_review_claim_detail_has_photos_predictions_labels_history_notes(
     locked_claim, first_photo, adjuster, other_adjuster
 ):
-    services.photo_labels_save(
+    review_labels.photo_labels_save(
         claim=locked_claim,
         photo=first_photo,
         adjuster=adjuster,
@@ -159,7 +162,7 @@ def test_reason_groups_count_each_code_and_put_the_contest_first():
         {"code": "some_new_rule", "message": "New."},
     ]
 
-    groups = selectors.reason_groups(reasons)
+    groups = queue_selectors.reason_groups(reasons)
 
     assert [(g["code"], g["count"]) for g in groups] == [
         ("customer_contest", 1),
@@ -177,7 +180,7 @@ def test_reason_groups_count_each_code_and_put_the_contest_first():
 
 
 def test_review_queue_rows_carry_grouped_reasons(in_review_claim, adjuster):
-    row = selectors.review_queue_list(user=adjuster).rows[0]
+    row = queue_selectors.review_queue_list(user=adjuster).rows[0]
 
     codes = [r["code"] for r in row["reasons"]]
     assert sum(g["count"] for g in row["reason_groups"]) == len(codes)
@@ -201,10 +204,10 @@ def test_review_estimate_preview_prices_edits_as_the_decision_will(locked_claim,
     model_total = locked_claim.assessment.estimate_total
 
     # when: the screen asks for the live estimate, then saves the same edits and decides
-    preview = selectors.review_estimate_preview(
+    preview = estimate_selectors.review_estimate_preview(
         claim=locked_claim, overrides={str(first.pk): edits}
     )
-    services.photo_labels_save(
+    review_labels.photo_labels_save(
         claim=locked_claim,
         photo=first,
         adjuster=adjuster,
@@ -240,7 +243,7 @@ def test_review_estimate_preview_prices_edits_as_the_decision_will(locked_claim,
 
 
 def test_review_estimate_preview_without_edits_is_the_model_estimate(locked_claim):
-    preview = selectors.review_estimate_preview(claim=locked_claim, overrides={})
+    preview = estimate_selectors.review_estimate_preview(claim=locked_claim, overrides={})
 
     assert preview["corrected"]["total"] == locked_claim.assessment.estimate_total
     outcomes = {o["outcome"]: o for o in preview["outcomes"]}
@@ -252,7 +255,7 @@ def test_review_estimate_preview_refuses_a_type_outside_the_label_map(locked_cla
     from config.errors import ApplicationError
 
     with pytest.raises(ApplicationError) as caught:
-        selectors.review_estimate_preview(
+        estimate_selectors.review_estimate_preview(
             claim=locked_claim,
             overrides={str(first.pk): [{"label": "alien_probe", "severity": "minor"}]},
         )
@@ -266,7 +269,7 @@ def test_review_history_shows_a_label_save_at_its_save_time(locked_claim, adjust
     # given: labels saved an hour before the decision
     first = _photos(locked_claim)[0]
     saved = timezone.now() - timedelta(hours=1)
-    services.photo_labels_save(
+    review_labels.photo_labels_save(
         claim=locked_claim,
         photo=first,
         adjuster=adjuster,

@@ -9,7 +9,8 @@ from django.utils import timezone
 from assessment.models import AuditRecord, ClaimAssessment, Decision
 from claims.models import Claim
 from config.errors import ApplicationError, ConflictError
-from review import services
+from review import labels as review_labels
+from review import locks, services
 from review.models import (
     ActiveTime,
     ClaimNote,
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _save(claim, photo, adjuster, regions, base_version=0, active_ms=1000):
-    return services.photo_labels_save(
+    return review_labels.photo_labels_save(
         claim=claim,
         photo=photo,
         adjuster=adjuster,
@@ -77,21 +78,21 @@ def test_review_lock_take_gives_a_lock_that_expires(in_review_claim, adjuster, s
     settings.CLAIMVISION_REVIEW_LOCK_MINUTES = 15
     now = timezone.now()
 
-    lock = services.review_lock_take(claim=in_review_claim, adjuster=adjuster, now=now)
+    lock = locks.review_lock_take(claim=in_review_claim, adjuster=adjuster, now=now)
 
     assert (lock.adjuster, lock.expires_at) == (adjuster, now + timedelta(minutes=15))
 
 
 def test_review_lock_take_renews_own_lock(locked_claim, adjuster):
     later = timezone.now() + timedelta(minutes=10)
-    lock = services.review_lock_take(claim=locked_claim, adjuster=adjuster, now=later)
+    lock = locks.review_lock_take(claim=locked_claim, adjuster=adjuster, now=later)
     assert lock.expires_at == later + timedelta(minutes=15)
     assert ReviewLock.objects.count() == 1
 
 
 def test_review_lock_take_refuses_someone_elses_live_lock(locked_claim, other_adjuster):
     with pytest.raises(ConflictError) as caught:
-        services.review_lock_take(claim=locked_claim, adjuster=other_adjuster)
+        locks.review_lock_take(claim=locked_claim, adjuster=other_adjuster)
 
     assert caught.value.code == "claim_locked"
     assert caught.value.message.startswith("Alice Adams is reviewing this claim (until ")
@@ -101,7 +102,7 @@ def test_review_lock_take_refuses_someone_elses_live_lock(locked_claim, other_ad
 def test_review_lock_take_takes_over_a_lapsed_lock(in_review_claim, other_adjuster):
     ReviewLockFactory(claim=in_review_claim, lapsed=True)
 
-    lock = services.review_lock_take(claim=in_review_claim, adjuster=other_adjuster)
+    lock = locks.review_lock_take(claim=in_review_claim, adjuster=other_adjuster)
 
     assert ReviewLock.objects.get().adjuster == other_adjuster
     assert lock.expires_at > timezone.now()
@@ -112,16 +113,16 @@ def test_review_lock_take_refuses_claim_not_in_review(adjuster, customer):
 
     decided = ClaimFactory(owner=customer, submitted=True, status="decided")
     with pytest.raises(ConflictError) as caught:
-        services.review_lock_take(claim=decided, adjuster=adjuster)
+        locks.review_lock_take(claim=decided, adjuster=adjuster)
     assert caught.value.code == "claim_not_in_review"
 
 
 def test_review_lock_release_frees_own_and_refuses_others(locked_claim, adjuster, other_adjuster):
     with pytest.raises(ConflictError):
-        services.review_lock_release(claim=locked_claim, adjuster=other_adjuster)
+        locks.review_lock_release(claim=locked_claim, adjuster=other_adjuster)
     assert ReviewLock.objects.exists()
 
-    services.review_lock_release(claim=locked_claim, adjuster=adjuster)
+    locks.review_lock_release(claim=locked_claim, adjuster=adjuster)
 
     assert not ReviewLock.objects.exists()
 
@@ -131,7 +132,7 @@ def test_review_lock_release_of_a_deleted_claim_is_a_no_op(locked_claim, adjuste
     claim = Claim.objects.get(pk=locked_claim.pk)
     Claim.objects.filter(pk=claim.pk).delete()
 
-    services.review_lock_release(claim=claim, adjuster=adjuster)  # no DoesNotExist, no 500
+    locks.review_lock_release(claim=claim, adjuster=adjuster)  # no DoesNotExist, no 500
 
     assert not ReviewLock.objects.filter(claim_id=claim.pk).exists()
 

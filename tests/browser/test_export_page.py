@@ -16,7 +16,8 @@ from claims.tests.conftest import customer, enqueued, media_root  # noqa: F401 -
 from claims.tests.factories import PASSWORD, DataTeamFactory
 from learning import exports, tasks
 from learning.models import ExportJob
-from review import services as review_services
+from review import labels as review_labels
+from review import locks as review_locks
 from review.tests.conftest import adjuster, make_in_review_claim  # noqa: F401 - shared fixtures
 from review.tests.factories import DENT_BOX, region_payload
 from tests.browser.conftest import PHONE, _page, wait_until
@@ -46,9 +47,9 @@ def sent(monkeypatch) -> list[int]:
 @pytest.fixture
 def reviewed_photo(make_in_review_claim, adjuster):
     claim = make_in_review_claim(photos=1)
-    review_services.review_lock_take(claim=claim, adjuster=adjuster)
+    review_locks.review_lock_take(claim=claim, adjuster=adjuster)
     photo = claim.photos.get()
-    review_services.photo_labels_save(
+    review_labels.photo_labels_save(
         claim=claim,
         photo=photo,
         adjuster=adjuster,

@@ -35,7 +35,7 @@ from claims.tests.factories import (
 )
 from ml.coco import rle_to_mask
 from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP
-from review import services as review_services
+from review import locks as review_locks
 from review.models import LabelRegion, OverrideLedgerEntry, PhotoLabels, ReviewLock
 from tests.browser import drawings
 from tests.browser.conftest import _page, screenshot
@@ -307,7 +307,7 @@ def test_review_queue_and_screen_correct_and_approve(open_page):
     colleague = AdjusterFactory(username="bob")
     claim, photos = claim_in_review(waiting_hours=20, estimate="812.40")
     other, _ = claim_in_review(photos=[PHOTOS[1]], waiting_hours=2, estimate="240.00")
-    review_services.review_lock_take(claim=other, adjuster=colleague)
+    review_locks.review_lock_take(claim=other, adjuster=colleague)
     page = open_page()
 
     # when: alice opens the queue
@@ -583,11 +583,11 @@ def test_review_names_damage_v2_types_and_parts_from_the_label_map(open_page):
 
 
 def _server_total(claim, overrides=None) -> Decimal:
-    """The estimate the server's own pricing gives for ``overrides`` (review.selectors)."""
+    """The estimate the server's own pricing gives for ``overrides`` (review.estimate_selectors)."""
     from assessment import configuration
-    from review import selectors as review_selectors
+    from review import estimate_selectors
 
-    regions = review_selectors.claim_priced_regions(claim=claim, overrides=overrides or {})
+    regions = estimate_selectors.claim_priced_regions(claim=claim, overrides=overrides or {})
     return configuration.price_quote(regions).total
 
 

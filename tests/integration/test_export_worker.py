@@ -18,7 +18,8 @@ from claims.tests.conftest import customer  # noqa: F401 - shared fixtures
 from claims.tests.factories import DataTeamFactory
 from learning import tasks
 from learning.models import ExportJob
-from review import services as review_services
+from review import labels as review_labels
+from review import locks as review_locks
 from review.tests.conftest import (  # noqa: F401 - shared fixtures
     adjuster,
     make_in_review_claim,
@@ -34,9 +35,9 @@ def test_export_job_runs_on_a_real_worker_and_downloads(
 ):
     # given: a reviewed photo, committed
     claim = make_in_review_claim(photos=1)
-    review_services.review_lock_take(claim=claim, adjuster=adjuster)
+    review_locks.review_lock_take(claim=claim, adjuster=adjuster)
     photo = claim.photos.get()
-    review_services.photo_labels_save(
+    review_labels.photo_labels_save(
         claim=claim,
         photo=photo,
         adjuster=adjuster,

@@ -1,0 +1,149 @@
+"""Reads for the review screen's live estimate: the regions a corrected estimate prices (shared
+with the decision's rebuild in review.services) and the preview of what each decision would record.
+"""
+
+import uuid
+from decimal import Decimal
+
+from assessment import estimate as pricing
+from assessment import selectors as assessment_selectors
+from assessment.configuration import price_quote
+from assessment.models import ClaimAssessment
+from claims.models import Claim
+from config.errors import ApplicationError
+from review.models import SEVERITIES, PhotoLabels
+
+ERR_PREVIEW_PHOTO = "Photo {photo_id} is not a photo of this claim."
+ERR_PREVIEW_LABEL = "Photo {number}, region {index}: {label!r} is not a damage type of the model."
+ERR_PREVIEW_SEVERITY = "Photo {number}, region {index}: severity must be minor, moderate or severe."
+
+
+def claim_priced_regions(
+    *, claim: Claim, overrides: dict[str, list[dict]] | None = None
+) -> list[pricing.PricedRegion]:
+    """The regions a corrected estimate prices, photo by photo in upload order: a photo's
+    regions in ``overrides`` (the screen's unsaved edits, by photo id), else its saved labels,
+    else the model's regions. The decision's rebuild (review.services) and the screen's live
+    estimate both price this list, so the sidebar shows what the decision will record."""
+    overrides = overrides or {}
+    labels = {
+        pl.photo_id: pl
+        for pl in PhotoLabels.objects.filter(claim=claim).prefetch_related("regions")
+    }
+    shown = assessment_selectors.photo_assessments_for_claim(claim=claim)
+    priced: list[pricing.PricedRegion] = []
+    for photo in claim.photos.order_by("created_at"):
+        if str(photo.pk) in overrides:
+            regions = [
+                (i, r["label"], r["severity"]) for i, r in enumerate(overrides[str(photo.pk)])
+            ]
+        elif photo.pk in labels:
+            regions = [(r.index, r.label, r.severity) for r in labels[photo.pk].regions.all()]
+        elif photo.pk in shown:
+            regions = [(r.index, r.label, r.severity) for r in shown[photo.pk].regions.all()]
+        else:
+            regions = []
+        priced.extend(
+            pricing.PricedRegion(str(photo.pk), index, label, severity)
+            for index, label, severity in regions
+        )
+    return priced
+
+
+def override_needs_reason(*, model_total: Decimal | None, corrected_total: Decimal) -> bool:
+    """Approving with corrections overrides the model's outcome when it pays a different
+    amount than the model's estimate: then the adjuster must say why."""
+    return model_total is None or Decimal(corrected_total) != Decimal(model_total)
+
+
+def _check_overrides(claim: Claim, overrides: dict[str, list[dict]]) -> None:
+    photos = {str(p.pk): n for n, p in enumerate(claim.photos.order_by("created_at"), start=1)}
+    shown = assessment_selectors.photo_assessments_for_claim(claim=claim)
+    for photo_id, regions in overrides.items():
+        if photo_id not in photos:
+            raise ApplicationError(
+                ERR_PREVIEW_PHOTO.format(photo_id=photo_id),
+                code="invalid_photo",
+                details={"photo_id": photo_id},
+            )
+        assessment = shown.get(uuid.UUID(photo_id))
+        label_map = assessment.model_version.label_map if assessment else None
+        names = {c["name"] for c in assessment_selectors.label_classes(label_map)}
+        for index, region in enumerate(regions):
+            place = {"number": photos[photo_id], "index": index}
+            if region["label"] not in names:
+                raise ApplicationError(
+                    ERR_PREVIEW_LABEL.format(**place, label=region["label"]),
+                    code="invalid_label",
+                    details={"photo_id": photo_id, "region": index},
+                )
+            if region["severity"] not in SEVERITIES:
+                raise ApplicationError(
+                    ERR_PREVIEW_SEVERITY.format(**place),
+                    code="invalid_severity",
+                    details={"photo_id": photo_id, "region": index},
+                )
+
+
+def _quote_view(quote: pricing.Estimate) -> dict:
+    return {
+        "currency": quote.currency,
+        "total": quote.total,
+        "lines": [
+            {
+                "photo_id": line.photo_id,
+                "region_index": line.region_index,
+                "damage_type": line.damage_type,
+                "severity": line.severity,
+                "operation": line.operation,
+                "description": line.description,
+                "total": line.total,
+            }
+            for line in quote.lines
+        ],
+        "unpriced": [
+            {
+                "photo_id": r.photo_id,
+                "region_index": r.region_index,
+                "damage_type": r.damage_type,
+                "severity": r.severity,
+            }
+            for r in quote.unpriced
+        ],
+    }
+
+
+def review_estimate_preview(*, claim: Claim, overrides: dict[str, list[dict]]) -> dict:
+    """What each decision would record, before it is made: the corrected estimate (priced by
+    the active price table, as the decision prices it), the model's, whether a reason is
+    required and the standard message the customer reads."""
+    from review import services  # the decision's own rules and wording (a cycle at import time)
+
+    _check_overrides(claim, overrides)
+    quote = price_quote(claim_priced_regions(claim=claim, overrides=overrides))
+    assessment = ClaimAssessment.objects.filter(claim=claim).first()
+    model_total = assessment.estimate_total if assessment else None
+    corrected = _quote_view(quote)
+    return {
+        "corrected": corrected,
+        "model": {
+            "total": model_total,
+            "currency": assessment.currency if assessment else quote.currency,
+            "source": assessment.source if assessment else "",
+        },
+        "outcomes": [
+            {
+                "outcome": action,
+                "reason_required": action in services.REASON_REQUIRED
+                or (
+                    action == "approve_with_corrections"
+                    and override_needs_reason(model_total=model_total, corrected_total=quote.total)
+                ),
+                "customer_message": services.CUSTOMER_MESSAGES[action],
+                "estimate_total": quote.total
+                if action == "approve_with_corrections"
+                else model_total,
+            }
+            for action in services.ACTION_OUTCOMES
+        ],
+    }

@@ -1,0 +1,255 @@
+"""Saving an adjuster's corrected regions for one photo, with the override ledger of what changed
+against the model's prediction (accepted, reshaped, relabelled, severity changed, added, deleted).
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from assessment import selectors as assessment_selectors
+from assessment.models import PhotoAssessment
+from claims.models import Claim, Photo
+from config.errors import ApplicationError, ConflictError
+from review import locks, masks
+from review.models import SEVERITIES, LabelRegion, OverrideLedgerEntry, PhotoLabels
+
+ERR_STALE_LABELS = (
+    "These labels were saved again since you loaded them (now version {current}, you started "
+    "from {base}). Reload the photo to see the latest labels."
+)
+ERR_PHOTO_NOT_ASSESSED = "This photo has no model assessment to correct."
+ERR_INVALID_MASK = "Region {index}: {problem}."
+ERR_INVALID_LABEL = "Region {index}: {label!r} is not a damage type of model {model_version}."
+ERR_INVALID_SEVERITY = "Region {index}: severity must be one of minor, moderate, severe."
+ERR_INVALID_SOURCE = "Region {index}: the model predicted no region {source} on this photo."
+ERR_TOO_MANY_REGIONS = "A photo holds at most {limit} regions."
+
+# A photo with more distinct damage regions than this is not a car-damage photo an adjuster
+# labels by hand; the cap bounds the work of one request (each region is decoded and compared).
+MAX_REGIONS_PER_PHOTO = 100
+# IoU at or above which a region counts as accepted unchanged (docs/review-api.md): a one-pixel
+# brush slip on a typical region does not make it "reshaped".
+ACCEPT_IOU = 0.98
+
+
+@dataclass(frozen=True)
+class _CleanRegion:
+    index: int
+    label: str
+    label_id: int
+    severity: str
+    source_index: int | None
+    mask: object  # np.ndarray (bool, mask grid)
+
+
+def photo_assessment_shown(*, claim: Claim, photo: Photo) -> PhotoAssessment | None:
+    """The prediction the screen shows for ``photo`` (the claim assessment's model version)."""
+    return assessment_selectors.photo_assessments_for_claim(claim=claim).get(photo.pk)
+
+
+def _clean_regions(regions: list[dict], assessment: PhotoAssessment) -> list[_CleanRegion]:
+    if len(regions) > MAX_REGIONS_PER_PHOTO:
+        raise ApplicationError(
+            ERR_TOO_MANY_REGIONS.format(limit=MAX_REGIONS_PER_PHOTO), code="invalid_region"
+        )
+    classes = {c["name"]: c["id"] for c in assessment.model_version.label_map.get("classes", [])}
+    predicted = {r.index for r in assessment.regions.all()}
+    clean = []
+    for index, region in enumerate(regions):
+        label, severity = region.get("label"), region.get("severity")
+        source = region.get("source_index")
+        if not isinstance(label, str) or label not in classes:
+            raise ApplicationError(
+                ERR_INVALID_LABEL.format(
+                    index=index, label=label, model_version=assessment.model_version.version
+                ),
+                code="invalid_label",
+                details={"region": index, "label": label, "allowed": sorted(classes)},
+            )
+        if severity not in SEVERITIES:
+            raise ApplicationError(
+                ERR_INVALID_SEVERITY.format(index=index),
+                code="invalid_severity",
+                details={"region": index, "severity": severity, "allowed": SEVERITIES},
+            )
+        if source is not None and (
+            not isinstance(source, int) or isinstance(source, bool) or source not in predicted
+        ):
+            raise ApplicationError(
+                ERR_INVALID_SOURCE.format(index=index, source=source),
+                code="invalid_region",
+                details={"region": index, "source_index": source},
+            )
+        try:
+            mask = masks.decode_mask(
+                region.get("mask_rle"), height=assessment.mask_height, width=assessment.mask_width
+            )
+        except masks.MaskError as exc:
+            raise ApplicationError(
+                ERR_INVALID_MASK.format(index=index, problem=exc),
+                code="invalid_mask",
+                details={
+                    "region": index,
+                    "problem": str(exc),
+                    "mask_size": [assessment.mask_height, assessment.mask_width],
+                },
+            ) from None
+        clean.append(_CleanRegion(index, label, classes[label], severity, source, mask))
+    return clean
+
+
+def _ledger(clean: list[_CleanRegion], assessment: PhotoAssessment) -> list[tuple[str, dict]]:
+    """(action, fields) per change of every region against the model's prediction."""
+    predicted = {r.index: r for r in assessment.regions.all()}
+    predicted_masks = {}
+    entries: list[tuple[str, dict]] = []
+    A = OverrideLedgerEntry.Action
+    for region in clean:
+        if region.source_index is None:
+            entries.append(
+                (
+                    A.ADDED,
+                    {
+                        "region_index": region.index,
+                        "to_label": region.label,
+                        "to_severity": region.severity,
+                    },
+                )
+            )
+            continue
+        source = predicted[region.source_index]
+        if source.index not in predicted_masks:
+            predicted_masks[source.index] = masks.rle_to_mask(source.mask_rle)
+        overlap = round(masks.iou(region.mask, predicted_masks[source.index]), 4)
+        base = {
+            "region_index": region.index,
+            "source_index": source.index,
+            "iou": overlap,
+            "model_confidence": source.confidence,
+        }
+        changes = []
+        if overlap < ACCEPT_IOU:
+            changes.append((A.RESHAPED, {}))
+        if region.label != source.label:
+            changes.append((A.RELABELLED, {"from_label": source.label, "to_label": region.label}))
+        if region.severity != source.severity:
+            changes.append(
+                (
+                    A.SEVERITY_CHANGED,
+                    {"from_severity": source.severity, "to_severity": region.severity},
+                )
+            )
+        if not changes:
+            changes.append((A.ACCEPTED, {"from_label": source.label, "to_label": region.label}))
+        entries.extend((action, {**base, **fields}) for action, fields in changes)
+    used = {r.source_index for r in clean if r.source_index is not None}
+    for index, source in predicted.items():
+        if index not in used:
+            entries.append(
+                (
+                    A.DELETED,
+                    {
+                        "source_index": index,
+                        "model_confidence": source.confidence,
+                        "from_label": source.label,
+                        "from_severity": source.severity,
+                    },
+                )
+            )
+    return entries
+
+
+def region_origins(entries: list[tuple[str, dict]]) -> dict[int, str]:
+    """Each corrected region's origin from its ledger entries: ``accepted`` when its only
+    entry is ``accepted`` (same shape within ACCEPT_IOU, type and severity as the model's),
+    ``added`` when a person drew it, else ``edited``."""
+    actions: dict[int, set[str]] = {}
+    for action, fields in entries:
+        if fields.get("region_index") is not None:
+            actions.setdefault(fields["region_index"], set()).add(action)
+    A = OverrideLedgerEntry.Action
+    return {
+        index: "accepted" if found == {A.ACCEPTED} else "added" if A.ADDED in found else "edited"
+        for index, found in actions.items()
+    }
+
+
+def photo_labels_save(
+    *,
+    claim: Claim,
+    photo: Photo,
+    adjuster,
+    base_version: int,
+    regions: list[dict],
+    active_ms: int = 0,
+    now=None,
+) -> tuple[PhotoLabels, list[OverrideLedgerEntry]]:
+    """Store an adjuster's corrected regions for one photo and the ledger of what changed.
+
+    Optimistic concurrency on top of the lock: ``base_version`` must be the version the screen
+    loaded, so a second tab (or a lock taken over in between) cannot overwrite newer labels.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = locks.claim_for_update(claim)
+        locks.require_in_review(locked)
+        locks.require_lock(locked, adjuster, now)
+        assessment = photo_assessment_shown(claim=locked, photo=photo)
+        if assessment is None:
+            raise ConflictError(ERR_PHOTO_NOT_ASSESSED, code="photo_not_assessed")
+        current = PhotoLabels.objects.select_for_update().filter(photo=photo).first()
+        current_version = current.version if current else 0
+        if base_version != current_version:
+            raise ConflictError(
+                ERR_STALE_LABELS.format(current=current_version, base=base_version),
+                code="stale_labels",
+                details={"current_version": current_version, "base_version": base_version},
+            )
+        clean = _clean_regions(regions, assessment)
+        entries = _ledger(clean, assessment)
+        origins = region_origins(entries)
+
+        if current is None:
+            current = PhotoLabels(photo=photo, claim=locked, version=0)
+        current.photo_assessment = assessment
+        current.version = current_version + 1
+        current.adjuster = adjuster
+        current.saved_at = now
+        current.active_ms = (current.active_ms or 0) + active_ms
+        current.save()
+        LabelRegion.objects.filter(labels=current).delete()
+        LabelRegion.objects.bulk_create(
+            [
+                LabelRegion(
+                    labels=current,
+                    index=r.index,
+                    label=r.label,
+                    label_id=r.label_id,
+                    severity=r.severity,
+                    source_index=r.source_index,
+                    mask_rle=masks.canonical_rle(r.mask),
+                    area=int(r.mask.sum()),
+                    bbox=masks.bbox(r.mask),
+                    origin=origins[r.index],
+                )
+                for r in clean
+            ]
+        )
+        ledger = OverrideLedgerEntry.objects.bulk_create(
+            [
+                OverrideLedgerEntry(
+                    claim=locked,
+                    photo=photo,
+                    labels_version=current.version,
+                    action=action,
+                    adjuster=adjuster,
+                    active_ms=current.active_ms,
+                    model_version=assessment.model_version,
+                    **fields,
+                )
+                for action, fields in entries
+            ]
+        )
+        locks.record_active_time(locked, adjuster, active_ms, photo=photo)
+    return current, ledger
