@@ -28,12 +28,6 @@ from assessment import estimate as pricing
 from assessment import model_versions, policy, selectors
 from assessment.audit import audit_record
 from assessment.configuration import decision_policy_active, price_inputs
-
-# Re-exported for ``review.services`` and ``review.estimate_selectors`` only, which call them
-# (and ``audit_record``, ``model_version_active``) as ``assessment_services.X`` and were being
-# split in a parallel change. New code imports them from their own modules; so should those.
-from assessment.configuration import price_quote as price_quote
-from assessment.contests import contest_answer as contest_answer
 from assessment.contests import contest_reasons
 from assessment.model_versions import model_version_active
 from assessment.models import (

@@ -1,4 +1,7 @@
-"""Writes for claims: registration, the claim lifecycle, photo intake and queue hand-off."""
+"""Writes for claims: registration, the claim lifecycle, photo intake and preparation.
+
+The hand-over to the assessment stage is in ``claims.tasks`` (docs/architecture.md).
+"""
 
 import hashlib
 import logging
