@@ -123,3 +123,21 @@ def _audit_trail_flushable(request: pytest.FixtureRequest):
             cursor.execute(f"DELETE FROM {triggers.TABLE}")
             for statement in triggers.SQLITE_UP:
                 cursor.execute(statement)
+
+
+@pytest.fixture(autouse=True)
+def _no_random_audits(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """No random audit unless a test asks for it (``real_audit_draws``): claim ids are random
+    UUIDs, so the default policy's 5% audit share would send 1 in 20 claims that a test expects
+    decided automatically to review. Worker processes (tests/integration) draw for real; their
+    tests accept either outcome."""
+    if "real_audit_draws" in request.fixturenames:
+        return
+    from assessment import policy
+
+    monkeypatch.setattr(policy, "audit_draw", lambda **kwargs: 1.0)
+
+
+@pytest.fixture
+def real_audit_draws() -> None:
+    """The real audit draw (``assessment.policy.audit_draw``) for this test."""

@@ -96,6 +96,24 @@ class DecisionPolicyForm(forms.ModelForm):
         choices=[("review", "A person confirms"), ("auto_close", "Closed automatically")],
         help_text="What happens when the model finds no damage.",
     )
+    min_claim_confidence = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        help_text=(
+            "A claim whose confidence (the chance an adjuster keeps its line items) is below "
+            "this goes to a person. Empty: off. A claim without a claim confidence is not "
+            "routed by this rule."
+        ),
+    )
+    audit_sample_share = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        help_text=(
+            "Share of the claims that would be decided automatically sent to a person anyway, "
+            "as a random audit, to measure the automatic path's error (e.g. 0.05)."
+        ),
+    )
 
     RULE_FIELDS = tuple(policy.PolicyRules.__dataclass_fields__)
 
@@ -159,6 +177,8 @@ class DecisionPolicyAdmin(admin.ModelAdmin):
                     "quality_warnings_route",
                     "duplicate_photo_routes",
                     "no_damage",
+                    "min_claim_confidence",
+                    "audit_sample_share",
                 )
             },
         ),

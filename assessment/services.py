@@ -353,6 +353,10 @@ def _claim_assess_and_decide(
         outcome = policy.Outcome(
             automatic=False, outcome="routed_to_review", reasons=outcome.reasons
         )
+    if outcome.automatic:  # last: only a claim that would really be automatic is audited
+        draw = policy.audit_draw(claim_id=str(claim.pk), policy_version=active_policy.version)
+        outcome = policy.audit_sample(rules_in_force, outcome, draw=draw)
+        reasons = [r.to_dict() for r in outcome.reasons]
     Decision.objects.create(
         claim=claim,
         outcome=outcome.outcome,
