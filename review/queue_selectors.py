@@ -47,8 +47,10 @@ REASON_ORDER = [
     "always_human_type",
     "photo_quality",
     "no_damage_found",
+    "low_claim_confidence",
     "low_photo_confidence",
     "low_region_confidence",
+    "random_audit",
 ]
 # Short titles for the grouped reasons (adjusters' words; the messages carry the details).
 REASON_TITLES = {
@@ -66,6 +68,10 @@ REASON_TITLES = {
     "no_damage_found": "No damage found",
     "low_photo_confidence": "Model unsure about a photo",
     "low_region_confidence": "Model unsure about a region",
+    "low_claim_confidence": "Model unsure about the line items",
+    # Blind: the title and message never say what the model would have decided (that stays in
+    # the stored reason's ``would_be``, which no review read shows).
+    "random_audit": "Random audit",
 }
 
 WEIGHT_TIME, WEIGHT_ESTIMATE, WEIGHT_UNCERTAINTY = 0.6, 0.25, 0.15
