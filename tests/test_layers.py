@@ -91,3 +91,13 @@ def test_the_check_finds_a_lazy_import_of_a_later_stage(tmp_path, monkeypatch):
         "claims/services.py:2 imports review.services.review_decide: "
         "claims is an earlier stage than review"
     ]
+
+
+def test_every_stage_with_tests_is_collected_by_a_plain_pytest_run():
+    import tomllib
+
+    testpaths = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "pytest"
+    ]["ini_options"]["testpaths"]
+    with_tests = [top for top in [*STAGES, "ml"] if (ROOT / top / "tests").is_dir()]
+    assert [top for top in with_tests if top not in testpaths] == []
