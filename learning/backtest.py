@@ -22,6 +22,9 @@ from assessment import policy
 # Grid of candidate thresholds (photo confidence x region confidence). 0.01 steps are finer than
 # the calibration of the model's scores deserves; below 0.5 the model is guessing.
 DEFAULT_GRID = tuple(round(0.5 + 0.01 * i, 2) for i in range(50))  # 0.50 .. 0.99
+# The claim confidence is a product over parts and runs lower than photo scores: its sweep
+# starts at 0 (the rule off).
+CLAIM_CONFIDENCE_GRID = tuple(round(0.01 * i, 2) for i in range(100))  # 0.00 .. 0.99
 DEFAULT_TARGET_ERROR = 0.02
 # One-sided confidence of the error bound. With no observed error, certifying 2% at 95% takes
 # ceil(ln 0.05 / ln 0.98) = 149 auto-decided claims (the "rule of three": 3 / 0.02 = 150).
@@ -53,12 +56,16 @@ class ClaimRecord:
     facts: policy.ClaimFacts
     changed: bool
     detail: dict[str, Any] = field(default_factory=dict)  # why it counts as changed, etc.
+    # Sent to review by a random audit (``policy.audit_sample``): every other rule had decided
+    # it automatically, so it is an unbiased sample of the automatic path.
+    audited: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ClaimRecord":
         """From plain JSON: ``{"claim", "changed", "estimate_total", "photos": [{"photo",
         "confidence", "quality_warnings", "duplicate", "error", "regions": [{"label",
-        "confidence", "severity", "priced"}]}]}``."""
+        "confidence", "severity", "priced"}]}]}``, optionally ``"claim_confidence"`` and
+        ``"audited"``."""
         photos = [
             policy.PhotoFacts(
                 photo=str(p.get("photo", n)),
@@ -78,8 +85,18 @@ class ClaimRecord:
             )
             for n, p in enumerate(data["photos"], start=1)
         ]
-        facts = policy.ClaimFacts(photos=photos, estimate_total=float(data["estimate_total"]))
-        return cls(claim=str(data.get("claim", "")), facts=facts, changed=bool(data["changed"]))
+        claim_confidence = data.get("claim_confidence")
+        facts = policy.ClaimFacts(
+            photos=photos,
+            estimate_total=float(data["estimate_total"]),
+            claim_confidence=None if claim_confidence is None else float(claim_confidence),
+        )
+        return cls(
+            claim=str(data.get("claim", "")),
+            facts=facts,
+            changed=bool(data["changed"]),
+            audited=bool(data.get("audited", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -113,6 +130,71 @@ class CurvePoint:
 
 
 @dataclass(frozen=True)
+class AuditEstimate:
+    """The automatic path's error measured on random audits: claims every other rule decided
+    automatically, reviewed anyway. Unbiased, unlike the sweep, which sees automatic decisions
+    only through claims routed for other reasons."""
+
+    n_audited: int
+    n_changed: int
+    error_upper: float  # one-sided Clopper-Pearson upper bound, as for the sweep
+    confidence: float
+    by_policy_version: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def error_rate(self) -> float:
+        return self.n_changed / self.n_audited if self.n_audited else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_audited": self.n_audited,
+            "n_changed": self.n_changed,
+            "error_rate": round(self.error_rate, 6),
+            "error_upper": round(self.error_upper, 6),
+            "confidence": self.confidence,
+            "by_policy_version": self.by_policy_version,
+        }
+
+    def summary(self) -> str:
+        if not self.n_audited:
+            return "no random audits reviewed yet"
+        return (
+            f"random audits: {self.n_changed} of {self.n_audited} changed, error "
+            f"{self.error_rate:.1%}, {self.confidence:.0%} bound {self.error_upper:.1%}"
+        )
+
+
+@dataclass(frozen=True)
+class ThresholdPoint:
+    """One point of a single-threshold sweep (``min_claim_confidence``)."""
+
+    threshold: float
+    n_claims: int
+    n_auto: int
+    n_auto_changed: int
+    error_upper: float
+
+    @property
+    def automation_rate(self) -> float:
+        return self.n_auto / self.n_claims if self.n_claims else 0.0
+
+    @property
+    def error_rate(self) -> float:
+        return self.n_auto_changed / self.n_auto if self.n_auto else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "n_claims": self.n_claims,
+            "n_auto": self.n_auto,
+            "n_auto_changed": self.n_auto_changed,
+            "automation_rate": round(self.automation_rate, 6),
+            "error_rate": round(self.error_rate, 6),
+            "error_upper": round(self.error_upper, 6),
+        }
+
+
+@dataclass(frozen=True)
 class Calibration:
     base_rules: policy.PolicyRules
     target_error: float
@@ -121,6 +203,10 @@ class Calibration:
     chosen: CurvePoint | None  # None: no grid point meets the target
     n_changed: int  # reviewed claims the adjuster changed (any threshold)
     n_never_auto: int  # claims other rules route to a person whatever the thresholds
+    audit: AuditEstimate | None = None  # the unbiased estimate, from random audits
+    # min_claim_confidence swept with the base policy's other rules; empty when no record
+    # has a claim confidence.
+    claim_confidence_points: list[ThresholdPoint] = field(default_factory=list)
 
     @property
     def n_claims(self) -> int:
@@ -212,6 +298,68 @@ def error_upper_bound(errors: int, n: int, confidence: float = DEFAULT_CONFIDENC
 
 
 # --------------------------------------------------------------------------- the back-test
+
+
+def audit_error_estimate(
+    records: list[ClaimRecord], confidence: float = DEFAULT_CONFIDENCE
+) -> AuditEstimate:
+    """The share of randomly audited claims the adjuster changed, with its upper bound.
+
+    It measures the policy versions the audits were drawn under (``by_policy_version``, from
+    ``detail["policy_version"]`` where known), not a candidate the sweep proposes."""
+    audited = [r for r in records if r.audited]
+    changed = sum(r.changed for r in audited)
+    by_version: dict[str, dict[str, int]] = {}
+    for record in audited:
+        version = str(record.detail.get("policy_version", "unknown"))
+        row = by_version.setdefault(version, {"n_audited": 0, "n_changed": 0})
+        row["n_audited"] += 1
+        row["n_changed"] += int(record.changed)
+    return AuditEstimate(
+        n_audited=len(audited),
+        n_changed=changed,
+        error_upper=error_upper_bound(changed, len(audited), confidence),
+        confidence=confidence,
+        by_policy_version=dict(sorted(by_version.items())),
+    )
+
+
+def sweep_claim_confidence(
+    base: policy.PolicyRules,
+    records: list[ClaimRecord],
+    *,
+    grid=CLAIM_CONFIDENCE_GRID,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> list[ThresholdPoint]:
+    """``min_claim_confidence`` over ``grid`` with every other rule as in ``base``. Empty when
+    no record has a claim confidence (nothing to sweep). As in decide(), a record without one
+    is not routed by the rule, so it counts as automatic whenever the other rules allow."""
+    if not any(r.facts.claim_confidence is not None for r in records):
+        return []
+    off = replace(base, min_claim_confidence=None)
+    eligible = np.array([policy.decide(off, r.facts).automatic for r in records], dtype=bool)
+    scores = np.array(
+        [
+            math.inf if r.facts.claim_confidence is None else r.facts.claim_confidence
+            for r in records
+        ],
+        dtype=float,
+    )
+    changed = np.array([r.changed for r in records], dtype=bool)
+    points = []
+    for threshold in grid:
+        auto = eligible & (scores >= threshold)
+        n_auto, n_changed = int(auto.sum()), int((auto & changed).sum())
+        points.append(
+            ThresholdPoint(
+                threshold=float(threshold),
+                n_claims=len(records),
+                n_auto=n_auto,
+                n_auto_changed=n_changed,
+                error_upper=error_upper_bound(n_changed, n_auto, confidence),
+            )
+        )
+    return points
 
 
 def rules_with_thresholds(
@@ -354,6 +502,8 @@ def calibrate(
         chosen=chosen,
         n_changed=int(margins.changed.sum()),
         n_never_auto=int((~margins.eligible).sum()),
+        audit=audit_error_estimate(records, confidence),
+        claim_confidence_points=sweep_claim_confidence(base, records, confidence=confidence),
     )
 
 

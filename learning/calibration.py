@@ -115,6 +115,11 @@ def calibration_summary(run: CalibrationRun) -> dict:
         "chosen": cal.chosen.to_dict() if cal.chosen else None,
         "rules": cal.rules.to_dict() if cal.rules else None,
         "summary": cal.summary(),
+        # The unbiased estimate of the automatic path, apart from the sweep's (biased: it sees
+        # automatic decisions only through claims routed for other reasons).
+        "random_audits": cal.audit.to_dict() if cal.audit else None,
+        "random_audits_summary": cal.audit.summary() if cal.audit else "",
+        "claim_confidence_curve": [p.to_dict() for p in cal.claim_confidence_points],
     }
 
 
@@ -222,5 +227,44 @@ def calibration_table(run: CalibrationRun, *, step: float = 0.05) -> str:
                 f"{point.automation_rate:>10.1%} {point.n_auto_changed:>7d} "
                 f"{point.error_rate:>7.1%} {point.error_upper:>7.1%}  "
                 f"{'yes' if cal.meets_target(point) else 'no'}"
+            )
+    return "\n".join(lines)
+
+
+def calibration_audit_line(run: CalibrationRun, *, step: float = 0.1) -> str:
+    """The random audits' estimate, printed apart from the sweep, and the claim-confidence
+    sweep (at ``step`` spacing) where the records carry a claim confidence."""
+    cal = run.calibration
+    audit = cal.audit
+    if audit is None or not audit.n_audited:
+        lines = [
+            "Random audits: none among the reviewed claims yet. The error rates above come only "
+            "from claims routed to review for other reasons (a biased sample)."
+        ]
+    else:
+        lines = [
+            f"Random audits (unbiased, the automatic path as decided): {audit.n_changed} of "
+            f"{audit.n_audited} changed by the adjuster, error {audit.error_rate:.1%}, "
+            f"{audit.confidence:.0%} upper bound {audit.error_upper:.1%}"
+            f" (by policy version: "
+            + ", ".join(
+                f"v{v} {row['n_changed']}/{row['n_audited']}"
+                for v, row in audit.by_policy_version.items()
+            )
+            + ")."
+        ]
+    if cal.claim_confidence_points:
+        lines += [
+            "",
+            "along min_claim_confidence (other rules as in the base policy):",
+            f"{'claim>=':>7} {'auto':>6} {'automation':>10} {'changed':>7} {'error':>7} "
+            f"{'bound':>7}",
+        ]
+        for point in cal.claim_confidence_points:
+            if abs(round(point.threshold / step) * step - point.threshold) > 1e-9:
+                continue
+            lines.append(
+                f"{point.threshold:>7.2f} {point.n_auto:>6d} {point.automation_rate:>10.1%} "
+                f"{point.n_auto_changed:>7d} {point.error_rate:>7.1%} {point.error_upper:>7.1%}"
             )
     return "\n".join(lines)

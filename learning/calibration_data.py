@@ -4,6 +4,11 @@ The facts come from the append-only audit record of the automated decision an ad
 reviewed (the scores, estimate and rules it fired exactly as the policy saw them, whatever was
 re-assessed or corrected since) and from the photos' quality and duplicate flags. Whether the
 adjuster changed the result comes from the final human decision and the override ledger.
+
+A claim the automated decision sent to review as a random audit (``random_audit`` in its
+rules) is marked ``audited``: its facts replay as automatic under that policy, and the
+would-be outcome is kept in ``detail``. The claim confidence is read from the audit record's
+``scores["claim_confidence"]`` where the decision recorded one.
 """
 
 from collections import defaultdict
@@ -111,6 +116,9 @@ def _records_for(claim_ids: list, final: dict) -> dict:
             continue
         outcome = final[claim_id]["outcome"]
         changes = ledger_changes.get(claim_id, [])
+        audit_reason = next(
+            (r for r in audit.rules_fired or [] if r.get("code") == "random_audit"), None
+        )
         result[claim_id] = ClaimRecord(
             claim=audit.claim_reference,
             facts=_facts(audit, photos),
@@ -121,7 +129,9 @@ def _records_for(claim_ids: list, final: dict) -> dict:
                 "automated_outcome": audit.outcome,
                 "policy_version": audit.policy_version,
                 "model_version": audit.model_version,
+                **({"would_be": audit_reason.get("would_be")} if audit_reason else {}),
             },
+            audited=audit_reason is not None,
         )
     return result
 
@@ -161,7 +171,12 @@ def _facts(audit: AuditRecord, photos: dict) -> policy.ClaimFacts:
                 error="" if score is not None else "failed",
             )
         )
-    return policy.ClaimFacts(photos=facts, estimate_total=float(scores.get("estimate_total", 0)))
+    claim_confidence = scores.get("claim_confidence")  # recorded where it was computed
+    return policy.ClaimFacts(
+        photos=facts,
+        estimate_total=float(scores.get("estimate_total", 0)),
+        claim_confidence=None if claim_confidence is None else float(claim_confidence),
+    )
 
 
 def _unpriced_message(region: dict) -> str:

@@ -36,6 +36,8 @@ def _policy_form(**overrides) -> dict:
         "quality_warnings_route": rules["quality_warnings_route"],
         "duplicate_photo_routes": "on",
         "no_damage": rules["no_damage"],
+        "min_claim_confidence": "",
+        "audit_sample_share": rules["audit_sample_share"],
     }
     data.update(overrides)
     return data
@@ -57,6 +59,26 @@ def test_an_invalid_policy_value_is_a_field_error_not_a_500(staff_client):
     response = staff_client.post(url, _policy_form(min_region_confidence_by_type='{"dent": 3}'))
     assert "min_region_confidence_by_type" in response.context["adminform"].form.errors
     assert DecisionPolicy.objects.count() == versions
+
+
+def test_policy_form_checks_audit_share_and_claim_confidence_and_saves_them(staff_client):
+    configuration.decision_policy_active()
+    url = reverse("admin:assessment_decisionpolicy_add")
+
+    for field, value in (("audit_sample_share", "1.5"), ("min_claim_confidence", "-0.2")):
+        response = staff_client.post(url, _policy_form(**{field: value}))
+        assert response.status_code == 200
+        assert field in response.context["adminform"].form.errors
+    response = staff_client.post(
+        url, _policy_form(audit_sample_share="0.02", min_claim_confidence="0.6")
+    )
+
+    assert response.status_code == 302
+    created = DecisionPolicy.objects.order_by("-version").first()
+    assert (created.rules["audit_sample_share"], created.rules["min_claim_confidence"]) == (
+        0.02,
+        0.6,
+    )
 
 
 def test_a_new_policy_version_from_the_form_is_saved_and_audited(staff_client):

@@ -89,6 +89,8 @@ class Command(BaseCommand):
         )
         self.stdout.write(calibration.calibration_table(run))
         self.stdout.write("")
+        self.stdout.write(calibration.calibration_audit_line(run))
+        self.stdout.write("")
         for path in paths.values():
             self.stdout.write(f"wrote {path}")
         try:
