@@ -13,8 +13,10 @@ from assessment.models import (
     DecisionPolicy,
     EstimateLine,
     ModelVersion,
+    PartPrice,
     PriceRule,
     PriceTable,
+    RepairTime,
 )
 from claims.images import QUALITY_WARNINGS
 from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP
@@ -23,6 +25,26 @@ from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP
 class PriceRuleInline(admin.TabularInline):
     model = PriceRule
     extra = 1
+
+
+class PartPriceInline(admin.TabularInline):
+    """Prices by car part and operation (assessment.part_pricing): a part and operation without
+    a row goes to review; r_and_i and blend rows are the rule that adds those operations."""
+
+    model = PartPrice
+    extra = 0
+    fields = ["part", "operation", "labour_hours", "parts_cost", "description"]
+    verbose_name = "price by part and operation"
+    verbose_name_plural = "prices by part and operation (hours: paint hours for refinish, blend)"
+
+
+class RepairTimeInline(admin.TabularInline):
+    """Body hours to repair a damage type on a part, by severity and size band."""
+
+    model = RepairTime
+    extra = 0
+    fields = ["damage_type", "severity", "size_band", "labour_hours"]
+    verbose_name_plural = "repair times by damage type, severity and size (type * for any)"
 
 
 class PriceTableForm(forms.ModelForm):
@@ -42,7 +64,7 @@ class PriceTableAdmin(admin.ModelAdmin):
 
     form = PriceTableForm
     list_display = ("name", "currency", "labour_rate", "paint_rate", "is_active")
-    inlines = [PriceRuleInline]
+    inlines = [PartPriceInline, RepairTimeInline, PriceRuleInline]
 
     def save_model(self, request, obj, form, change):
         before = PriceTable.objects.filter(pk=obj.pk).first() if change else None

@@ -15,9 +15,17 @@ from __future__ import annotations
 from django.db import transaction
 
 from assessment import estimate as pricing
-from assessment import policy
+from assessment import part_pricing, policy
 from assessment.defaults import DEFAULTS_POLICY_NOTE
-from assessment.models import AuditRecord, DecisionPolicy, PriceRule, PriceTable
+from assessment.models import (
+    AuditRecord,
+    DecisionPolicy,
+    PartPrice,
+    PriceRule,
+    PriceTable,
+    RepairTime,
+)
+from assessment.parts import PartRegion
 from config.errors import ConflictError
 
 SYSTEM_ACTOR = "system"
@@ -56,6 +64,25 @@ def price_table_snapshot(table: PriceTable | None) -> dict | None:
                 "description": rule.description,
             }
             for rule in table.rules.order_by("damage_type", "severity", "operation")
+        ],
+        "part_prices": [
+            {
+                "part": row.part,
+                "operation": row.operation,
+                "labour_hours": str(row.labour_hours),
+                "parts_cost": str(row.parts_cost),
+                "description": row.description,
+            }
+            for row in table.part_prices.order_by("part", "operation")
+        ],
+        "repair_times": [
+            {
+                "damage_type": row.damage_type,
+                "severity": row.severity,
+                "size_band": row.size_band,
+                "labour_hours": str(row.labour_hours),
+            }
+            for row in table.repair_times.order_by("damage_type", "severity", "size_band")
         ],
     }
 
@@ -164,7 +191,7 @@ def price_table_active() -> PriceTable:
     from assessment.defaults import price_table_create_default
 
     with transaction.atomic():
-        return price_table_create_default(PriceTable, PriceRule)
+        return price_table_create_default(PriceTable, PriceRule, PartPrice, RepairTime)
 
 
 def price_inputs() -> tuple[list[pricing.Rule], pricing.Rates]:
@@ -184,7 +211,37 @@ def price_inputs() -> tuple[list[pricing.Rule], pricing.Rates]:
     return rules, pricing.Rates(table.currency, table.labour_rate, table.paint_rate)
 
 
-def price_quote(regions: list[pricing.PricedRegion]) -> pricing.Estimate:
-    """Price regions with the active price table (the same code the automatic path uses)."""
+def price_book() -> part_pricing.PriceBook:
+    """The active price table as ``assessment.part_pricing`` takes it: rates, prices by part
+    and operation, repair times, and the per-region rules for regions without a part."""
+    table = price_table_active()
     rules, rates = price_inputs()
-    return pricing.estimate(regions, rules, rates)
+    return part_pricing.PriceBook(
+        rates=rates,
+        part_prices=tuple(
+            part_pricing.PartPrice(
+                part=row.part,
+                operation=row.operation,
+                labour_hours=row.labour_hours,
+                parts_cost=row.parts_cost,
+                description=row.description,
+            )
+            for row in table.part_prices.all()
+        ),
+        repair_times=tuple(
+            part_pricing.RepairTime(
+                damage_type=row.damage_type,
+                severity=row.severity,
+                size_band=row.size_band,
+                labour_hours=row.labour_hours,
+            )
+            for row in table.repair_times.all()
+        ),
+        rules=tuple(rules),
+    )
+
+
+def price_quote(regions: list[PartRegion]) -> part_pricing.ClaimEstimate:
+    """Price a claim's regions by part with the active price table (the same code the automatic
+    path uses)."""
+    return part_pricing.claim_estimate(regions, price_book())

@@ -1,7 +1,10 @@
 """Defaults a fresh installation starts from: the price table (EUR).
 
 Hours and parts are typical European body-shop figures for a mid-size car; `*` rows price any
-damage type a custom taxonomy adds. Rows for both bundled taxonomies are kept: CarDD-6 (crack,
+damage type a custom taxonomy adds. ``RULES`` price a region by damage type and severity (regions
+without a part); ``PART_PRICES`` and ``REPAIR_TIMES`` price a damaged part by operation.
+
+Rows for both bundled taxonomies are kept: CarDD-6 (crack,
 glass_shatter, tire_flat: the old starter model and custom taxonomies built on it) and the
 product's damage-v2 types (broken_part, glass_crack, paint_damage). Staff change them in the
 admin; these only seed an empty database, and migration 0008 adds the damage-v2 rows to an
@@ -90,6 +93,85 @@ RULES = [
 ]
 
 
+# Prices by car part and operation (assessment.part_pricing): (part, operation, hours, parts cost,
+# description). Hours are body hours, paint hours for refinish and blend. Typical published
+# figures for a mid-size European car (VW Golf / Ford Focus class), in the range of the
+# manufacturers' labour-time guides (Audatex, DAT) and list prices: bumper cover EUR 300-450 and
+# about 2.5 h to refinish, bonnet about 3 h to refinish, a door shell EUR 550-750 with about
+# 2.5 h to transfer its fittings, a headlamp EUR 350-600 (halogen to LED) plus 0.5 h, a
+# windscreen EUR 500-800 with 2 h (camera calibration not included). ``repair`` rows carry the
+# consumables; the hours come from REPAIR_TIMES by damage type, severity and size. A part with
+# no row for an operation is priced by a person (the rear window has no repair: tempered glass
+# is replaced); r_and_i and blend rows are the rule that adds them.
+PART_PRICES = [
+    ("front_bumper", "repair", "0", "15", gettext_noop("Repair bumper cover")),
+    ("front_bumper", "replace", "1.2", "380", gettext_noop("Replace bumper cover")),
+    ("front_bumper", "r_and_i", "1.0", "0", gettext_noop("Remove and refit bumper cover")),
+    ("front_bumper", "refinish", "2.5", "55", gettext_noop("Refinish bumper cover")),
+    ("rear_bumper", "repair", "0", "15", gettext_noop("Repair bumper cover")),
+    ("rear_bumper", "replace", "1.2", "340", gettext_noop("Replace bumper cover")),
+    ("rear_bumper", "r_and_i", "1.0", "0", gettext_noop("Remove and refit bumper cover")),
+    ("rear_bumper", "refinish", "2.5", "55", gettext_noop("Refinish bumper cover")),
+    ("hood", "repair", "0", "20", gettext_noop("Repair bonnet")),
+    ("hood", "replace", "0.8", "520", gettext_noop("Replace bonnet")),
+    ("hood", "refinish", "3.0", "70", gettext_noop("Refinish bonnet")),
+    ("trunk", "repair", "0", "20", gettext_noop("Repair boot lid")),
+    ("trunk", "replace", "1.0", "480", gettext_noop("Replace boot lid")),
+    ("trunk", "refinish", "2.6", "60", gettext_noop("Refinish boot lid")),
+    ("front_door", "repair", "0", "20", gettext_noop("Repair door")),
+    ("front_door", "replace", "2.5", "650", gettext_noop("Replace door shell, transfer fittings")),
+    ("front_door", "r_and_i", "1.0", "0", gettext_noop("Remove and refit trim and handle")),
+    ("front_door", "refinish", "2.8", "60", gettext_noop("Refinish door")),
+    ("front_door", "blend", "1.0", "20", gettext_noop("Blend adjacent panel")),
+    ("rear_door", "repair", "0", "20", gettext_noop("Repair door")),
+    ("rear_door", "replace", "2.3", "600", gettext_noop("Replace door shell, transfer fittings")),
+    ("rear_door", "r_and_i", "0.9", "0", gettext_noop("Remove and refit trim and handle")),
+    ("rear_door", "refinish", "2.6", "60", gettext_noop("Refinish door")),
+    ("rear_door", "blend", "1.0", "20", gettext_noop("Blend adjacent panel")),
+    ("headlamp", "repair", "0.5", "25", gettext_noop("Polish and seal lens")),
+    ("headlamp", "replace", "0.5", "480", gettext_noop("Replace headlamp unit")),
+    ("tail_lamp", "repair", "0.3", "15", gettext_noop("Polish lens")),
+    ("tail_lamp", "replace", "0.4", "180", gettext_noop("Replace tail lamp")),
+    ("windshield", "repair", "0.5", "60", gettext_noop("Chip repair")),
+    ("windshield", "replace", "2.0", "650", gettext_noop("Replace windscreen")),
+    ("rear_window", "replace", "1.5", "380", gettext_noop("Replace rear window")),
+    ("mirror", "repair", "0.3", "10", gettext_noop("Repair mirror housing")),
+    ("mirror", "replace", "0.5", "220", gettext_noop("Replace mirror glass and housing")),
+    ("wheel", "repair", "0.5", "25", gettext_noop("Puncture repair")),
+    ("wheel", "replace", "0.8", "320", gettext_noop("Replace tyre and rim")),
+]
+
+# Body hours to repair one damage type on a part: (type, severity) -> hours for the small,
+# medium and large size bands (assessment.parts). Paintless dent repair about 1 h for a small
+# minor dent; a moderate door dent 1.5-3.5 h by size. Scratches and paint damage are mostly
+# refinish time (PART_PRICES); glass chips and punctures are the part's repair row alone. Type
+# ``*`` covers damage types without rows (the old per-region ``*`` figures).
+REPAIR_TIMES = {
+    ("dent", "minor"): ("0.8", "1.2", "2.0"),
+    ("dent", "moderate"): ("1.5", "2.5", "3.5"),
+    ("dent", "severe"): ("3.0", "4.5", "6.0"),
+    ("scratch", "minor"): ("0", "0", "0.3"),
+    ("scratch", "moderate"): ("0.3", "0.5", "0.8"),
+    ("scratch", "severe"): ("0.8", "1.2", "1.8"),
+    ("crack", "minor"): ("1.0", "1.0", "1.5"),
+    ("crack", "moderate"): ("1.5", "2.0", "2.5"),
+    ("crack", "severe"): ("2.5", "3.0", "3.5"),
+    ("paint_damage", "minor"): ("0", "0", "0"),
+    ("paint_damage", "moderate"): ("0.2", "0.3", "0.5"),
+    ("paint_damage", "severe"): ("0.5", "1.0", "1.5"),
+    ("broken_part", "minor"): ("0.5", "0.8", "1.0"),
+    ("broken_part", "moderate"): ("1.0", "1.5", "2.0"),
+    ("broken_part", "severe"): ("2.0", "2.5", "3.0"),
+    ("glass_crack", "minor"): ("0", "0", "0"),
+    ("glass_shatter", "minor"): ("0", "0", "0"),
+    ("tire_flat", "minor"): ("0", "0", "0"),
+    ("*", "minor"): ("1.0", "1.5", "2.0"),
+    ("*", "moderate"): ("2.0", "3.0", "4.0"),
+    ("*", "severe"): ("3.0", "4.5", "6.0"),
+}
+SIZE_BANDS = ("small", "medium", "large")
+
+
 DEFAULT_TABLE_NAME = "Default (EUR)"
 # The damage types damage-v2 added; migration 0008 prices them in an existing default table.
 DAMAGE_V2_TYPES = ("broken_part", "glass_crack", "paint_damage")
@@ -108,8 +190,9 @@ def _rule(PriceRule, table, row):
     )
 
 
-def price_table_create_default(PriceTable, PriceRule):
-    """Create the default table with the given model classes (real or historical)."""
+def price_table_create_default(PriceTable, PriceRule, PartPrice=None, RepairTime=None):
+    """Create the default table with the given model classes (real or historical); with
+    ``PartPrice`` and ``RepairTime``, its prices by part too."""
     table = PriceTable.objects.create(
         name=DEFAULT_TABLE_NAME,
         currency="EUR",
@@ -118,7 +201,47 @@ def price_table_create_default(PriceTable, PriceRule):
         is_active=True,
     )
     PriceRule.objects.bulk_create(_rule(PriceRule, table, row) for row in RULES)
+    if PartPrice is not None and RepairTime is not None:
+        part_prices_create(PartPrice, RepairTime, table)
     return table
+
+
+def part_prices_create(PartPrice, RepairTime, table) -> None:
+    """The default part prices and repair times, into ``table`` (real or historical models)."""
+    PartPrice.objects.bulk_create(
+        PartPrice(
+            table=table,
+            part=part,
+            operation=operation,
+            labour_hours=Decimal(hours),
+            parts_cost=Decimal(parts),
+            description=description,
+        )
+        for part, operation, hours, parts, description in PART_PRICES
+    )
+    RepairTime.objects.bulk_create(
+        RepairTime(
+            table=table,
+            damage_type=damage_type,
+            severity=severity,
+            size_band=band,
+            labour_hours=Decimal(hours),
+        )
+        for (damage_type, severity), by_band in REPAIR_TIMES.items()
+        for band, hours in zip(SIZE_BANDS, by_band, strict=True)
+    )
+
+
+def part_prices_add_to_default(PriceTable, PartPrice, RepairTime) -> bool:
+    """Seed the part prices into the active default table (EUR) when it has none (migration
+    0012); a table of staff's own, or one already priced by part, is left alone."""
+    table = PriceTable.objects.filter(
+        is_active=True, name=DEFAULT_TABLE_NAME, currency="EUR"
+    ).first()
+    if table is None or PartPrice.objects.filter(table=table).exists():
+        return False
+    part_prices_create(PartPrice, RepairTime, table)
+    return True
 
 
 def price_rules_add_missing(PriceTable, PriceRule, *, damage_types=DAMAGE_V2_TYPES) -> list[str]:

@@ -1,4 +1,5 @@
-"""Repair estimates from regions and a price table: pure functions over plain records.
+"""Repair estimates per region from a price table: pure functions over plain records. The
+estimate by car part (assessment.part_pricing) uses these for regions without a part.
 
 Each region is priced by the rules for its damage type and severity (a rule for type ``*``
 applies to every type without a rule of its own). Labour is hours x the body rate, refinish
@@ -48,6 +49,10 @@ class Line:
     hourly_rate: Decimal
     parts_cost: Decimal
     total: Decimal
+    # A line by part (assessment.part_pricing): the part, and every (photo id, region index) it
+    # comes from; photo_id and region_index are then its best evidence. Blank for a region's line.
+    part: str = ""
+    evidence: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

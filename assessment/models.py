@@ -172,6 +172,7 @@ class PriceRule(models.Model):
         REPLACE = "replace", "Replace"
         REFINISH = "refinish", "Refinish"
         REMOVE_INSTALL = "r_and_i", "Remove and install"
+        BLEND = "blend", "Blend"
 
     table = models.ForeignKey(PriceTable, on_delete=models.CASCADE, related_name="rules")
     damage_type = models.CharField(max_length=60)  # label name; "*" matches any type
@@ -192,6 +193,65 @@ class PriceRule(models.Model):
         return f"{self.damage_type}/{self.severity}: {self.operation}"
 
 
+class PartPrice(models.Model):
+    """What one operation on one car part costs (assessment.part_pricing): hours (paint hours
+    for refinish and blend, at the paint rate; body hours otherwise) and parts. A part and
+    operation without a row is never guessed: the claim goes to review."""
+
+    table = models.ForeignKey(PriceTable, on_delete=models.CASCADE, related_name="part_prices")
+    part = models.CharField(max_length=60)  # a name from the model's part map
+    operation = models.CharField(max_length=10, choices=PriceRule.Operation.choices)
+    labour_hours = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal(0))
+    parts_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal(0))
+    description = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["part", "operation"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["table", "part", "operation"], name="part_price_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(labour_hours__gte=0) & Q(parts_cost__gte=0),
+                name="part_price_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.part}: {self.operation}"
+
+
+class RepairTime(models.Model):
+    """Body hours to repair one damage type on a part, by severity and size band
+    (assessment.parts.size_band); damage type ``*`` covers types without rows of their own."""
+
+    class SizeBand(models.TextChoices):
+        SMALL = "small", "Small"
+        MEDIUM = "medium", "Medium"
+        LARGE = "large", "Large"
+
+    table = models.ForeignKey(PriceTable, on_delete=models.CASCADE, related_name="repair_times")
+    damage_type = models.CharField(max_length=60)  # label name; "*" matches any type
+    severity = models.CharField(max_length=10, choices=Region.Severity.choices)
+    size_band = models.CharField(max_length=10, choices=SizeBand.choices)
+    labour_hours = models.DecimalField(max_digits=6, decimal_places=2)
+
+    class Meta:
+        ordering = ["damage_type", "severity", "size_band"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["table", "damage_type", "severity", "size_band"],
+                name="repair_time_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(labour_hours__gte=0), name="repair_time_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.damage_type}/{self.severity}/{self.size_band}: {self.labour_hours} h"
+
+
 class ClaimAssessment(models.Model):
     """The claim as a whole under one model version: its damage record and estimate."""
 
@@ -205,6 +265,9 @@ class ClaimAssessment(models.Model):
     currency = models.CharField(max_length=3)
     estimate_total = models.DecimalField(max_digits=12, decimal_places=2)
     source = models.CharField(max_length=10, default="model")  # model | adjuster
+    # The damage record by part (assessment.parts.DamagedPart.to_dict, in order): a snapshot
+    # written and replaced with the estimate and always read whole, so JSON, not rows.
+    damaged_parts = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -216,9 +279,13 @@ class EstimateLine(models.Model):
     claim_assessment = models.ForeignKey(
         ClaimAssessment, on_delete=models.CASCADE, related_name="lines"
     )
+    # A region's line: that region. A part's line: its best evidence (``evidence`` has all).
     photo = models.ForeignKey("claims.Photo", on_delete=models.CASCADE, related_name="+")
     region_index = models.PositiveSmallIntegerField()
-    damage_type = models.CharField(max_length=60)
+    part = models.CharField(max_length=60, blank=True)  # blank: priced per region, no part
+    # [{"photo_id": str, "region_index": int}, ...]: the regions the line comes from.
+    evidence = models.JSONField(default=list, blank=True)
+    damage_type = models.CharField(max_length=160)  # a part's line: its types, comma-separated
     severity = models.CharField(max_length=10)
     operation = models.CharField(max_length=10, choices=PriceRule.Operation.choices)
     description = models.CharField(max_length=160)

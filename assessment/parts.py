@@ -58,6 +58,20 @@ class PartRegion:
     part: str = ""  # a part map name; blank or "other": on no named part
     part_share: float | None = None  # None: the model has no part head (or nobody placed it)
 
+    @classmethod
+    def of(cls, photo_id: str, region) -> PartRegion:
+        """A model region (``assessment.models.Region``, or any record with its fields)."""
+        return cls(
+            photo_id=photo_id,
+            region_index=region.index,
+            label=region.label,
+            severity=region.severity,
+            confidence=region.confidence,
+            area_share=region.area_share,
+            part=region.part or "",
+            part_share=region.part_share,
+        )
+
     @property
     def placed(self) -> bool:
         """Whether the region belongs in the part record (see the module docstring)."""

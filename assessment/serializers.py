@@ -51,9 +51,19 @@ class StoredEnglishField(serializers.CharField):
         return gettext(text) if text else text  # gettext("") would be the catalogue's header
 
 
-class EstimateLineSerializer(serializers.Serializer):
+class EvidenceRefSerializer(serializers.Serializer):
     photo_id = serializers.UUIDField()
     region_index = serializers.IntegerField()
+
+
+class EstimateLineSerializer(serializers.Serializer):
+    # A line by part: its best evidence (``evidence`` lists every region it comes from); a line
+    # priced per region (no part): that region.
+    photo_id = serializers.UUIDField()
+    region_index = serializers.IntegerField()
+    # The car part (a part map name); null for a line priced per region.
+    part = serializers.CharField(allow_null=True)
+    evidence = EvidenceRefSerializer(many=True)
     damage_type = serializers.CharField()
     severity = serializers.CharField()
     operation = serializers.CharField()
@@ -63,6 +73,35 @@ class EstimateLineSerializer(serializers.Serializer):
     parts_cost = serializers.DecimalField(max_digits=10, decimal_places=2)
     total = serializers.DecimalField(max_digits=12, decimal_places=2)
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["part"] = data["part"] or None
+        return data
+
+
+class PartEvidenceSerializer(serializers.Serializer):
+    photo_id = serializers.UUIDField()
+    region_index = serializers.IntegerField()
+    label = serializers.CharField()
+    severity = serializers.CharField()
+    confidence = serializers.FloatField(allow_null=True)  # null: a person drew or corrected it
+    part_share = serializers.FloatField(allow_null=True)
+    area_share = serializers.FloatField()
+
+
+class DamagedPartSerializer(serializers.Serializer):
+    """One damaged part of the claim (assessment.parts): regions of every photo merged."""
+
+    # A part map name; "" for damage on no known part (never priced: an adjuster prices it).
+    part = serializers.CharField(allow_blank=True)
+    damage_types = serializers.ListField(child=serializers.CharField())
+    severity = serializers.CharField()
+    size = serializers.FloatField()  # the largest region's share of its photo
+    size_band = serializers.ChoiceField(choices=["small", "medium", "large"])
+    confidence = serializers.FloatField()  # the best evidence's confidence x part share
+    photo_ids = serializers.ListField(child=serializers.UUIDField())
+    evidence = PartEvidenceSerializer(many=True)
+
 
 class ClaimAssessmentSerializer(serializers.Serializer):
     overall_severity = serializers.CharField()
@@ -70,6 +109,7 @@ class ClaimAssessmentSerializer(serializers.Serializer):
     currency = serializers.CharField()
     estimate_total = serializers.DecimalField(max_digits=12, decimal_places=2)
     lines = EstimateLineSerializer(many=True)
+    damaged_parts = DamagedPartSerializer(many=True)
     model_version = serializers.CharField(source="model_version.version")
     source = serializers.CharField()
     legend = serializers.SerializerMethodField()

@@ -25,9 +25,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from assessment import estimate as pricing
-from assessment import model_versions, policy, selectors
+from assessment import model_versions, part_pricing, parts, policy, selectors
 from assessment.audit import audit_record
-from assessment.configuration import decision_policy_active, price_inputs
+from assessment.configuration import decision_policy_active, price_book
 from assessment.contests import contest_reasons
 from assessment.model_versions import model_version_active
 from assessment.models import (
@@ -49,6 +49,15 @@ from config.storage import storage_read_bytes
 logger = logging.getLogger(__name__)
 
 MSG_MORE_PHOTOS_RECEIVED = "The customer sent the further photos an adjuster asked for."
+# Why part of the estimate by part could not be priced (assessment.part_pricing); staff words,
+# next to the policy's ``no_price_rule`` (which the customer reads in their words).
+MSG_UNKNOWN_PART = (
+    "Damage on photo {photos} is on no car part the model knows: an adjuster places and prices it."
+)
+MSG_NO_PART_PRICE = "{part}: the price table has no {operation} price; an adjuster prices it."
+MSG_NO_REPAIR_TIME = (
+    "{part}: the price table has no repair time for {label} ({severity}); an adjuster prices it."
+)
 
 
 # --------------------------------------------------------------------------- photo assessment
@@ -288,14 +297,13 @@ def claim_assessment_try_finish(
 def _claim_assess_and_decide(
     claim: Claim, model_version: ModelVersion, reading: _ClaimReading
 ) -> ClaimAssessment:
-    rules, rates = price_inputs()
     priced_regions = [
-        pricing.PricedRegion(str(photo.pk), region.index, region.label, region.severity)
+        parts.PartRegion.of(str(photo.pk), region)
         for photo in reading.photos
         if photo.pk in reading.assessments
         for region in reading.assessments[photo.pk].regions.all()
     ]
-    quote = pricing.estimate(priced_regions, rules, rates)
+    quote = part_pricing.claim_estimate(priced_regions, price_book())
     unpriced = {(r.photo_id, r.region_index) for r in quote.unpriced}
 
     photo_facts = []
@@ -324,6 +332,13 @@ def _claim_assess_and_decide(
     active_policy = decision_policy_active()
     rules_in_force = policy.PolicyRules.from_dict(active_policy.rules)
     outcome = policy.decide(rules_in_force, facts, names=selectors.label_names(model_version))
+    gaps = unpriced_reasons(quote=quote, photos=[str(p.pk) for p in reading.photos])
+    if gaps:
+        # The policy's no_price_rule already routes these regions; these say which part and
+        # operation the price table lacks.
+        outcome = policy.Outcome(
+            automatic=False, outcome="routed_to_review", reasons=[*outcome.reasons, *gaps]
+        )
     if _more_photos_were_requested(claim):
         # An adjuster asked for these photos and decides with them: never decide automatically.
         reason = policy.Reason(code="more_photos_received", message=MSG_MORE_PHOTOS_RECEIVED)
@@ -386,6 +401,15 @@ def _claim_assess_and_decide(
             },
             "estimate_total": str(quote.total),
             "currency": quote.currency,
+            "damaged_parts": [
+                {
+                    "part": p.part,
+                    "damage_types": list(p.damage_types),
+                    "severity": p.severity,
+                    "confidence": round(p.confidence, 4),
+                }
+                for p in quote.parts
+            ],
         },
         thresholds=rules_in_force.to_dict(),
         rules_fired=reasons,
@@ -395,6 +419,43 @@ def _claim_assess_and_decide(
     claim_transition(claim=claim, to=target)
     logger.info("claim %s: %s (%d reasons)", claim.reference, outcome.outcome, len(reasons))
     return claim_assessment
+
+
+def unpriced_reasons(*, quote: part_pricing.ClaimEstimate, photos: list[str]) -> list:
+    """Why the estimate by part is incomplete: one reason for all damage on no known part, one
+    per part and operation (or repair time) the price table lacks. Regions without a part are
+    left to the policy's ``no_price_rule``."""
+    numbers = {photo_id: n for n, photo_id in enumerate(photos, start=1)}
+    unknown = sorted(
+        {
+            numbers.get(g.photo_id, 0)
+            for g in quote.unpriced
+            if g.reason == part_pricing.UNKNOWN_PART
+        }
+    )
+    reasons: list[policy.Reason] = []
+    if unknown:
+        shown = ", ".join(str(n) for n in unknown if n) or "?"
+        reasons.append(
+            policy.Reason(code="unknown_part", message=MSG_UNKNOWN_PART.format(photos=shown))
+        )
+    for gap in quote.unpriced:
+        words = part_pricing.part_in_words(gap.part)
+        if gap.reason == part_pricing.NO_PART_PRICE:
+            code = "no_part_price"
+            message = MSG_NO_PART_PRICE.format(
+                part=words, operation=part_pricing.OPERATION_WORDS.get(gap.operation)
+            )
+        elif gap.reason == part_pricing.NO_REPAIR_TIME:
+            code = "no_repair_time"
+            message = MSG_NO_REPAIR_TIME.format(
+                part=words, label=policy.type_in_words(gap.damage_type), severity=gap.severity
+            )
+        else:
+            continue
+        if all(r.message != message for r in reasons):
+            reasons.append(policy.Reason(code=code, message=message))
+    return reasons
 
 
 def _more_photos_were_requested(claim: Claim) -> bool:
@@ -407,7 +468,7 @@ def claim_assessment_replace(
     claim: Claim,
     model_version: ModelVersion,
     severities: list[str],
-    quote: pricing.Estimate,
+    quote: part_pricing.ClaimEstimate,
     min_photo_confidence: float | None,
     source: str = "model",
 ) -> ClaimAssessment:
@@ -423,6 +484,7 @@ def claim_assessment_replace(
         currency=quote.currency,
         estimate_total=quote.total,
         source=source,
+        damaged_parts=[p.to_dict() for p in quote.parts],
     )
     EstimateLine.objects.bulk_create(
         [
@@ -430,7 +492,9 @@ def claim_assessment_replace(
                 claim_assessment=claim_assessment,
                 photo_id=line.photo_id,
                 region_index=line.region_index,
-                damage_type=line.damage_type,
+                part=line.part,
+                evidence=[{"photo_id": p, "region_index": i} for p, i in line.evidence],
+                damage_type=line.damage_type[:160],
                 severity=line.severity,
                 operation=line.operation,
                 description=line.description,

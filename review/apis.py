@@ -12,7 +12,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from assessment.serializers import ClaimAssessmentSerializer, DecisionSerializer
+from assessment.serializers import (
+    ClaimAssessmentSerializer,
+    DamagedPartSerializer,
+    DecisionSerializer,
+    EvidenceRefSerializer,
+)
 from claims import services as claims_services
 from claims.apis import VehicleSerializer
 from claims.permissions import IsAdjuster
@@ -452,6 +457,11 @@ class ReviewEstimatePreviewApi(APIView):
             class RegionSerializer(InputSerializer):
                 label = serializers.CharField(max_length=60)
                 severity = serializers.CharField(max_length=20)
+                # The model region it started from (the screen's sourceIndex): the region is
+                # on that region's part; without it, it is priced per region by damage type.
+                source_index = serializers.IntegerField(
+                    min_value=0, required=False, allow_null=True
+                )
 
             photo_id = serializers.UUIDField()
             regions = RegionSerializer(
@@ -465,12 +475,16 @@ class ReviewEstimatePreviewApi(APIView):
     class OutputSerializer(serializers.Serializer):
         class EstimateSerializer(serializers.Serializer):
             class LineSerializer(serializers.Serializer):
+                # A line by part: its best evidence; ``evidence`` lists every region.
                 photo_id = serializers.CharField()
                 region_index = serializers.IntegerField()
+                part = serializers.CharField(allow_blank=True)  # "": priced per region
+                evidence = EvidenceRefSerializer(many=True)
                 damage_type = serializers.CharField()
                 severity = serializers.ChoiceField(choices=SEVERITIES)
                 operation = serializers.CharField()
                 description = serializers.CharField()
+                labour_hours = serializers.DecimalField(max_digits=6, decimal_places=2)
                 total = serializers.DecimalField(max_digits=12, decimal_places=2)
 
             class UnpricedSerializer(serializers.Serializer):
@@ -478,9 +492,14 @@ class ReviewEstimatePreviewApi(APIView):
                 region_index = serializers.IntegerField()
                 damage_type = serializers.CharField()
                 severity = serializers.CharField()
+                part = serializers.CharField(allow_blank=True)
+                operation = serializers.CharField(allow_blank=True)
+                # unknown_part, no_part_price, no_repair_time or no_price_rule
+                reason = serializers.CharField()
 
             currency = serializers.CharField()
             total = serializers.DecimalField(max_digits=12, decimal_places=2)
+            parts = DamagedPartSerializer(many=True)
             lines = LineSerializer(many=True)
             unpriced = UnpricedSerializer(many=True)
 

@@ -5,10 +5,11 @@ with the decision's rebuild in review.services) and the preview of what each dec
 import uuid
 from decimal import Decimal
 
-from assessment import estimate as pricing
+from assessment import part_pricing
 from assessment import selectors as assessment_selectors
 from assessment.configuration import price_quote
 from assessment.models import ClaimAssessment
+from assessment.parts import PartRegion
 from claims.models import Claim
 from config.errors import ApplicationError
 from review.models import SEVERITIES, PhotoLabels
@@ -18,35 +19,73 @@ ERR_PREVIEW_LABEL = "Photo {number}, region {index}: {label!r} is not a damage t
 ERR_PREVIEW_SEVERITY = "Photo {number}, region {index}: severity must be minor, moderate or severe."
 
 
+def _label_region(photo_id: str, index: int, label: str, severity: str, source, **extra):
+    """A corrected region as the damage record by part takes it: on the part of the model
+    region it came from (``source``), and unplaced when a person drew it (priced per region
+    until the screen lets the adjuster choose a part). A person stands behind it: confidence
+    None, except a region accepted unchanged, which keeps the model's."""
+    return PartRegion(
+        photo_id=photo_id,
+        region_index=index,
+        label=label,
+        severity=severity,
+        confidence=extra.get("confidence"),
+        area_share=extra.get("area_share", source.area_share if source is not None else 0.0),
+        part=source.part if source is not None else "",
+        part_share=source.part_share if source is not None else None,
+    )
+
+
 def claim_priced_regions(
     *, claim: Claim, overrides: dict[str, list[dict]] | None = None
-) -> list[pricing.PricedRegion]:
+) -> list[PartRegion]:
     """The regions a corrected estimate prices, photo by photo in upload order: a photo's
     regions in ``overrides`` (the screen's unsaved edits, by photo id), else its saved labels,
     else the model's regions. The decision's rebuild (review.services) and the screen's live
-    estimate both price this list, so the sidebar shows what the decision will record."""
+    estimate both price this list, so the sidebar shows what the decision will record.
+
+    Labels carry no part of their own yet: a corrected region takes the part of the model region
+    it started from (``LabelRegion.source_index``; ``source_index`` in an unsaved edit), and one
+    without a source is priced per region by damage type (assessment.part_pricing)."""
     overrides = overrides or {}
     labels = {
         pl.photo_id: pl
-        for pl in PhotoLabels.objects.filter(claim=claim).prefetch_related("regions")
+        for pl in PhotoLabels.objects.filter(claim=claim).prefetch_related(
+            "regions", "photo_assessment__regions"
+        )
     }
     shown = assessment_selectors.photo_assessments_for_claim(claim=claim)
-    priced: list[pricing.PricedRegion] = []
+    priced: list[PartRegion] = []
     for photo in claim.photos.order_by("created_at"):
-        if str(photo.pk) in overrides:
-            regions = [
-                (i, r["label"], r["severity"]) for i, r in enumerate(overrides[str(photo.pk)])
-            ]
+        photo_id = str(photo.pk)
+        if photo_id in overrides:
+            model = {r.index: r for r in shown[photo.pk].regions.all()} if photo.pk in shown else {}
+            priced.extend(
+                _label_region(
+                    photo_id, i, r["label"], r["severity"], model.get(r.get("source_index"))
+                )
+                for i, r in enumerate(overrides[photo_id])
+            )
         elif photo.pk in labels:
-            regions = [(r.index, r.label, r.severity) for r in labels[photo.pk].regions.all()]
+            saved = labels[photo.pk]
+            model = {r.index: r for r in saved.photo_assessment.regions.all()}
+            cells = (saved.photo_assessment.mask_width * saved.photo_assessment.mask_height) or 1
+            for r in saved.regions.all():
+                source = model.get(r.source_index)
+                accepted = r.origin == "accepted" and source is not None
+                priced.append(
+                    _label_region(
+                        photo_id,
+                        r.index,
+                        r.label,
+                        r.severity,
+                        source,
+                        confidence=source.confidence if accepted else None,
+                        area_share=r.area / cells,
+                    )
+                )
         elif photo.pk in shown:
-            regions = [(r.index, r.label, r.severity) for r in shown[photo.pk].regions.all()]
-        else:
-            regions = []
-        priced.extend(
-            pricing.PricedRegion(str(photo.pk), index, label, severity)
-            for index, label, severity in regions
-        )
+            priced.extend(PartRegion.of(photo_id, r) for r in shown[photo.pk].regions.all())
     return priced
 
 
@@ -85,18 +124,22 @@ def _check_overrides(claim: Claim, overrides: dict[str, list[dict]]) -> None:
                 )
 
 
-def _quote_view(quote: pricing.Estimate) -> dict:
+def _quote_view(quote: part_pricing.ClaimEstimate) -> dict:
     return {
         "currency": quote.currency,
         "total": quote.total,
+        "parts": [p.to_dict() for p in quote.parts],
         "lines": [
             {
                 "photo_id": line.photo_id,
                 "region_index": line.region_index,
+                "part": line.part,
+                "evidence": [{"photo_id": p, "region_index": i} for p, i in line.evidence],
                 "damage_type": line.damage_type,
                 "severity": line.severity,
                 "operation": line.operation,
                 "description": line.description,
+                "labour_hours": line.labour_hours,
                 "total": line.total,
             }
             for line in quote.lines
@@ -107,6 +150,9 @@ def _quote_view(quote: pricing.Estimate) -> dict:
                 "region_index": r.region_index,
                 "damage_type": r.damage_type,
                 "severity": r.severity,
+                "part": r.part,
+                "operation": r.operation,
+                "reason": r.reason,
             }
             for r in quote.unpriced
         ],

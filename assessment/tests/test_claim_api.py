@@ -93,7 +93,12 @@ def test_claim_api_shows_damage_v2_display_names_parts_and_prices(
     assessing_claim.refresh_from_db()
     assert assessing_claim.status == "in_review"
     routed = Decision.objects.filter(claim=assessing_claim).first()
-    assert [r["code"] for r in routed.reasons] == ["always_human_type"]
+    # and the dent on no named part is never priced (assessment.parts): a person places it
+    assert [r["code"] for r in routed.reasons] == [
+        "always_human_type",
+        "no_price_rule",
+        "unknown_part",
+    ]
     Decision.objects.create(claim=assessing_claim, outcome="approved", automatic=False)
     Claim.objects.filter(pk=assessing_claim.pk).update(status="decided")
 
@@ -114,10 +119,24 @@ def test_claim_api_shows_damage_v2_display_names_parts_and_prices(
         ("broken_part", "front_bumper", 0.8),
         ("dent", None, 0.2),
     ]
-    # and the broken part is priced by its own rows, and always goes to a person
-    lines = {(line["damage_type"], line["description"]) for line in claim["assessment"]["lines"]}
-    assert ("broken_part", "Replace part") in lines
-    assert ("broken_part", "Refinish new part") in lines
+    # and the bumper seen on every photo is one damaged part, replaced and refinished by the
+    # part's own rows; the dent on no named part is its own entry, not priced
+    photo_ids = [p["id"] for p in claim["photos"]]
+    parts = claim["assessment"]["damaged_parts"]
+    assert [(p["part"], p["damage_types"], p["severity"]) for p in parts] == [
+        ("front_bumper", ["broken_part"], "moderate"),
+        ("", ["dent"], "minor"),
+    ]
+    assert parts[0]["photo_ids"] == photo_ids
+    assert parts[0]["confidence"] == pytest.approx(0.97 * 0.8, abs=1e-4)
+    lines = claim["assessment"]["lines"]
+    assert [(line["part"], line["operation"], line["description"]) for line in lines] == [
+        ("front_bumper", "replace", "Front bumper — replace"),
+        ("front_bumper", "refinish", "Front bumper — refinish"),
+    ]
+    assert [e["photo_id"] for e in lines[0]["evidence"]] == photo_ids
+    # EUR 380 cover + 1.2 h at 62; 2.5 paint hours at 68 + 55 materials
+    assert [line["total"] for line in lines] == ["454.40", "225.00"]
 
 
 def test_regions_of_a_model_without_a_part_head_have_no_part(

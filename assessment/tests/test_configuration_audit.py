@@ -132,6 +132,32 @@ def _price_table_form(table: PriceTable, **overrides) -> dict:
         "rules-MIN_NUM_FORMS": "0",
         "rules-MAX_NUM_FORMS": "1000",
     }
+    # The part prices and repair times inlines, left as they are.
+    for prefix, rows, fields in (
+        (
+            "part_prices",
+            table.part_prices.order_by("pk"),
+            ["part", "operation", "labour_hours", "parts_cost", "description"],
+        ),
+        (
+            "repair_times",
+            table.repair_times.order_by("pk"),
+            ["damage_type", "severity", "size_band", "labour_hours"],
+        ),
+    ):
+        rows = list(rows)
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": str(len(rows)),
+                f"{prefix}-INITIAL_FORMS": str(len(rows)),
+                f"{prefix}-MIN_NUM_FORMS": "0",
+                f"{prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
+        for i, row in enumerate(rows):
+            data[f"{prefix}-{i}-id"] = str(row.pk)
+            data[f"{prefix}-{i}-table"] = str(table.pk)
+            data.update({f"{prefix}-{i}-{f}": str(getattr(row, f)) for f in fields})
     for i, rule in enumerate(rules):
         data.update(
             {
