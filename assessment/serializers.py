@@ -1,7 +1,7 @@
 """Output shapes for assessment results, embedded in the claims API (``decision``,
 ``assessment``, and each photo's ``regions``)."""
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -42,13 +42,44 @@ class CustomerDecisionSerializer(DecisionSerializer):
         ).data
 
 
+# The words of a line by part ("Front bumper — refinish", assessment.part_pricing): the bundled
+# part map's parts and the operations, for the catalogue. A part of another part map is shown
+# as its map spells it.
+PART_LINE_WORDS = (
+    gettext_noop("Front bumper"),
+    gettext_noop("Rear bumper"),
+    gettext_noop("Hood"),
+    gettext_noop("Trunk"),
+    gettext_noop("Front door"),
+    gettext_noop("Rear door"),
+    gettext_noop("Headlamp"),
+    gettext_noop("Tail lamp"),
+    gettext_noop("Windshield"),
+    gettext_noop("Rear window"),
+    gettext_noop("Mirror"),
+    gettext_noop("Wheel"),
+    gettext_noop("Unknown part"),
+    gettext_noop("repair"),
+    gettext_noop("replace"),
+    gettext_noop("refinish"),
+    gettext_noop("remove and refit"),
+    gettext_noop("blend"),
+)
+PART_LINE_SEPARATOR = " — "
+
+
 class StoredEnglishField(serializers.CharField):
     """Text stored in English that the catalogue may know (the default price table's
-    descriptions): shown in the request's language, else as stored (an operator's own)."""
+    descriptions, a line by part's "part — operation"): shown in the request's language, else as
+    stored (an operator's own)."""
 
     def to_representation(self, value) -> str:
         text = super().to_representation(value)
-        return gettext(text) if text else text  # gettext("") would be the catalogue's header
+        if not text:
+            return text  # gettext("") would be the catalogue's header
+        if PART_LINE_SEPARATOR in text and gettext(text) == text:
+            return PART_LINE_SEPARATOR.join(gettext(w) for w in text.split(PART_LINE_SEPARATOR))
+        return gettext(text)
 
 
 class EvidenceRefSerializer(serializers.Serializer):

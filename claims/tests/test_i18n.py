@@ -474,3 +474,25 @@ def test_default_price_descriptions_are_german_and_an_operators_own_stay():
     assert german["Paintless dent repair"] == "Ausbeulen ohne Lackieren"
     assert own == "Sonderlackierung laut Werkstatt" and empty == ""
     assert field.to_representation("Paintless dent repair") == "Paintless dent repair"
+
+
+def test_estimate_lines_by_part_are_german_for_the_customer():
+    from django.utils import translation
+
+    from assessment.part_pricing import OPERATION_WORDS, line_description
+    from assessment.serializers import StoredEnglishField
+    from ml.labels import DEFAULT_PART_MAP
+
+    field = StoredEnglishField()
+    lines = [
+        line_description(part, operation)
+        for part in (*DEFAULT_PART_MAP.names[1:], "")
+        for operation in OPERATION_WORDS
+    ]
+    with translation.override("de"):
+        german = {text: field.to_representation(text) for text in lines}
+        other_map = field.to_representation(line_description("tailgate_spoiler", "refinish"))
+    assert [text for text, shown in german.items() if shown == text] == []
+    assert german["Front bumper — refinish"] == "Stoßfänger vorne — lackieren"
+    assert german["Unknown part — remove and refit"] == "Unbekanntes Bauteil — aus- und einbauen"
+    assert other_map == "Tailgate spoiler — lackieren"  # a part the catalogue does not know
