@@ -65,6 +65,11 @@ def _tab_to(page, selector: str, limit: int = 40) -> None:
 
 def test_keyboard_only_claim_flow(phone_page, customer, make_photo):
     page = phone_page
+    # File-chooser interception is switched on when the first listener is added, and that is
+    # not awaited before the next input event (puppeteer#6040 describes the race): a Space
+    # pressed right after expect_file_chooser() on a loaded machine opened no chooser event
+    # in one CI run. A listener added now has interception on long before the key press.
+    page.on("filechooser", lambda chooser: None)
     page.goto("/accounts/login/")
     # the username field has focus on arrival
     wait_until(page, "document.activeElement && document.activeElement.id === 'id_username'")
