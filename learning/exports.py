@@ -319,7 +319,9 @@ def export_images_iter(
                 for r in regions[pa.pk]
                 if keep(r.label)
             ]
-            part_of = {p.index: p.part for p in predictions}
+            # every model region's part, also of one whose type the label map lacks: a kept
+            # adjuster region that started from it still sits on that part
+            part_of = {r.index: r.part or None for r in regions[pa.pk]}
             score_of = {r.index: r.confidence for r in regions[pa.pk]}
             pl = labels.get(c.photo_id) if c.reviewed else None
             if pl is not None:

@@ -50,6 +50,7 @@ from ml.label_export_labelstudio import (
     ERR_LS_RLE,
     LS_FROM_NAME,
     LS_ORIGINS,
+    LS_PART_FROM_NAME,
     LS_RLE_SIZES,
     LS_SEVERITY_FROM_NAME,
     LS_TO_NAME,
@@ -59,6 +60,7 @@ from ml.label_export_labelstudio import (
     ls_decode_rle,
     ls_encode_rle,
     ls_mask_to_rle,
+    ls_part_names,
     ls_rle_to_mask,
 )
 from ml.label_export_voc import _VocFormat, class_map, object_map, voc_colormap
@@ -79,6 +81,7 @@ __all__ = [
     "LEDGER_CSV_FIELDS",
     "LS_FROM_NAME",
     "LS_ORIGINS",
+    "LS_PART_FROM_NAME",
     "LS_RLE_SIZES",
     "LS_SEVERITY_FROM_NAME",
     "LS_TO_NAME",
@@ -98,6 +101,7 @@ __all__ = [
     "ls_decode_rle",
     "ls_encode_rle",
     "ls_mask_to_rle",
+    "ls_part_names",
     "ls_rle_to_mask",
     "object_map",
     "upsample_mask",
@@ -149,6 +153,7 @@ class LabelExportWriter(_CocoFormat, _VocFormat, _YoloFormat, _LabelStudioFormat
         self._coco_anns = _JsonArray()
         self._coco_poly_anns = _JsonArray()
         self._ls_tasks = _JsonArray()
+        self._ls_parts: set[str] = set()  # parts the Label Studio results name
         self._regions_csv = _CsvSpool(REGION_CSV_FIELDS)
         self._ledger_csv = _CsvSpool(LEDGER_CSV_FIELDS)
         self._image_sets: dict[str, list[str]] = {s: [] for s in SPLITS}
@@ -190,7 +195,9 @@ class LabelExportWriter(_CocoFormat, _VocFormat, _YoloFormat, _LabelStudioFormat
                 self._write_spool("label_studio/tasks.json", self._ls_tasks.file, b"[", b"]")
                 self._write_bytes(
                     "label_studio/label_config.xml",
-                    label_studio_config(self.label_map).encode("utf-8"),
+                    label_studio_config(
+                        self.label_map, ls_part_names(sorted(self._ls_parts))
+                    ).encode("utf-8"),
                 )
             if "csv" in self.formats:
                 self._write_spool("csv/regions.csv", self._regions_csv.file)

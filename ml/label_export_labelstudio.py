@@ -15,7 +15,7 @@ from ml.label_export_core import (
     ExportRegion,
     _Members,
 )
-from ml.labels import LabelMap
+from ml.labels import DEFAULT_PART_MAP, LabelMap
 
 # Label Studio's own words for where an annotation's region came from.
 LS_ORIGINS = {"model": "prediction", "accepted": "prediction", "human": "prediction-changed"}
@@ -25,6 +25,7 @@ LS_WORD_SIZE = 8
 LS_RLE_SIZES = (3, 4, 8, 16)
 LS_FROM_NAME = "damage"
 LS_SEVERITY_FROM_NAME = "severity"
+LS_PART_FROM_NAME = "part"
 LS_TO_NAME = "image"
 
 ERR_LS_RLE = "not a Label Studio brush RLE"
@@ -109,11 +110,23 @@ def ls_rle_to_mask(rle: Sequence[int], height: int, width: int) -> np.ndarray:
     return flat.reshape(height, width, 4)[:, :, 3] > 0
 
 
-def label_studio_config(label_map: LabelMap) -> str:
-    """A labelling config matching the exported tasks (brush labels, severity per region)."""
+def ls_part_names(seen: Sequence[str] = ()) -> list[str]:
+    """The parts the config offers: the bundled part map in its order, then any other part an
+    exported region carries (a model with a part map of its own), sorted, so every exported
+    choice is one the config offers and the same regions give the same config."""
+    names = list(DEFAULT_PART_MAP.names)
+    return names + sorted(set(seen) - set(names))
+
+
+def label_studio_config(label_map: LabelMap, parts: Sequence[str] | None = None) -> str:
+    """A labelling config matching the exported tasks (brush labels, severity and car part per
+    region). ``parts``: the part choices, by default :func:`ls_part_names`."""
     labels = "\n".join(
         f"    <Label value={quoteattr(c.name)} background={quoteattr(c.colour)}/>"
         for c in sorted(label_map.classes, key=lambda c: c.id)
+    )
+    part_choices = "\n".join(
+        f"    <Choice value={quoteattr(p)}/>" for p in (ls_part_names() if parts is None else parts)
     )
     return (
         "<View>\n"
@@ -124,6 +137,9 @@ def label_studio_config(label_map: LabelMap) -> str:
         f'  <Choices name="{LS_SEVERITY_FROM_NAME}" toName="{LS_TO_NAME}" perRegion="true">\n'
         '    <Choice value="minor"/>\n    <Choice value="moderate"/>\n'
         '    <Choice value="severe"/>\n'
+        "  </Choices>\n"
+        f'  <Choices name="{LS_PART_FROM_NAME}" toName="{LS_TO_NAME}" perRegion="true">\n'
+        f"{part_choices}\n"
         "  </Choices>\n"
         "</View>\n"
     )
@@ -168,6 +184,16 @@ class _LabelStudioFormat(_Members):
                         "from_name": LS_SEVERITY_FROM_NAME,
                         "type": "choices",
                         "value": {"choices": [region.severity]},
+                    }
+                )
+            if region.part:
+                self._ls_parts.add(region.part)
+                results.append(
+                    {
+                        **common,
+                        "from_name": LS_PART_FROM_NAME,
+                        "type": "choices",
+                        "value": {"choices": [region.part]},
                     }
                 )
         return results

@@ -264,6 +264,49 @@ def test_export_keeps_accepted_model_regions_apart_from_edited_ones(
     assert sorted(r["action"] for r in ledger) == ["accepted", "relabelled"]
 
 
+def test_export_carries_the_part_of_each_reviewed_region(
+    make_in_review_claim, adjuster, data_team_member, tmp_path
+):
+    # given: the model put its dent on the front bumper (its scratch on no part); the adjuster
+    # grew the dent (source 0) and drew a crack of their own
+    from assessment.models import Region
+
+    claim = make_in_review_claim(photos=1)
+    photo = claim.photos.get()
+    Region.objects.filter(assessment__photo=photo, index=0).update(part="front_bumper")
+    review_locks.review_lock_take(claim=claim, adjuster=adjuster)
+    review_labels.photo_labels_save(
+        claim=claim,
+        photo=photo,
+        adjuster=adjuster,
+        base_version=0,
+        regions=[
+            region_payload("dent", "minor", 0, GROWN),
+            region_payload("crack", "minor", None, (0, 40, 5, 5)),
+        ],
+    )
+
+    # when
+    zf = _zip(_run(data_team_member, formats=["coco", "labelstudio", "csv"]))
+
+    # then: COCO attribute, CSV column and Label Studio choice name the model region's part
+    zf.extract("coco/instances.json", tmp_path)
+    coco = COCO(str(tmp_path / "coco" / "instances.json"))
+    anns = coco.loadAnns(coco.getAnnIds())
+    assert [a["attributes"]["part"] for a in anns] == ["front_bumper", None]
+    rows = list(csv.DictReader(io.StringIO(zf.read("csv/regions.csv").decode())))
+    assert [r["part"] for r in rows] == ["front_bumper", ""]
+    (task,) = json.loads(zf.read("label_studio/tasks.json"))
+    parts = [
+        (r["id"], r["value"]["choices"])
+        for r in task["annotations"][0]["result"]
+        if r["from_name"] == "part"
+    ]
+    assert parts == [("h0", ["front_bumper"])]
+    config = zf.read("label_studio/label_config.xml").decode()
+    assert '<Choice value="front_bumper"/>' in config
+
+
 def test_export_api_refuses_customers_and_adjusters(customer_client, adjuster_client):
     for client in (customer_client, adjuster_client):
         assert client.post("/api/v1/exports/", {}, format="json").status_code == 403

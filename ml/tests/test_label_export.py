@@ -196,8 +196,12 @@ def test_export_label_studio_tasks_hold_predictions_and_annotations(exported):
     for result, region in zip(human, images[0].labels, strict=True):
         assert result["value"]["brushlabels"] == [region.label]
         assert np.array_equal(lx.ls_rle_to_mask(result["value"]["rle"], H, W), region.mask)
-    severities = [r["value"]["choices"] for r in reviewed["annotations"][0]["result"][1::2]]
+    choices = [r for r in reviewed["annotations"][0]["result"] if r["type"] == "choices"]
+    severities = [r["value"]["choices"] for r in choices if r["from_name"] == "severity"]
     assert severities == [["minor"], ["severe"], ["moderate"]]
+    # the car part is a per-region choice beside the severity, on the same region id
+    parts = [(r["id"], r["value"]["choices"]) for r in choices if r["from_name"] == "part"]
+    assert parts == [("h0", ["front_door"])]
     assert "annotations" not in model_only and model_only["data"]["image"] == "images/eval/p2.jpg"
 
 

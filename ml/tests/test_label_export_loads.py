@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ml import label_export as lx
-from ml.labels import DEFAULT_LABEL_MAP
+from ml.labels import DEFAULT_LABEL_MAP, DEFAULT_PART_MAP
 from ml.tests.test_label_export import H, W, _box, _images
 from ml.tests.tool_loaders import coco_load, label_studio_load, ultralytics_load
 
@@ -150,3 +150,26 @@ def test_label_studio_config_escapes_class_names(tmp_path):
     )
 
     assert tasks[0]["annotations"][0]["result"][0]["value"]["brushlabels"] == ['dent "deep" & wide']
+
+
+def test_label_studio_part_choices_load_and_list_every_exported_part(tmp_path):
+    # given: a region on a bundled part and one on a part of another model's part map
+    reviewed, _ = _images()
+    reviewed.labels[1].part = "sill"  # not in the bundled part map
+
+    # when
+    root = _export(tmp_path, [reviewed], polygons=False)
+
+    # then: the config offers the bundled parts and the foreign one; the tasks load against it
+    config = (root / "label_studio" / "label_config.xml").read_text()
+    assert '<Choices name="part" toName="image" perRegion="true">' in config
+    assert all(f'<Choice value="{p}"/>' in config for p in (*DEFAULT_PART_MAP.names, "sill"))
+    (task,) = label_studio_load(
+        root / "label_studio" / "tasks.json", root / "label_studio" / "label_config.xml"
+    )
+    parts = {
+        r["id"]: r["value"]["choices"]
+        for r in task["annotations"][0]["result"]
+        if r["from_name"] == "part"
+    }
+    assert parts == {"h0": ["front_door"], "h1": ["sill"]}
