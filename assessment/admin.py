@@ -80,6 +80,11 @@ class PriceTableAdmin(admin.ModelAdmin):
         )
 
 
+# Rules the policy form does not edit: carried from the version it starts from into the new
+# one (the fitted claim-confidence map is adopted by ``manage.py calibrate``, never typed in).
+CARRIED_POLICY_RULES = ("claim_confidence_calibrator",)
+
+
 class DecisionPolicyForm(forms.ModelForm):
     """The policy's rules as validated fields, one error per field; the per-type thresholds
     (a mapping) stay JSON for power users. Saving adds a new version."""
@@ -137,7 +142,10 @@ class DecisionPolicyForm(forms.ModelForm):
         ),
     )
 
-    RULE_FIELDS = tuple(policy.PolicyRules.__dataclass_fields__)
+    CARRIED_RULES = CARRIED_POLICY_RULES
+    RULE_FIELDS = tuple(
+        n for n in policy.PolicyRules.__dataclass_fields__ if n not in CARRIED_POLICY_RULES
+    )
 
     class Meta:
         model = DecisionPolicy
@@ -155,6 +163,7 @@ class DecisionPolicyForm(forms.ModelForm):
         self.fields["always_human_types"].choices = [(name, name) for name in types]
         for name in self.RULE_FIELDS:
             self.fields[name].initial = rules[name]
+        self.carried_rules = {name: rules[name] for name in self.CARRIED_RULES}
 
     def clean_min_region_confidence_by_type(self):
         value = self.cleaned_data["min_region_confidence_by_type"] or {}
@@ -169,7 +178,7 @@ class DecisionPolicyForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        rules = {name: cleaned[name] for name in self.RULE_FIELDS}
+        rules = {**self.carried_rules, **{name: cleaned[name] for name in self.RULE_FIELDS}}
         try:
             self.rules = policy.PolicyRules.from_dict(rules).to_dict()
         except (TypeError, ValueError) as exc:

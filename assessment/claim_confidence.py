@@ -230,3 +230,38 @@ def claim_confidence(prior: float, calibrator: ClaimConfidenceCalibrator | None)
     return ClaimConfidence(
         value=calibrator.apply(prior), prior=prior, source=FITTED, reviews=calibrator.reviews
     )
+
+
+# Where the fitted map lives: the decision policy's ``claim_confidence_calibrator`` rule
+# (``assessment.policy.PolicyRules``), as ``calibrator_entry`` writes it: the calibrator's
+# ``to_dict`` plus the model version whose priors it was fitted on.
+ERROR_CALIBRATOR_MODEL = "a claim-confidence calibrator names the model version it was fitted on"
+
+
+def calibrator_entry(calibrator: ClaimConfidenceCalibrator, *, model_version: str) -> dict:
+    """The policy's stored form of a fitted map: it maps *this model's* priors to P(kept).
+
+    The prior is computed from the model's region and part confidences, so a map fitted on one
+    model's priors says nothing about another's: :func:`calibrator_for_model` applies it only
+    under the model version it names.
+    """
+    return {**calibrator.to_dict(), "model_version": str(model_version)}
+
+
+def calibrator_entry_validate(entry: dict | None) -> None:
+    """Raise ValueError unless ``entry`` is None or a stored calibrator (the policy checks it)."""
+    if entry is None:
+        return
+    ClaimConfidenceCalibrator.from_dict(entry)
+    if not isinstance(entry.get("model_version"), str) or not entry["model_version"]:
+        raise ValueError(ERROR_CALIBRATOR_MODEL)
+
+
+def calibrator_for_model(
+    entry: dict | None, *, model_version: str
+) -> ClaimConfidenceCalibrator | None:
+    """The stored calibrator when it was fitted on ``model_version``'s priors, else None (then
+    the claim shows the prior: a map fitted under another model would mislabel its numbers)."""
+    if entry is None or entry.get("model_version") != str(model_version):
+        return None
+    return ClaimConfidenceCalibrator.from_dict(entry)

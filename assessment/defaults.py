@@ -301,3 +301,35 @@ def decision_policy_add_missing_types(DecisionPolicy) -> int | None:
         version=last.version + 1, rules=validated, note=DAMAGE_V2_POLICY_NOTE, is_active=True
     )
     return created.version
+
+
+AUDIT_SHARE_POLICY_NOTE = "defaults, with random audits (migration 0014)"
+
+
+def decision_policy_add_audit_share(DecisionPolicy) -> int | None:
+    """Turn on random audits (the default ``audit_sample_share``, 0.05) in a default policy
+    saved before the rule existed, as a new, active version.
+
+    Only when the active version is one the project made from its defaults (the lazily created
+    "defaults" version or migration 0008's upgrade of it, with no author) and has no
+    ``audit_sample_share``: a version without the key audits nothing, and a policy staff wrote
+    (or ``manage.py calibrate`` adopted) stays as its author left it. Returns the new version.
+    """
+    from assessment.policy import PolicyRules
+
+    active = DecisionPolicy.objects.filter(is_active=True).first()
+    if (
+        active is None
+        or active.note not in (DEFAULTS_POLICY_NOTE, DAMAGE_V2_POLICY_NOTE)
+        or active.created_by_id is not None
+        or "audit_sample_share" in active.rules
+    ):
+        return None
+    rules = {**active.rules, "audit_sample_share": PolicyRules().audit_sample_share}
+    validated = PolicyRules.from_dict(rules).to_dict()
+    last = DecisionPolicy.objects.order_by("-version").first()
+    DecisionPolicy.objects.filter(is_active=True).update(is_active=False)
+    created = DecisionPolicy.objects.create(
+        version=last.version + 1, rules=validated, note=AUDIT_SHARE_POLICY_NOTE, is_active=True
+    )
+    return created.version

@@ -268,8 +268,28 @@ class ClaimAssessment(models.Model):
     # The damage record by part (assessment.parts.DamagedPart.to_dict, in order): a snapshot
     # written and replaced with the estimate and always read whole, so JSON, not rows.
     damaged_parts = models.JSONField(default=list, blank=True)
+    # The claim confidence (assessment.claim_confidence): P(the adjuster keeps the line items),
+    # the prior it came from, and "prior" or "fitted". Null on an adjuster's assessment and on
+    # assessments made before it was computed.
+    claim_confidence = models.FloatField(null=True, blank=True)
+    claim_confidence_prior = models.FloatField(null=True, blank=True)
+    claim_confidence_source = models.CharField(max_length=10, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(claim_confidence__isnull=True)
+                | Q(claim_confidence__gte=0, claim_confidence__lte=1),
+                name="claim_confidence_unit",
+            ),
+            models.CheckConstraint(
+                condition=Q(claim_confidence_prior__isnull=True)
+                | Q(claim_confidence_prior__gte=0, claim_confidence_prior__lte=1),
+                name="claim_confidence_prior_unit",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.claim_id}: {self.estimate_total} {self.currency}"

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from django.utils.translation import gettext_lazy as _
 
+from assessment.claim_confidence import calibrator_entry_validate
 from ml.labels import display_from_name
 
 SEVERITY_ORDER = {"minor": 0, "moderate": 1, "severe": 2}
@@ -168,6 +169,11 @@ class PolicyRules:
     # review per 20 automatic claims. A stored version without the key audits nothing
     # (``from_dict``): what a saved version does never changes.
     audit_sample_share: float = 0.05
+    # The fitted claim-confidence map (``assessment.claim_confidence.calibrator_entry``: slope,
+    # intercept, reviews, and the model version whose priors it was fitted on), adopted by
+    # ``manage.py calibrate --claim-confidence --adopt``. Kept with the policy so it is
+    # versioned and audited with the threshold that reads it. None: claims show the prior.
+    claim_confidence_calibrator: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "PolicyRules":
@@ -202,6 +208,10 @@ class PolicyRules:
             raise ValueError("min_claim_confidence must be within [0, 1] (or empty: off)")
         if not 0 <= float(self.audit_sample_share) <= 1:
             raise ValueError("audit_sample_share must be within [0, 1]")
+        try:
+            calibrator_entry_validate(self.claim_confidence_calibrator)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"claim_confidence_calibrator: {exc}") from exc
 
 
 @dataclass(frozen=True)

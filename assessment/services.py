@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from assessment import claim_confidence as confidence
 from assessment import estimate as pricing
 from assessment import model_versions, part_pricing, parts, policy, selectors
 from assessment.audit import audit_record
@@ -328,9 +329,20 @@ def _claim_assess_and_decide(
                 error=failure.last_error if failure and not assessment else "",
             )
         )
-    facts = policy.ClaimFacts(photos=photo_facts, estimate_total=float(quote.total))
     active_policy = decision_policy_active()
     rules_in_force = policy.PolicyRules.from_dict(active_policy.rules)
+    claim_confidence = claim_confidence_compute(
+        regions=priced_regions,
+        quote=quote,
+        photo_confidences=[a.photo_confidence for a in reading.assessments.values()],
+        rules=rules_in_force,
+        model_version=model_version.version,
+    )
+    facts = policy.ClaimFacts(
+        photos=photo_facts,
+        estimate_total=float(quote.total),
+        claim_confidence=claim_confidence.value,
+    )
     outcome = policy.decide(rules_in_force, facts, names=selectors.label_names(model_version))
     gaps = unpriced_reasons(quote=quote, photos=[str(p.pk) for p in reading.photos])
     if gaps:
@@ -354,6 +366,7 @@ def _claim_assess_and_decide(
         min_photo_confidence=min(
             (a.photo_confidence for a in reading.assessments.values()), default=None
         ),
+        claim_confidence=claim_confidence,
     )
     reasons = [r.to_dict() for r in outcome.reasons]
     contest = (
@@ -410,6 +423,13 @@ def _claim_assess_and_decide(
                 }
                 for p in quote.parts
             ],
+            # What the back-test and the claim-confidence fit replay: the number the policy
+            # read, the prior it came from, and the model's line items to compare with the
+            # adjuster's final ones (learning.claim_confidence.line_items_kept).
+            "claim_confidence": claim_confidence.value,
+            "claim_confidence_prior": claim_confidence.prior,
+            "claim_confidence_source": claim_confidence.source,
+            "line_items": line_items(quote.lines),
         },
         thresholds=rules_in_force.to_dict(),
         rules_fired=reasons,
@@ -419,6 +439,32 @@ def _claim_assess_and_decide(
     claim_transition(claim=claim, to=target)
     logger.info("claim %s: %s (%d reasons)", claim.reference, outcome.outcome, len(reasons))
     return claim_assessment
+
+
+def claim_confidence_compute(
+    *,
+    regions: list[parts.PartRegion],
+    quote: part_pricing.ClaimEstimate,
+    photo_confidences: list[float],
+    rules: policy.PolicyRules,
+    model_version: str,
+) -> confidence.ClaimConfidence:
+    """The claim confidence at the claim's finish: the documented prior from the part record
+    (and the regions priced per region), mapped by the policy's fitted calibrator when it was
+    fitted on this model's priors; else the prior itself (``source="prior"``)."""
+    prior = confidence.claim_confidence_prior_from_record(
+        quote.parts, unplaced=parts.unplaced(regions), photo_confidences=photo_confidences
+    )
+    calibrator = confidence.calibrator_for_model(
+        rules.claim_confidence_calibrator, model_version=model_version
+    )
+    return confidence.claim_confidence(prior, calibrator)
+
+
+def line_items(lines) -> list[list]:
+    """A claim's line items as the claim confidence counts them: [part, operation, hours]
+    (hours as a two-decimal string, as stored), from estimate lines or ``EstimateLine`` rows."""
+    return [[line.part, line.operation, f"{float(line.labour_hours):.2f}"] for line in lines]
 
 
 def unpriced_reasons(*, quote: part_pricing.ClaimEstimate, photos: list[str]) -> list:
@@ -471,6 +517,7 @@ def claim_assessment_replace(
     quote: part_pricing.ClaimEstimate,
     min_photo_confidence: float | None,
     source: str = "model",
+    claim_confidence: confidence.ClaimConfidence | None = None,
 ) -> ClaimAssessment:
     """Replace the claim's damage record and estimate lines (a re-assessment, or an adjuster's
     corrections with ``source="adjuster"``). The previous figures live on in the audit trail."""
@@ -485,6 +532,9 @@ def claim_assessment_replace(
         estimate_total=quote.total,
         source=source,
         damaged_parts=[p.to_dict() for p in quote.parts],
+        claim_confidence=claim_confidence.value if claim_confidence else None,
+        claim_confidence_prior=claim_confidence.prior if claim_confidence else None,
+        claim_confidence_source=claim_confidence.source if claim_confidence else "",
     )
     EstimateLine.objects.bulk_create(
         [
