@@ -25,7 +25,7 @@ as before parts existed; the unknown-part entry is never priced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from assessment import estimate as legacy
@@ -255,3 +255,107 @@ def claim_estimate(regions: list[PartRegion], book: PriceBook) -> ClaimEstimate:
     return ClaimEstimate(
         currency=book.rates.currency, parts=parts, lines=lines, total=total, unpriced=gaps
     )
+
+
+# ------------------------------------------------------------------ an adjuster's line edits
+
+ADD, REMOVE, CHANGE = "add", "remove", "change"
+OPERATIONS = (REPAIR, REPLACE, REFINISH, R_AND_I, BLEND)
+
+
+@dataclass(frozen=True)
+class LineAdjustment:
+    """An adjuster's edit of the line (part, operation), as plain data: review stores them
+    (review.models.EstimateAdjustment) and passes them here, so assessment never reads review.
+
+    ``add`` a line (figures given, else the price table's row), ``remove`` it, or ``change`` its
+    operation (``to_operation``), labour hours or parts cost (``None``: keep the line's)."""
+
+    action: str
+    part: str
+    operation: str
+    to_operation: str = ""
+    labour_hours: Decimal | None = None
+    parts_cost: Decimal | None = None
+
+
+def _adjusted_line(line: legacy.Line, adjustment: LineAdjustment, rates, book) -> legacy.Line:
+    operation = adjustment.to_operation or line.operation
+    row = book.part_price(line.part, operation) if operation != line.operation else None
+    hours = adjustment.labour_hours
+    if hours is None:
+        hours = row.labour_hours if row is not None else line.labour_hours
+    cost = adjustment.parts_cost
+    if cost is None:
+        cost = row.parts_cost if row is not None else line.parts_cost
+    rate = rates.paint_rate if operation in PAINT_OPERATIONS else rates.labour_rate
+    return replace(
+        line,
+        operation=operation,
+        description=line_description(line.part, operation),
+        labour_hours=Decimal(hours),
+        hourly_rate=rate,
+        parts_cost=Decimal(cost),
+        total=(Decimal(hours) * rate + Decimal(cost)).quantize(CENT, ROUND_HALF_UP),
+    )
+
+
+def adjusted_estimate(
+    estimate: ClaimEstimate, adjustments: list[LineAdjustment], book: PriceBook
+) -> tuple[ClaimEstimate, list[LineAdjustment]]:
+    """The estimate with an adjuster's line edits applied in order, and the edits that could not
+    apply (an added line on a part with no damage on the claim: a line needs evidence; or a
+    change to an operation the part already has a line for).
+
+    Each edit acts on the line of its (part, operation): ``add`` creates it (or replaces its
+    figures), ``change`` edits it (an absent line is added, so an edit made on a line that the
+    rules no longer produce keeps its figures), ``remove`` drops it. A line added by hand prices
+    the (part, operation) the price table could not: its ``no_part_price`` gaps are cleared.
+    Lines priced per region (no part) are not adjustable here: the adjuster corrects the region.
+    """
+    lines = list(estimate.lines)
+    unpriced = list(estimate.unpriced)
+    by_part = {p.part: p for p in estimate.parts if p.known}
+    skipped: list[LineAdjustment] = []
+
+    def find(part: str, operation: str) -> int | None:
+        return next(
+            (i for i, x in enumerate(lines) if x.part == part and x.operation == operation), None
+        )
+
+    for adjustment in adjustments:
+        at = find(adjustment.part, adjustment.operation)
+        if adjustment.action == REMOVE:
+            if at is not None:
+                del lines[at]
+            continue
+        target = adjustment.to_operation or adjustment.operation
+        if target != adjustment.operation and find(adjustment.part, target) is not None:
+            skipped.append(adjustment)
+            continue
+        if at is None:
+            damaged = by_part.get(adjustment.part)
+            if damaged is None:
+                skipped.append(adjustment)
+                continue
+            row = book.part_price(adjustment.part, target)
+            if row is None and adjustment.labour_hours is None and adjustment.parts_cost is None:
+                skipped.append(adjustment)  # nothing to price it by
+                continue
+            base = _line(
+                damaged,
+                target,
+                row.labour_hours if row is not None else Decimal(0),
+                row.parts_cost if row is not None else Decimal(0),
+                book.rates,
+            )
+            lines.append(
+                _adjusted_line(base, replace(adjustment, to_operation=""), book.rates, book)
+            )
+        else:
+            lines[at] = _adjusted_line(lines[at], adjustment, book.rates, book)
+        unpriced = [
+            u for u in unpriced if not (u.part == adjustment.part and u.operation == target)
+        ]
+    total = sum((line.total for line in lines), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
+    return replace(estimate, lines=lines, total=total, unpriced=unpriced), skipped

@@ -20,6 +20,11 @@ urlpatterns = [
         name="api-review-estimate",
     ),
     path(
+        "claims/<str:claim_id>/estimate/adjustments/",
+        apis.ReviewEstimateAdjustmentApi.as_view(),
+        name="api-review-estimate-adjustments",
+    ),
+    path(
         "claims/<str:claim_id>/decision/",
         apis.ReviewDecisionApi.as_view(),
         name="api-review-decision",

@@ -27,7 +27,7 @@ from config.schema import PAGE_NOT_FOUND, PAGE_PARAMETER, error_response, page_o
 from config.serializers import CappedJSONField, InputSerializer, NoInput
 from review import estimate_selectors, locks, queue_selectors, selectors, services
 from review import labels as review_labels
-from review.models import REGION_ORIGINS, SEVERITIES
+from review.models import ADJUSTMENT_OPERATIONS, REGION_ORIGINS, SEVERITIES
 
 # One working day of active time: a larger figure from a screen is a clock bug, not work.
 MAX_ACTIVE_MS = 8 * 3600 * 1000
@@ -77,6 +77,8 @@ class LabelRegionOutputSerializer(serializers.Serializer):
     mask_rle = MaskRleSerializer()
     source_index = serializers.IntegerField(allow_null=True)
     origin = serializers.ChoiceField(choices=REGION_ORIGINS)
+    # The part the adjuster chose; null: the source region's part (or none).
+    part = serializers.CharField(allow_null=True)
     bbox = serializers.ListField(child=serializers.IntegerField())
     area = serializers.IntegerField()
 
@@ -99,6 +101,8 @@ class LedgerEntryOutputSerializer(serializers.Serializer):
     to_label = serializers.CharField(allow_blank=True)
     from_severity = serializers.CharField(allow_blank=True)
     to_severity = serializers.CharField(allow_blank=True)
+    from_part = serializers.CharField(allow_blank=True)
+    to_part = serializers.CharField(allow_blank=True)
     adjuster = serializers.CharField()
     active_ms = serializers.IntegerField()
     model_version = serializers.CharField()
@@ -165,6 +169,25 @@ class ActiveTimeOutputSerializer(serializers.Serializer):
     photos_ms = serializers.IntegerField()
 
 
+class PartChoiceSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    display_name = serializers.CharField()
+
+
+class EstimateAdjustmentOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    action = serializers.CharField()
+    part = serializers.CharField()
+    operation = serializers.CharField()
+    to_operation = serializers.CharField(allow_blank=True)
+    labour_hours = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    parts_cost = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    before = serializers.JSONField()
+    adjuster = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
 class ReviewClaimOutputSerializer(serializers.Serializer):
     """The claim on the review screen (docs/review-api.md)."""
 
@@ -180,6 +203,9 @@ class ReviewClaimOutputSerializer(serializers.Serializer):
     assessment = ClaimAssessmentSerializer(allow_null=True)
     label_map = LabelMapSerializer()
     severities = serializers.ListField(child=serializers.CharField())
+    parts = PartChoiceSerializer(many=True)  # the part select of a region, and of a new line
+    operations = serializers.ListField(child=serializers.CharField())
+    estimate_adjustments = EstimateAdjustmentOutputSerializer(many=True)
     history = HistoryOutputSerializer(many=True)
     notes = NoteOutputSerializer(many=True)
     lock = LockOutputSerializer(allow_null=True)
@@ -265,6 +291,25 @@ class ReviewQueueApi(APIView):
         )
 
 
+class AdjustmentInputSerializer(InputSerializer):
+    """One line edit: ``add`` a line (part, operation; hours and parts cost, else the price
+    table's), ``remove`` the line (part, operation), ``change`` it (``to_operation``, hours or
+    parts cost)."""
+
+    action = serializers.ChoiceField(choices=["add", "remove", "change"])
+    part = serializers.CharField(max_length=60)
+    operation = serializers.ChoiceField(choices=ADJUSTMENT_OPERATIONS)
+    to_operation = serializers.ChoiceField(
+        choices=ADJUSTMENT_OPERATIONS, required=False, allow_blank=True, default=""
+    )
+    labour_hours = serializers.DecimalField(
+        max_digits=6, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
+    )
+    parts_cost = serializers.DecimalField(
+        max_digits=10, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
+    )
+
+
 class ReviewClaimDetailApi(APIView):
     permission_classes = [IsAdjuster]
 
@@ -340,6 +385,10 @@ class ReviewPhotoLabelsApi(APIView):
             severity = serializers.CharField(max_length=20)
             source_index = serializers.IntegerField(
                 required=False, allow_null=True, default=None, min_value=0
+            )
+            # A part map name the adjuster chose; blank: the source region's part.
+            part = serializers.CharField(
+                required=False, allow_blank=True, allow_null=True, default="", max_length=60
             )
             mask_rle = MaskRleField(max_bytes=MAX_MASK_JSON_BYTES)
 
@@ -462,6 +511,10 @@ class ReviewEstimatePreviewApi(APIView):
                 source_index = serializers.IntegerField(
                     min_value=0, required=False, allow_null=True
                 )
+                # The part the adjuster chose (blank: the source region's part).
+                part = serializers.CharField(
+                    required=False, allow_blank=True, allow_null=True, max_length=60
+                )
 
             photo_id = serializers.UUIDField()
             regions = RegionSerializer(
@@ -471,6 +524,11 @@ class ReviewEstimatePreviewApi(APIView):
         # Photos with unsaved edits; any other photo counts with its saved labels, else the
         # model's regions (as the decision counts it).
         photos = PhotoSerializer(many=True, allow_empty=True, max_length=100)
+        # Unsaved line edits, applied after the claim's saved ones (a what-if; the screen saves
+        # each edit with POST estimate/adjustments/ and sends none here).
+        adjustments = AdjustmentInputSerializer(
+            many=True, required=False, default=list, max_length=200
+        )
 
     class OutputSerializer(serializers.Serializer):
         class EstimateSerializer(serializers.Serializer):
@@ -485,7 +543,15 @@ class ReviewEstimatePreviewApi(APIView):
                 operation = serializers.CharField()
                 description = serializers.CharField()
                 labour_hours = serializers.DecimalField(max_digits=6, decimal_places=2)
+                hourly_rate = serializers.DecimalField(max_digits=8, decimal_places=2)
+                parts_cost = serializers.DecimalField(max_digits=10, decimal_places=2)
                 total = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+            class SkippedSerializer(serializers.Serializer):
+                action = serializers.CharField()
+                part = serializers.CharField()
+                operation = serializers.CharField()
+                to_operation = serializers.CharField(allow_blank=True)
 
             class UnpricedSerializer(serializers.Serializer):
                 photo_id = serializers.CharField()
@@ -502,6 +568,9 @@ class ReviewEstimatePreviewApi(APIView):
             parts = DamagedPartSerializer(many=True)
             lines = LineSerializer(many=True)
             unpriced = UnpricedSerializer(many=True)
+            # Line edits that could not apply (a line on a part with no damage now, or an
+            # operation the part already has a line for).
+            skipped_adjustments = SkippedSerializer(many=True)
 
         class ModelEstimateSerializer(serializers.Serializer):
             total = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
@@ -541,5 +610,60 @@ class ReviewEstimatePreviewApi(APIView):
                 str(p["photo_id"]): [dict(r) for r in p["regions"]]
                 for p in data.validated_data["photos"]
             },
+            adjustments=[dict(a) for a in data.validated_data["adjustments"]],
         )
         return Response(self.OutputSerializer(preview).data)
+
+
+class ReviewEstimateAdjustmentApi(APIView):
+    """Record one edit of the estimate's lines by part (add, remove, change) before the
+    decision; answers with the claim's edits so far. The preview and the decision apply them."""
+
+    permission_classes = [IsAdjuster]
+    parser_classes = [JSONParser]
+
+    class InputSerializer(AdjustmentInputSerializer):
+        reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+    class OutputSerializer(serializers.Serializer):
+        adjustment = EstimateAdjustmentOutputSerializer()
+        estimate_adjustments = EstimateAdjustmentOutputSerializer(many=True)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            400: error_response(
+                "`invalid_adjustment`, `invalid_part` or `invalid_operation`, or `invalid` for "
+                "a body of the wrong shape."
+            ),
+            409: error_response(f"{NOT_IN_REVIEW} {LOCKED}"),
+        },
+        tags=["review"],
+    )
+    def post(self, request: Request, claim_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        claim = selectors.review_claim_get(claim_id=claim_id)
+        values = data.validated_data
+        adjustment = services.review_estimate_adjust(
+            claim=claim,
+            adjuster=request.user,
+            action=values["action"],
+            part=values["part"],
+            operation=values["operation"],
+            to_operation=values.get("to_operation") or "",
+            labour_hours=values.get("labour_hours"),
+            parts_cost=values.get("parts_cost"),
+            reason=values["reason"],
+        )
+        adjustments = selectors.estimate_adjustments_list(claim=claim)
+        return Response(
+            self.OutputSerializer(
+                {
+                    "adjustment": selectors.adjustment_view(adjustment),
+                    "estimate_adjustments": [selectors.adjustment_view(a) for a in adjustments],
+                }
+            ).data,
+            status=status.HTTP_201_CREATED,
+        )

@@ -7,23 +7,40 @@ from decimal import Decimal
 
 from assessment import part_pricing
 from assessment import selectors as assessment_selectors
-from assessment.configuration import price_quote
+from assessment.configuration import price_book, price_quote
 from assessment.models import ClaimAssessment
 from assessment.parts import PartRegion
 from claims.models import Claim
 from config.errors import ApplicationError
-from review.models import SEVERITIES, PhotoLabels
+from review.labels import PART_NAMES
+from review.models import SEVERITIES, EstimateAdjustment, PhotoLabels
 
 ERR_PREVIEW_PHOTO = "Photo {photo_id} is not a photo of this claim."
 ERR_PREVIEW_LABEL = "Photo {number}, region {index}: {label!r} is not a damage type of the model."
 ERR_PREVIEW_SEVERITY = "Photo {number}, region {index}: severity must be minor, moderate or severe."
+ERR_PREVIEW_PART = "Photo {number}, region {index}: {part!r} is not a car part of the part map."
 
 
-def _label_region(photo_id: str, index: int, label: str, severity: str, source, **extra):
-    """A corrected region as the damage record by part takes it: on the part of the model
-    region it came from (``source``), and unplaced when a person drew it (priced per region
-    until the screen lets the adjuster choose a part). A person stands behind it: confidence
-    None, except a region accepted unchanged, which keeps the model's."""
+def _label_region(
+    photo_id: str, index: int, label: str, severity: str, source, part: str = "", **extra
+):
+    """A corrected region as the damage record by part takes it: on the part the adjuster
+    chose (``part``), else on the part of the model region it came from (``source``), and
+    unplaced when a person drew it without choosing a part (priced per region). A person stands
+    behind it: confidence None, except a region accepted unchanged, which keeps the model's."""
+    source_part = (source.part or "") if source is not None else ""
+    if part and part != source_part:
+        # The adjuster placed it: all of it on that part (no model share to weigh it by).
+        return PartRegion(
+            photo_id=photo_id,
+            region_index=index,
+            label=label,
+            severity=severity,
+            confidence=None,
+            area_share=extra.get("area_share", source.area_share if source is not None else 0.0),
+            part=part,
+            part_share=None,
+        )
     return PartRegion(
         photo_id=photo_id,
         region_index=index,
@@ -44,9 +61,9 @@ def claim_priced_regions(
     else the model's regions. The decision's rebuild (review.services) and the screen's live
     estimate both price this list, so the sidebar shows what the decision will record.
 
-    Labels carry no part of their own yet: a corrected region takes the part of the model region
-    it started from (``LabelRegion.source_index``; ``source_index`` in an unsaved edit), and one
-    without a source is priced per region by damage type (assessment.part_pricing)."""
+    A corrected region is on the part the adjuster chose (``LabelRegion.part``; ``part`` in an
+    unsaved edit), else on the part of the model region it started from (``source_index``); one
+    with neither is priced per region by damage type (assessment.part_pricing)."""
     overrides = overrides or {}
     labels = {
         pl.photo_id: pl
@@ -62,7 +79,12 @@ def claim_priced_regions(
             model = {r.index: r for r in shown[photo.pk].regions.all()} if photo.pk in shown else {}
             priced.extend(
                 _label_region(
-                    photo_id, i, r["label"], r["severity"], model.get(r.get("source_index"))
+                    photo_id,
+                    i,
+                    r["label"],
+                    r["severity"],
+                    model.get(r.get("source_index")),
+                    part=r.get("part") or "",
                 )
                 for i, r in enumerate(overrides[photo_id])
             )
@@ -80,6 +102,7 @@ def claim_priced_regions(
                         r.label,
                         r.severity,
                         source,
+                        part=r.part,
                         confidence=source.confidence if accepted else None,
                         area_share=r.area / cells,
                     )
@@ -116,12 +139,61 @@ def _check_overrides(claim: Claim, overrides: dict[str, list[dict]]) -> None:
                     code="invalid_label",
                     details={"photo_id": photo_id, "region": index},
                 )
+            if region.get("part") and region["part"] not in PART_NAMES:
+                raise ApplicationError(
+                    ERR_PREVIEW_PART.format(**place, part=region["part"]),
+                    code="invalid_part",
+                    details={"photo_id": photo_id, "region": index},
+                )
             if region["severity"] not in SEVERITIES:
                 raise ApplicationError(
                     ERR_PREVIEW_SEVERITY.format(**place),
                     code="invalid_severity",
                     details={"photo_id": photo_id, "region": index},
                 )
+
+
+def line_adjustment(adjustment) -> part_pricing.LineAdjustment:
+    """An EstimateAdjustment (or a dict with its fields) as assessment's pricing takes it."""
+
+    def field(name):
+        return adjustment.get(name) if isinstance(adjustment, dict) else getattr(adjustment, name)
+
+    hours, cost = field("labour_hours"), field("parts_cost")
+    return part_pricing.LineAdjustment(
+        action=field("action"),
+        part=field("part"),
+        operation=field("operation"),
+        to_operation=field("to_operation") or "",
+        labour_hours=None if hours is None else Decimal(hours),
+        parts_cost=None if cost is None else Decimal(cost),
+    )
+
+
+def claim_line_adjustments(*, claim: Claim) -> list[part_pricing.LineAdjustment]:
+    """The adjuster's saved line edits on the claim, in the order they apply."""
+    return [
+        line_adjustment(a) for a in EstimateAdjustment.objects.filter(claim=claim).order_by("id")
+    ]
+
+
+def claim_corrected_quote(
+    *,
+    claim: Claim,
+    overrides: dict[str, list[dict]] | None = None,
+    adjustments: list[dict] | None = None,
+) -> tuple[part_pricing.ClaimEstimate, list[PartRegion], list[part_pricing.LineAdjustment]]:
+    """The corrected estimate: the priced regions (``claim_priced_regions``) priced by the
+    active table, then the adjuster's saved line edits and any unsaved ones (``adjustments``,
+    after the saved) applied. Returns the estimate, its regions and the edits that could not
+    apply. The live estimate and the decision both use it."""
+    regions = claim_priced_regions(claim=claim, overrides=overrides)
+    quote = price_quote(regions)
+    edits = claim_line_adjustments(claim=claim) + [line_adjustment(a) for a in adjustments or []]
+    if not edits:
+        return quote, regions, []
+    quote, skipped = part_pricing.adjusted_estimate(quote, edits, price_book())
+    return quote, regions, skipped
 
 
 def _quote_view(quote: part_pricing.ClaimEstimate) -> dict:
@@ -140,6 +212,8 @@ def _quote_view(quote: part_pricing.ClaimEstimate) -> dict:
                 "operation": line.operation,
                 "description": line.description,
                 "labour_hours": line.labour_hours,
+                "hourly_rate": line.hourly_rate,
+                "parts_cost": line.parts_cost,
                 "total": line.total,
             }
             for line in quote.lines
@@ -159,17 +233,30 @@ def _quote_view(quote: part_pricing.ClaimEstimate) -> dict:
     }
 
 
-def review_estimate_preview(*, claim: Claim, overrides: dict[str, list[dict]]) -> dict:
+def review_estimate_preview(
+    *, claim: Claim, overrides: dict[str, list[dict]], adjustments: list[dict] | None = None
+) -> dict:
     """What each decision would record, before it is made: the corrected estimate (priced by
     the active price table, as the decision prices it), the model's, whether a reason is
     required and the standard message the customer reads."""
     from review import services  # the decision's own rules and wording (a cycle at import time)
 
     _check_overrides(claim, overrides)
-    quote = price_quote(claim_priced_regions(claim=claim, overrides=overrides))
+    quote, _, skipped = claim_corrected_quote(
+        claim=claim, overrides=overrides, adjustments=adjustments
+    )
     assessment = ClaimAssessment.objects.filter(claim=claim).first()
     model_total = assessment.estimate_total if assessment else None
     corrected = _quote_view(quote)
+    corrected["skipped_adjustments"] = [
+        {
+            "action": a.action,
+            "part": a.part,
+            "operation": a.operation,
+            "to_operation": a.to_operation,
+        }
+        for a in skipped
+    ]
     return {
         "corrected": corrected,
         "model": {

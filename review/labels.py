@@ -11,6 +11,7 @@ from assessment import selectors as assessment_selectors
 from assessment.models import PhotoAssessment
 from claims.models import Claim, Photo
 from config.errors import ApplicationError, ConflictError
+from ml.labels import DEFAULT_PART_MAP
 from review import locks, masks
 from review.models import SEVERITIES, LabelRegion, OverrideLedgerEntry, PhotoLabels
 
@@ -23,6 +24,7 @@ ERR_INVALID_MASK = "Region {index}: {problem}."
 ERR_INVALID_LABEL = "Region {index}: {label!r} is not a damage type of model {model_version}."
 ERR_INVALID_SEVERITY = "Region {index}: severity must be one of minor, moderate, severe."
 ERR_INVALID_SOURCE = "Region {index}: the model predicted no region {source} on this photo."
+ERR_INVALID_PART = "Region {index}: {part!r} is not a car part of the part map."
 ERR_TOO_MANY_REGIONS = "A photo holds at most {limit} regions."
 
 # A photo with more distinct damage regions than this is not a car-damage photo an adjuster
@@ -41,6 +43,23 @@ class _CleanRegion:
     severity: str
     source_index: int | None
     mask: object  # np.ndarray (bool, mask grid)
+    part: str = ""  # the adjuster's part; blank: the source region's (or none)
+
+
+# The parts a region can be put on: the part map's names ("other": on no named part).
+PART_NAMES = DEFAULT_PART_MAP.names
+
+
+def part_choices() -> list[dict]:
+    """The part select of the region panel: name and display name, ``other`` last."""
+    names = [n for n in PART_NAMES if n != "other"] + ["other"]
+    return [
+        {
+            "name": n,
+            "display_name": "Other / no part" if n == "other" else DEFAULT_PART_MAP.display(n),
+        }
+        for n in names
+    ]
 
 
 def photo_assessment_shown(*, claim: Claim, photo: Photo) -> PhotoAssessment | None:
@@ -54,7 +73,7 @@ def _clean_regions(regions: list[dict], assessment: PhotoAssessment) -> list[_Cl
             ERR_TOO_MANY_REGIONS.format(limit=MAX_REGIONS_PER_PHOTO), code="invalid_region"
         )
     classes = {c["name"]: c["id"] for c in assessment.model_version.label_map.get("classes", [])}
-    predicted = {r.index for r in assessment.regions.all()}
+    predicted = {r.index: r.part or "" for r in assessment.regions.all()}
     clean = []
     for index, region in enumerate(regions):
         label, severity = region.get("label"), region.get("severity")
@@ -95,7 +114,16 @@ def _clean_regions(regions: list[dict], assessment: PhotoAssessment) -> list[_Cl
                     "mask_size": [assessment.mask_height, assessment.mask_width],
                 },
             ) from None
-        clean.append(_CleanRegion(index, label, classes[label], severity, source, mask))
+        part = region.get("part") or ""
+        if not isinstance(part, str) or (part and part not in PART_NAMES):
+            raise ApplicationError(
+                ERR_INVALID_PART.format(index=index, part=part),
+                code="invalid_part",
+                details={"region": index, "part": part, "allowed": list(PART_NAMES)},
+            )
+        if source is not None and part == predicted[source]:
+            part = ""  # the model's part, kept: stored blank (it follows the source)
+        clean.append(_CleanRegion(index, label, classes[label], severity, source, mask, part))
     return clean
 
 
@@ -114,11 +142,14 @@ def _ledger(clean: list[_CleanRegion], assessment: PhotoAssessment) -> list[tupl
                         "region_index": region.index,
                         "to_label": region.label,
                         "to_severity": region.severity,
+                        "to_part": region.part,
                     },
                 )
             )
             continue
         source = predicted[region.source_index]
+        from_part = source.part or ""
+        to_part = region.part or from_part
         if source.index not in predicted_masks:
             predicted_masks[source.index] = masks.rle_to_mask(source.mask_rle)
         overlap = round(masks.iou(region.mask, predicted_masks[source.index]), 4)
@@ -127,6 +158,8 @@ def _ledger(clean: list[_CleanRegion], assessment: PhotoAssessment) -> list[tupl
             "source_index": source.index,
             "iou": overlap,
             "model_confidence": source.confidence,
+            "from_part": from_part,
+            "to_part": to_part,
         }
         changes = []
         if overlap < ACCEPT_IOU:
@@ -140,6 +173,8 @@ def _ledger(clean: list[_CleanRegion], assessment: PhotoAssessment) -> list[tupl
                     {"from_severity": source.severity, "to_severity": region.severity},
                 )
             )
+        if to_part != from_part:
+            changes.append((A.PART_CHANGED, {}))
         if not changes:
             changes.append((A.ACCEPTED, {"from_label": source.label, "to_label": region.label}))
         entries.extend((action, {**base, **fields}) for action, fields in changes)
@@ -154,6 +189,7 @@ def _ledger(clean: list[_CleanRegion], assessment: PhotoAssessment) -> list[tupl
                         "model_confidence": source.confidence,
                         "from_label": source.label,
                         "from_severity": source.severity,
+                        "from_part": source.part or "",
                     },
                 )
             )
@@ -232,6 +268,7 @@ def photo_labels_save(
                     area=int(r.mask.sum()),
                     bbox=masks.bbox(r.mask),
                     origin=origins[r.index],
+                    part=r.part,
                 )
                 for r in clean
             ]

@@ -11,7 +11,15 @@ from django.db import models
 from django.db.models import Q
 
 SEVERITIES = ["minor", "moderate", "severe"]
-LEDGER_ACTIONS = ["accepted", "reshaped", "relabelled", "severity_changed", "deleted", "added"]
+LEDGER_ACTIONS = [
+    "accepted",
+    "reshaped",
+    "relabelled",
+    "severity_changed",
+    "part_changed",
+    "deleted",
+    "added",
+]
 # How a corrected region came to be: the model's region accepted unchanged by a person, a model
 # region a person changed (shape, type or severity), or one a person drew.
 REGION_ORIGINS = ["accepted", "edited", "added"]
@@ -88,6 +96,9 @@ class LabelRegion(models.Model):
     # the client: an accepted region is the model's guess a person let through, not a drawing,
     # and exports keep the two apart.
     origin = models.CharField(max_length=10, default="edited")
+    # The car part the adjuster put the region on (a part map name, ml.labels); blank: the part
+    # of the model region it started from (``source_index``), or no part for a drawn region.
+    part = models.CharField(max_length=60, blank=True)
 
     class Meta:
         ordering = ["index"]
@@ -124,6 +135,7 @@ class OverrideLedgerEntry(models.Model):
         RESHAPED = "reshaped", "Reshaped"
         RELABELLED = "relabelled", "Relabelled"
         SEVERITY_CHANGED = "severity_changed", "Severity changed"
+        PART_CHANGED = "part_changed", "Part changed"
         DELETED = "deleted", "Deleted (false positive)"
         ADDED = "added", "Added (missed damage)"
 
@@ -139,6 +151,10 @@ class OverrideLedgerEntry(models.Model):
     to_label = models.CharField(max_length=60, blank=True)
     from_severity = models.CharField(max_length=10, blank=True)
     to_severity = models.CharField(max_length=10, blank=True)
+    # The car part before (the model region's) and after (the adjuster's); set on every entry
+    # where known, so each change is filed under its part.
+    from_part = models.CharField(max_length=60, blank=True)
+    to_part = models.CharField(max_length=60, blank=True)
     adjuster = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -169,6 +185,72 @@ class OverrideLedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.photo_id} v{self.labels_version}: {self.action}"
+
+
+ADJUSTMENT_ACTIONS = ["add", "remove", "change"]
+ADJUSTMENT_OPERATIONS = ["repair", "replace", "refinish", "r_and_i", "blend"]
+
+
+class EstimateAdjustment(models.Model):
+    """One edit an adjuster made to a claim's estimate lines by part, before the decision:
+    add a line, remove one, or change one's operation, hours or parts cost.
+
+    Append-only, and the estimate's own override ledger: the override ledger above is per photo
+    and region (it compares labels with a prediction), a line is per claim and part. The live
+    estimate and the decision apply a claim's adjustments in order (``id``), each to the line of
+    its (part, operation); the last one for a line wins (assessment.part_pricing).
+    """
+
+    class Action(models.TextChoices):
+        ADD = "add", "Line added"
+        REMOVE = "remove", "Line removed"
+        CHANGE = "change", "Line changed"
+
+    claim = models.ForeignKey(
+        "claims.Claim", on_delete=models.CASCADE, related_name="estimate_adjustments"
+    )
+    adjuster = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    part = models.CharField(max_length=60)  # a part map name (ml.labels)
+    operation = models.CharField(max_length=10)  # the line's operation
+    # change: the operation the line becomes (blank: it keeps its operation)
+    to_operation = models.CharField(max_length=10, blank=True)
+    # null: keep the line's figure (change), or the price table's (add)
+    labour_hours = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    parts_cost = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    # What the line was before the edit (from the live estimate the adjuster saw), for the record.
+    before = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["claim_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=ADJUSTMENT_ACTIONS), name="estimate_adjustment_action_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(operation__in=ADJUSTMENT_OPERATIONS),
+                name="estimate_adjustment_operation_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(to_operation="") | Q(to_operation__in=ADJUSTMENT_OPERATIONS),
+                name="estimate_adjustment_to_operation_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(labour_hours__isnull=True) | Q(labour_hours__gte=0),
+                name="estimate_adjustment_hours_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(parts_cost__isnull=True) | Q(parts_cost__gte=0),
+                name="estimate_adjustment_cost_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id}: {self.action} {self.part} {self.operation}"
 
 
 class ActiveTime(models.Model):

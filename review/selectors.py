@@ -16,10 +16,13 @@ from assessment import selectors as assessment_selectors
 from assessment.models import AuditRecord, Decision, ModelVersion
 from claims.models import Claim, Photo
 from config.errors import NotFoundError
+from review import labels as review_labels
 from review.models import (
+    ADJUSTMENT_OPERATIONS,
     SEVERITIES,
     ActiveTime,
     ClaimNote,
+    EstimateAdjustment,
     OverrideLedgerEntry,
     PhotoLabels,
     ReviewLock,
@@ -111,6 +114,7 @@ def labels_view(labels: PhotoLabels | None) -> dict | None:
                 "mask_rle": r.mask_rle,
                 "source_index": r.source_index,
                 "origin": r.origin,
+                "part": r.part or None,
                 "bbox": r.bbox,
                 "area": r.area,
             }
@@ -130,12 +134,37 @@ def ledger_view(entry: OverrideLedgerEntry) -> dict:
         "to_label": entry.to_label,
         "from_severity": entry.from_severity,
         "to_severity": entry.to_severity,
+        "from_part": entry.from_part,
+        "to_part": entry.to_part,
         "adjuster": entry.adjuster.get_username(),
         "active_ms": entry.active_ms,
         "model_version": entry.model_version.version,
         "labels_version": entry.labels_version,
         "created_at": entry.created_at,
     }
+
+
+def adjustment_view(adjustment: EstimateAdjustment) -> dict:
+    return {
+        "id": adjustment.pk,
+        "action": adjustment.action,
+        "part": adjustment.part,
+        "operation": adjustment.operation,
+        "to_operation": adjustment.to_operation,
+        "labour_hours": adjustment.labour_hours,
+        "parts_cost": adjustment.parts_cost,
+        "reason": adjustment.reason,
+        "before": adjustment.before,
+        "adjuster": adjustment.adjuster.get_username(),
+        "created_at": adjustment.created_at,
+    }
+
+
+def estimate_adjustments_list(*, claim: Claim) -> list[EstimateAdjustment]:
+    """The adjuster's line edits on a claim, in the order they apply."""
+    return list(
+        EstimateAdjustment.objects.filter(claim=claim).select_related("adjuster").order_by("id")
+    )
 
 
 def _routing_reasons(claim: Claim) -> list:
@@ -243,6 +272,11 @@ def review_claim_detail(*, claim: Claim, user, now: datetime | None = None) -> d
             )
         },
         "severities": SEVERITIES,
+        "parts": review_labels.part_choices(),
+        "operations": list(ADJUSTMENT_OPERATIONS),
+        "estimate_adjustments": [
+            adjustment_view(a) for a in estimate_adjustments_list(claim=claim)
+        ],
         "history": history,
         "notes": notes,
         "lock": lock_view(lock, user=user, now=now),

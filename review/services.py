@@ -13,21 +13,36 @@ from django.utils import timezone
 
 from assessment import services as assessment_services
 from assessment.audit import audit_record
-from assessment.configuration import price_quote
 from assessment.contests import contest_answer
 from assessment.model_versions import model_version_active
 from assessment.models import AuditRecord, ClaimAssessment, Decision
 from claims.models import Claim
 from config.errors import ApplicationError, ConflictError
 from review import estimate_selectors, locks
-from review.models import ClaimNote, OverrideLedgerEntry, PhotoLabels, ReviewLock
+from review.labels import PART_NAMES
+from review.models import (
+    ADJUSTMENT_OPERATIONS,
+    ClaimNote,
+    EstimateAdjustment,
+    OverrideLedgerEntry,
+    PhotoLabels,
+    ReviewLock,
+)
 
 logger = logging.getLogger(__name__)
 
 ERR_REASON_REQUIRED = "Give a reason to {action}."
 ERR_NO_CORRECTIONS = (
-    "No corrections are saved on this claim: save a photo's labels first, or approve as assessed."
+    "No corrections are saved on this claim: save a photo's labels or edit an estimate line "
+    "first, or approve as assessed."
 )
+ERR_ADJUST_ACTION = "Unknown line edit {action!r}: add, remove or change."
+ERR_ADJUST_PART = "{part!r} is not a car part a line can be on."
+ERR_ADJUST_OPERATION = (
+    "{operation!r} is not an operation (repair, replace, refinish, r_and_i, blend)."
+)
+ERR_ADJUST_NOTHING = "A change names a new operation, labour hours or a parts cost."
+ERR_ADJUST_REMOVE_FIGURES = "A removed line takes no operation, hours or cost to change to."
 ERR_UNKNOWN_OUTCOME = "Unknown outcome {outcome!r}."
 ERR_OVERRIDE_REASON_REQUIRED = (
     "Give a reason: the corrected estimate ({after}) differs from the model's ({before})."
@@ -68,6 +83,76 @@ def review_note_add(*, claim: Claim, author, text: str) -> ClaimNote:
     return ClaimNote.objects.create(claim=claim, author=author, text=text.strip())
 
 
+# --------------------------------------------------------------------------- estimate lines
+
+
+def review_estimate_adjust(
+    *,
+    claim: Claim,
+    adjuster,
+    action: str,
+    part: str,
+    operation: str,
+    to_operation: str = "",
+    labour_hours=None,
+    parts_cost=None,
+    reason: str = "",
+    now=None,
+) -> EstimateAdjustment:
+    """Record one edit of the claim's estimate lines (add, remove, change a line of a part),
+    under the claim's lock; the live estimate and the decision apply it. The row is the edit's
+    ledger entry: it keeps who, when, the part and what the line was before
+    (``before``, from the live estimate at the time)."""
+    if action not in EstimateAdjustment.Action.values:
+        raise ApplicationError(ERR_ADJUST_ACTION.format(action=action), code="invalid_adjustment")
+    if part not in PART_NAMES or part == "other":
+        raise ApplicationError(ERR_ADJUST_PART.format(part=part), code="invalid_part")
+    for op in (operation, to_operation):
+        if op and op not in ADJUSTMENT_OPERATIONS:
+            raise ApplicationError(
+                ERR_ADJUST_OPERATION.format(operation=op), code="invalid_operation"
+            )
+    if not operation:
+        raise ApplicationError(
+            ERR_ADJUST_OPERATION.format(operation=operation), code="invalid_operation"
+        )
+    if to_operation == operation:
+        to_operation = ""
+    if action == "change" and not to_operation and labour_hours is None and parts_cost is None:
+        raise ApplicationError(ERR_ADJUST_NOTHING, code="invalid_adjustment")
+    if action == "remove" and (to_operation or labour_hours is not None or parts_cost is not None):
+        raise ApplicationError(ERR_ADJUST_REMOVE_FIGURES, code="invalid_adjustment")
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = locks.claim_for_update(claim)
+        locks.require_in_review(locked)
+        locks.require_lock(locked, adjuster, now)
+        quote, _, _ = estimate_selectors.claim_corrected_quote(claim=locked)
+        line = next((x for x in quote.lines if x.part == part and x.operation == operation), None)
+        before = (
+            {
+                "operation": line.operation,
+                "labour_hours": str(line.labour_hours),
+                "parts_cost": str(line.parts_cost),
+                "total": str(line.total),
+            }
+            if line
+            else {}
+        )
+        return EstimateAdjustment.objects.create(
+            claim=locked,
+            adjuster=adjuster,
+            action=action,
+            part=part,
+            operation=operation,
+            to_operation=to_operation,
+            labour_hours=labour_hours,
+            parts_cost=parts_cost,
+            reason=reason.strip(),
+            before=before,
+        )
+
+
 # --------------------------------------------------------------------------- decision
 
 
@@ -80,19 +165,21 @@ def _ledger_summary(entries) -> str:
 
 def _rebuild_from_labels(claim: Claim, adjuster, before: ClaimAssessment | None):
     """The claim's damage record and estimate from the corrected regions (photos without saved
-    labels keep the model's regions), priced by the same code as the automatic path; one
-    ``human_override`` audit record per corrected photo."""
+    labels keep the model's regions), priced by the same code as the automatic path, with the
+    adjuster's line edits applied (assessment.part_pricing.adjusted_estimate); one
+    ``human_override`` audit record per corrected photo, and one for the line edits."""
     labels = {
         pl.photo_id: pl
         for pl in PhotoLabels.objects.filter(claim=claim)
         .select_related("photo_assessment__model_version")
         .prefetch_related("regions")
     }
-    if not labels:
+    adjustments = list(EstimateAdjustment.objects.filter(claim=claim).order_by("id"))
+    if not labels and not adjustments:
         raise ConflictError(ERR_NO_CORRECTIONS, code="no_corrections")
-    # The same regions, in the same order, as the live estimate (review.estimate_selectors).
-    priced = estimate_selectors.claim_priced_regions(claim=claim)
-    quote = price_quote(priced)
+    # The same regions, in the same order, and the same line edits as the live estimate
+    # (review.estimate_selectors).
+    quote, priced, _ = estimate_selectors.claim_corrected_quote(claim=claim)
     model_version = before.model_version if before else model_version_active()
     rebuilt = assessment_services.claim_assessment_replace(
         claim=claim,
@@ -176,6 +263,33 @@ def _rebuild_from_labels(claim: Claim, adjuster, before: ClaimAssessment | None)
                     f"Photo {numbers.get(photo_id)} {verb}: "
                     f"{_ledger_summary(ledger) or 'no regions'}"
                 ),
+            },
+        )
+    if adjustments:
+        audit_record(
+            claim=claim,
+            kind=AuditRecord.Kind.HUMAN_OVERRIDE,
+            actor=adjuster,
+            inputs={"estimate_adjustments": [a.pk for a in adjustments]},
+            model_version=model_version.version if model_version else "",
+            scores={},
+            outcome="estimate_adjusted",
+            detail={
+                "adjustments": [
+                    {
+                        "action": a.action,
+                        "part": a.part,
+                        "operation": a.operation,
+                        "to_operation": a.to_operation,
+                        "labour_hours": None if a.labour_hours is None else str(a.labour_hours),
+                        "parts_cost": None if a.parts_cost is None else str(a.parts_cost),
+                        "reason": a.reason,
+                        "by": a.adjuster.get_username(),
+                    }
+                    for a in adjustments
+                ],
+                "summary": f"Estimate lines edited: {len(adjustments)} edit"
+                + ("s" if len(adjustments) != 1 else ""),
             },
         )
     return rebuilt, quote
