@@ -206,6 +206,7 @@ export class MaskEditor {
     this.showTags = true; // T hides the tags of all but the selected region
     this.readOnly = false;
     this.selected = null;
+    this.highlight = null; // a Set of regions to outline (a part's evidence), or null
     this.spaceDown = false;
     this.pointerInside = false;
     this.cursor = null; // last pointer position, canvas CSS pixels
@@ -739,6 +740,11 @@ export class MaskEditor {
     if (this.selected && !this.selected.hidden && regions.includes(this.selected)) {
       ctx.globalAlpha = 0.95;
       ctx.drawImage(this.selected.edges(), 0, 0, W, H);
+    }
+    // A part's evidence the estimate points at (hover or focus on a part): outlined too.
+    if (this.highlight) {
+      ctx.globalAlpha = 0.95;
+      for (const r of regions) if (this.highlight.has(r) && !r.hidden) ctx.drawImage(r.edges(), 0, 0, W, H);
     }
     ctx.globalAlpha = 1;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);

@@ -86,7 +86,18 @@ function typeName(label) {
 
 /** The car part the model put a region on ("front_bumper"), from the predicted region it
  * started from; null for a region the adjuster added or a model without a part head. */
+function partName(part) {
+  const found = (S.claim && S.claim.parts || []).find((p) => p.name === part);
+  return found ? found.display_name : part ? humanize(part) : "Unknown part";
+}
+
+/** The part a region is on as the select shows it: the adjuster's, else the source's, else "". */
+function partChosen(st, r) {
+  return r.part || partOf(st, r) || "";
+}
+
 function partOf(st, r) {
+  if (r.part) return r.part === "other" ? null : r.part; // the adjuster's choice
   if (r.sourceIndex === null || r.sourceIndex === undefined) return null;
   const source = st.photo.predicted.find((p) => p.index === r.sourceIndex);
   return source && source.part ? source.part : null;
@@ -95,7 +106,7 @@ function partOf(st, r) {
 /** "Dent · Front bumper", or just "Dent" when the part is not known. */
 function regionName(st, r) {
   const part = partOf(st, r);
-  return part ? `${typeName(r.label)} · ${humanize(part)}` : typeName(r.label);
+  return part ? `${typeName(r.label)} · ${partName(part)}` : typeName(r.label);
 }
 
 function fmtDuration(ms) {
@@ -176,7 +187,9 @@ function ensureRegions(st) {
   if (st.photo.labels) {
     st.regions = st.photo.labels.regions.map((r) => {
       const source = r.source_index === null || r.source_index === undefined ? null : predicted.get(r.source_index);
-      return regionFrom(st, r, source ? r.source_index : null, source ? source.confidence : null, source ? source.label : null);
+      const region = regionFrom(st, r, source ? r.source_index : null, source ? source.confidence : null, source ? source.label : null);
+      region.part = r.part || null;
+      return region;
     });
   } else {
     st.regions = st.photo.predicted.map((p) => regionFrom(st, p, p.index, p.confidence));
@@ -399,6 +412,13 @@ function regionControls(r, i) {
     { id: `region-type-${r.uid}`, class: "rv-region__type", onchange: (e) => setLabel(e.target.value) },
     ...S.classes.map((c, k) => el("option", { value: c.name, selected: c.name === r.label ? true : null }, `${k < 9 ? `${k + 1} · ` : ""}${typeName(c.name)}`)),
   );
+  const st = S.photos[S.current];
+  const partSelect = el(
+    "select",
+    { id: `region-part-${r.uid}`, class: "rv-region__part", onchange: (e) => editor.setField("part", e.target.value || null) },
+    el("option", { value: "", selected: partChosen(st, r) === "" ? true : null }, "No part chosen"),
+    ...(S.claim.parts || []).map((p) => el("option", { value: p.name, selected: p.name === partChosen(st, r) ? true : null }, p.display_name)),
+  );
   const sevSelect = el(
     "select",
     { id: `region-sev-${r.uid}`, class: "rv-region__sev", onchange: (e) => editor.setField("severity", e.target.value) },
@@ -411,6 +431,8 @@ function regionControls(r, i) {
     typeSelect,
     el("label", { for: sevSelect.id }, "Severity"),
     sevSelect,
+    el("label", { for: partSelect.id }, "Car part"),
+    partSelect,
     el("p", { class: "rv-region__source rv-muted" }, r.sourceIndex === null ? "Added by the adjuster" : `From the model's region ${r.sourceIndex + 1}`),
   );
 }
@@ -482,7 +504,7 @@ function editedPhotos() {
     .filter((st) => st.regions && st.dirty)
     .map((st) => ({
       photo_id: st.photo.id,
-      regions: st.regions.filter((r) => !r.isEmpty()).map((r) => ({ label: r.label, severity: r.severity })),
+      regions: st.regions.filter((r) => !r.isEmpty()).map((r) => ({ label: r.label, severity: r.severity, source_index: r.sourceIndex, part: r.part || "" })),
     }));
 }
 
@@ -541,6 +563,160 @@ function estimateTable(lines, currency, total, caption) {
   );
 }
 
+// ---- estimate lines by part: the adjuster's edits ----------------------------------------
+// Each edit (an operation, hours, a removed or added line) is saved at once with POST
+// estimate/adjustments/ (the server's ledger of line edits) and the live estimate is asked again.
+
+const OPERATION_NAMES = { repair: "Repair", replace: "Replace", refinish: "Refinish", r_and_i: "Remove and refit", blend: "Blend" };
+const opName = (op) => OPERATION_NAMES[op] || humanize(op);
+const slug = (text) => String(text || "none").replace(/[^a-z0-9_]/gi, "-");
+
+function canEditLines() {
+  return !S.readOnly && S.haveLock && !S.decided && S.claim.status === "in_review";
+}
+
+async function adjustLine(body, done) {
+  const note = $("estimate-note");
+  try {
+    const res = await api(`${API}estimate/adjustments/`, { method: "POST", body });
+    S.claim.estimate_adjustments = res.estimate_adjustments;
+    await refreshEstimate({ force: true });
+    announce(done);
+  } catch (err) {
+    if (note) note.textContent = `The line could not be changed: ${err.message}`;
+    renderEstimate(); // put the controls back to the figures the server has
+  }
+}
+
+/** Outline a part's evidence on the photo on screen (hover or focus on the part), or none. */
+function showEvidence(part) {
+  const st = S.photos[S.current];
+  const c = S.preview && S.preview.corrected;
+  if (!st || !st.regions || !c || part === null) {
+    editor.highlight = null;
+  } else {
+    const entry = c.parts.find((p) => p.part === part);
+    const shown = editor.regions.filter((r) => !r.isEmpty());
+    const mine = entry ? entry.evidence.filter((e) => e.photo_id === st.photo.id).map((e) => shown[e.region_index]).filter(Boolean) : [];
+    editor.highlight = mine.length ? new Set(mine) : null;
+  }
+  app.dataset.highlightPart = part || "";
+  app.dataset.highlightCount = String(editor.highlight ? editor.highlight.size : 0);
+  editor.requestDraw();
+}
+
+function lineRow(l, currency, editable) {
+  const name = partName(l.part);
+  const key = `${slug(l.part)}-${l.operation}`;
+  if (!editable || !l.part) {
+    return el("tr", { dataset: { part: l.part, operation: l.operation } },
+      el("td", { title: l.description }, l.part ? opName(l.operation) : `${typeName(l.damage_type)}, ${l.severity}`),
+      el("td", { class: "num" }, `${Number(l.labour_hours).toFixed(1)} h`),
+      el("td", { class: "num" }, money(l.total, currency)),
+      el("td", {}));
+  }
+  const op = el("select", {
+    id: `line-op-${key}`,
+    class: "rv-line__op",
+    "aria-label": `Operation of the ${name} line (${opName(l.operation)})`,
+    onchange: (e) => adjustLine({ action: "change", part: l.part, operation: l.operation, to_operation: e.target.value }, `${name}: ${opName(l.operation)} changed to ${opName(e.target.value)}.`),
+  }, ...(S.claim.operations || Object.keys(OPERATION_NAMES)).map((o) => el("option", { value: o, selected: o === l.operation ? true : null }, opName(o))));
+  const hours = el("input", {
+    id: `line-hours-${key}`,
+    class: "rv-line__hours",
+    type: "number",
+    min: "0",
+    step: "0.1",
+    inputmode: "decimal",
+    value: Number(l.labour_hours).toFixed(2),
+    "aria-label": `Labour hours of ${name}, ${opName(l.operation)}`,
+    onchange: (e) => {
+      const v = e.target.value.trim();
+      if (v === "" || Number.isNaN(Number(v)) || Number(v) < 0) { renderEstimate(); return; }
+      adjustLine({ action: "change", part: l.part, operation: l.operation, labour_hours: Number(v).toFixed(2) }, `${name}, ${opName(l.operation)}: ${Number(v)} hours.`);
+    },
+  });
+  const remove = el("button", {
+    type: "button",
+    id: `line-remove-${key}`,
+    class: "rv-iconbtn rv-iconbtn--sm rv-iconbtn--danger",
+    "aria-label": `Remove the line ${name}, ${opName(l.operation)}`,
+    title: "Remove line",
+    onclick: () => adjustLine({ action: "remove", part: l.part, operation: l.operation }, `Line removed: ${name}, ${opName(l.operation)}.`),
+  }, "✕");
+  return el("tr", { class: "rv-line", dataset: { part: l.part, operation: l.operation } },
+    el("td", {}, op),
+    el("td", { class: "num" }, hours),
+    el("td", { class: "num", id: `line-total-${key}` }, money(l.total, currency)),
+    el("td", {}, remove));
+}
+
+function addLineForm(part, have) {
+  const name = partName(part);
+  const free = (S.claim.operations || Object.keys(OPERATION_NAMES)).filter((o) => !have.has(o));
+  if (!free.length) return null;
+  const key = slug(part);
+  const op = el("select", { id: `add-op-${key}`, class: "rv-line__op", "aria-label": `Operation of a new ${name} line` }, ...free.map((o) => el("option", { value: o }, opName(o))));
+  const hours = el("input", { id: `add-hours-${key}`, class: "rv-line__hours", type: "number", min: "0", step: "0.1", inputmode: "decimal", placeholder: "h", "aria-label": `Labour hours of the new ${name} line (empty: the price table's)` });
+  const add = el("button", {
+    type: "button",
+    id: `add-line-${key}`,
+    class: "rv-btn rv-btn--small",
+    onclick: () => {
+      const v = hours.value.trim();
+      const body = { action: "add", part, operation: op.value };
+      if (v !== "" && !Number.isNaN(Number(v)) && Number(v) >= 0) body.labour_hours = Number(v).toFixed(2);
+      adjustLine(body, `Line added: ${name}, ${opName(op.value)}.`);
+    },
+  }, "Add line");
+  return el("div", { class: "rv-part__add" }, op, hours, add);
+}
+
+function estimateByPart(c) {
+  const editable = canEditLines();
+  const photoNo = new Map(S.claim.photos.map((p, i) => [p.id, i + 1]));
+  const groups = new Map();
+  for (const p of c.parts) groups.set(p.part, []);
+  for (const l of c.lines) {
+    if (!groups.has(l.part)) groups.set(l.part, []);
+    groups.get(l.part).push(l);
+  }
+  const sections = [...groups.entries()].map(([part, lines]) => {
+    const entry = c.parts.find((p) => p.part === part);
+    const photos = entry ? entry.photo_ids : [...new Set(lines.map((l) => l.photo_id))];
+    const title = part ? partName(part) : entry ? "Unknown part" : "Priced per region";
+    const key = slug(part);
+    const seen = photos.map((id) => photoNo.get(id)).filter(Boolean);
+    return el(
+      "section",
+      {
+        class: "rv-part",
+        id: `part-${key}`,
+        dataset: { part },
+        "aria-labelledby": `part-title-${key}`,
+        onmouseenter: () => showEvidence(part),
+        onmouseleave: () => showEvidence(null),
+        onfocusin: () => showEvidence(part),
+        onfocusout: () => showEvidence(null),
+      },
+      el("h3", { class: "rv-part__title", id: `part-title-${key}` },
+        el("button", { type: "button", class: "rv-part__show", "aria-label": `${title}: show its evidence on the photo`, onfocus: () => showEvidence(part) }, title),
+        el("span", { class: "rv-muted rv-small" }, seen.length ? ` · photo${seen.length > 1 ? "s" : ""} ${seen.join(", ")}` : ""),
+        ...seen.filter((n) => n !== S.current + 1).map((n) => el("button", { type: "button", class: "rv-link rv-small", "aria-label": `Go to photo ${n}`, onclick: () => goToPhoto(n - 1) }, ` → ${n}`))),
+      lines.length
+        ? el("table", { class: "rv-estimate rv-estimate--part" },
+            el("caption", { class: "visually-hidden" }, `Lines of ${title}`),
+            el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Work"), el("th", { scope: "col", class: "num" }, "Hours"), el("th", { scope: "col", class: "num" }, "Total"), el("th", { scope: "col" }, el("span", { class: "visually-hidden" }, "Remove")))),
+            el("tbody", {}, ...lines.map((l) => lineRow(l, c.currency, editable))))
+        : el("p", { class: "rv-muted rv-small" }, part ? "No lines." : "Not priced: put its regions on a part."),
+      editable && part && entry ? addLineForm(part, new Set(lines.map((l) => l.operation))) : null,
+    );
+  });
+  return el("div", { class: "rv-parts" },
+    ...sections,
+    el("p", { class: "rv-estimate__total" }, el("span", {}, "Total "), el("strong", { id: "estimate-total" }, money(c.total, c.currency))));
+}
+
 function renderEstimate() {
   const a = S.claim.assessment;
   const box = $("estimate");
@@ -549,15 +725,18 @@ function renderEstimate() {
     const c = p.corrected;
     const same = p.model.total !== null && Number(c.total) === Number(p.model.total);
     $("estimate-source").textContent = same ? "(as assessed)" : "(with your corrections)";
-    const parts = [estimateTable(c.lines, c.currency, c.total, "Estimate lines with the corrections on screen")];
+    const focusId = box.contains(document.activeElement) ? document.activeElement.id : "";
+    const parts = [estimateByPart(c)];
     if (c.unpriced.length) parts.push(el("p", { class: "rv-error rv-small" }, `${c.unpriced.length} region${c.unpriced.length > 1 ? "s" : ""} no price rule covers: price ${c.unpriced.length > 1 ? "them" : "it"} by hand.`));
     if (p.model.total !== null) {
       const diff = Number(c.total) - Number(p.model.total);
       parts.push(el("p", { class: "rv-muted rv-small", id: "estimate-model" }, `Model's estimate ${money(p.model.total, p.model.currency)}${same ? "" : ` (${diff > 0 ? "+" : "−"}${money(Math.abs(diff), c.currency)})`}`));
     }
     parts.push(el("p", { class: "rv-muted rv-small", id: "estimate-note", "aria-live": "polite" }, ""));
+    if (c.skipped_adjustments && c.skipped_adjustments.length) parts.push(el("p", { class: "rv-warn rv-small", id: "estimate-skipped" }, `${c.skipped_adjustments.length} line edit${c.skipped_adjustments.length > 1 ? "s do" : " does"} not apply now: ${c.skipped_adjustments.map((a) => `${partName(a.part)} ${humanize(a.to_operation || a.operation)}`).join(", ")} (no damage on that part, or the part has that line already).`));
     box.replaceChildren(...parts);
     app.dataset.estimateTotal = String(c.total);
+    if (focusId && $(focusId)) $(focusId).focus({ preventScroll: true });
     return;
   }
   renderAssessedEstimate();
@@ -645,6 +824,7 @@ function regionPayload(st) {
       label: r.label,
       severity: r.severity,
       source_index: st.photo.labels ? r.source_index : r.index,
+      part: st.photo.labels ? r.part || "" : "",
       mask_rle: r.mask_rle,
     }));
   }
@@ -654,6 +834,7 @@ function regionPayload(st) {
       label: r.label,
       severity: r.severity,
       source_index: r.sourceIndex,
+      part: r.part || "",
       mask_rle: encode(r.mask, st.mh, st.mw),
     }));
 }
