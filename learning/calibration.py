@@ -3,6 +3,10 @@ claims, write its curve (CSV, PNG, JSON summary) and adopt the result as a new p
 
 Used by ``manage.py calibrate`` and by the decision-policy admin action. Adopting never
 activates silently: a new version is inactive unless the caller asks (``activate=True``).
+
+``claim_confidence_run`` fits the claim-confidence map on the train side of the reviewed claims
+and measures it on the eval side (``manage.py calibrate --claim-confidence``); adopting stores
+it in the new policy version's ``claim_confidence_calibrator``.
 """
 
 import csv
@@ -12,9 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assessment import configuration, policy
+from assessment.claim_confidence import ClaimConfidenceCalibrator, calibrator_entry
+from assessment.model_versions import model_version_active
 from assessment.models import DecisionPolicy
-from learning import backtest
-from learning.calibration_data import CalibrationData, calibration_records_list
+from learning import backtest, splits
+from learning.calibration_data import (
+    CalibrationData,
+    ClaimConfidenceData,
+    calibration_records_list,
+    claim_confidence_records_list,
+)
+from learning.claim_confidence import (
+    MIN_REVIEWS,
+    claim_confidence_fit,
+    claim_confidence_reliability,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,17 +86,149 @@ def calibration_note(run: CalibrationRun) -> str:
 
 
 def calibration_adopt(
-    *, run: CalibrationRun, created_by=None, activate: bool = False
+    *,
+    run: CalibrationRun,
+    created_by=None,
+    activate: bool = False,
+    claim_confidence: "ClaimConfidenceRun | None" = None,
 ) -> DecisionPolicy:
     """Save the chosen thresholds as a new policy version, the back-test summary in its note.
+    With a fitted ``claim_confidence`` run its calibrator replaces the base policy's (without
+    one, or below the minimum of reviews, the base policy's calibrator, if any, is copied).
     Raises ``backtest.CalibrationError`` when no thresholds met the target."""
     backtest.require_chosen(run.calibration)
+    rules = run.calibration.rules.to_dict()
+    note = calibration_note(run)
+    if claim_confidence is not None and claim_confidence.calibrator is not None:
+        rules["claim_confidence_calibrator"] = calibrator_entry(
+            claim_confidence.calibrator, model_version=claim_confidence.model_version
+        )
+        note = f"claim confidence fitted on {claim_confidence.calibrator.reviews}; {note}"
     return configuration.decision_policy_create(
-        rules=run.calibration.rules.to_dict(),
-        note=calibration_note(run),
+        rules=rules,
+        note=note[:NOTE_MAX],
         created_by=created_by,
         activate=activate,
     )
+
+
+# --------------------------------------------------------------------------- claim confidence
+
+
+@dataclass(frozen=True)
+class ClaimConfidenceRun:
+    model_version: str
+    data: ClaimConfidenceData
+    n_train: int
+    n_eval: int
+    min_reviews: int
+    # None below ``min_reviews`` train records: claims keep showing the prior.
+    calibrator: ClaimConfidenceCalibrator | None
+    # ``claim_confidence_reliability`` on the eval side (reviews the map was not fitted on).
+    reliability: dict
+
+
+def claim_confidence_run(
+    *,
+    model_version: str | None = None,
+    min_reviews: int = MIN_REVIEWS,
+    since=None,
+    until=None,
+) -> ClaimConfidenceRun:
+    """Fit the claim-confidence map on the train side of the reviewed claims decided under
+    ``model_version`` (default: the active model, whose priors the map will read) and measure
+    it on the eval side (``learning.splits.split_for_claim``: the same claims are held out as
+    for the model's own evaluation, so the reliability is measured on reviews it never saw)."""
+    model_version = model_version or model_version_active().version
+    data = claim_confidence_records_list(since=since, until=until, model_version=model_version)
+    train = [r for r in data.records if splits.split_for_claim(r.claim_id) == splits.TRAIN]
+    held_out = [r for r in data.records if splits.split_for_claim(r.claim_id) == splits.EVAL]
+    calibrator = claim_confidence_fit(train, min_reviews=min_reviews)
+    reliability = claim_confidence_reliability(held_out, calibrator)
+    logger.info(
+        "claim confidence for model %s: %d train, %d eval, %s",
+        model_version,
+        len(train),
+        len(held_out),
+        "fitted" if calibrator else "too few reviews, the prior stays",
+    )
+    return ClaimConfidenceRun(
+        model_version=model_version,
+        data=data,
+        n_train=len(train),
+        n_eval=len(held_out),
+        min_reviews=min_reviews,
+        calibrator=calibrator,
+        reliability=reliability,
+    )
+
+
+def claim_confidence_summary(run: ClaimConfidenceRun) -> dict:
+    return {
+        "model_version": run.model_version,
+        "n_records": len(run.data.records),
+        "n_train": run.n_train,
+        "n_eval": run.n_eval,
+        "min_reviews": run.min_reviews,
+        "skipped": run.data.skipped,
+        "calibrator": (
+            calibrator_entry(run.calibrator, model_version=run.model_version)
+            if run.calibrator
+            else None
+        ),
+        "eval_reliability": run.reliability,
+    }
+
+
+def claim_confidence_write(*, run: ClaimConfidenceRun, out_dir: Path) -> Path:
+    path = Path(out_dir) / "claim_confidence.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(claim_confidence_summary(run), indent=2) + "\n")
+    return path
+
+
+def claim_confidence_table(run: ClaimConfidenceRun) -> str:
+    """The printed section: what was fitted on how many reviews, ECE and log loss of the prior
+    and the fitted map on the eval side, and the reliability table of the number claims will
+    show (the fitted map's, or the prior's while there is none)."""
+    skipped = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in run.data.skipped.items())
+    lines = [
+        f"Claim confidence (model {run.model_version}): {len(run.data.records)} reviewed claims "
+        f"with a recorded prior ({run.n_train} train, {run.n_eval} eval"
+        + (f"; skipped: {skipped}" if skipped else "")
+        + ")."
+    ]
+    cal = run.calibrator
+    if cal is None:
+        lines.append(
+            f"Not fitted: {run.n_train} train reviews, {run.min_reviews} needed; claims show the "
+            "prior."
+        )
+    else:
+        lines.append(
+            f"Fitted on {cal.reviews} train reviews ({cal.kept} kept their line items): "
+            f"P(kept) = sigmoid({cal.slope:.3f} * logit(prior) "
+            f"{'-' if cal.intercept < 0 else '+'} {abs(cal.intercept):.3f})."
+        )
+    rel = run.reliability
+    if not rel["n"]:
+        lines.append("No eval reviews to measure it on.")
+        return "\n".join(lines)
+    lines += ["", f"on {rel['n']} eval reviews ({rel['kept']} kept):  {'ECE':>6} {'log loss':>8}"]
+    for name in ("prior", "fitted"):
+        if name in rel:
+            table = rel[name]
+            lines.append(f"  {name:<30} {table['ece']:>6.3f} {table['log_loss']:>8.3f}")
+    shown = rel["fitted"] if "fitted" in rel else rel["prior"]
+    lines += ["", f"{'shown':>9} {'reviews':>7} {'mean':>6} {'kept':>6}"]
+    n_bins = shown["n_bins"]
+    for row in shown["bins"]:
+        b = row["bin"]
+        lines.append(
+            f"{b / n_bins:.2f}-{(b + 1) / n_bins:.2f} {row['count']:>7d} "
+            f"{row['confidence']:>6.2f} {row['accuracy']:>6.0%}"
+        )
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- the report

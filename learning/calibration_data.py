@@ -9,6 +9,9 @@ A claim the automated decision sent to review as a random audit (``random_audit`
 rules) is marked ``audited``: its facts replay as automatic under that policy, and the
 would-be outcome is kept in ``detail``. The claim confidence is read from the audit record's
 ``scores["claim_confidence"]`` where the decision recorded one.
+
+``claim_confidence_records_list`` reads the same reviews as claim-confidence records: the prior
+the automated decision recorded, and whether the adjuster kept the model's line items.
 """
 
 from collections import defaultdict
@@ -16,9 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from assessment import policy
-from assessment.models import AuditRecord, Decision
+from assessment.models import AuditRecord, ClaimAssessment, Decision
 from claims.models import Photo
 from learning.backtest import ClaimRecord
+from learning.claim_confidence import ClaimConfidenceRecord, line_items_kept
 from review.models import OverrideLedgerEntry, PhotoLabels
 
 # Human decisions that end a review. A claim's latest one is its outcome.
@@ -183,3 +187,83 @@ def _unpriced_message(region: dict) -> str:
     return policy.REASON_MESSAGES["no_price_rule"].format(
         value=0, threshold=0, label=region["label"], severity=region["severity"]
     )
+
+
+# --------------------------------------------------------------------------- claim confidence
+
+
+@dataclass(frozen=True)
+class ClaimConfidenceData:
+    records: list[ClaimConfidenceRecord]
+    # Reviewed claims left out, by reason: no automated decision record before the review, one
+    # recorded before the claim confidence (no prior or no line items), another model version.
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def claim_confidence_records_list(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    model_version: str | None = None,
+) -> ClaimConfidenceData:
+    """One record per reviewed claim (the same reviews as ``calibration_records_list``): the
+    prior its automated decision recorded (``scores["claim_confidence_prior"]``) and whether
+    the adjuster kept the line items.
+
+    Kept: the latest review outcome is ``approved`` and the final claim assessment's lines
+    (part, operation, hours) equal the model's as the audit record stored them
+    (``scores["line_items"]``), as a multiset (``line_items_kept``). Any other outcome is not
+    kept, as in the back-test: corrections, a denial, or more photos mean the model's line items
+    did not stand. Region outlines the adjuster reshaped without changing a line do not count:
+    the claim confidence is about the line items. ``model_version``: only decisions made under
+    it (a prior is a model's; the fitted map is applied under that model only).
+    """
+    decisions = Decision.objects.filter(
+        automatic=False, decided_by__isnull=False, outcome__in=REVIEW_OUTCOMES
+    )
+    if since is not None:
+        decisions = decisions.filter(created_at__gte=since)
+    if until is not None:
+        decisions = decisions.filter(created_at__lt=until)
+    final: dict = {}
+    for row in decisions.order_by("created_at", "id").values("claim_id", "outcome", "created_at"):
+        final[row["claim_id"]] = row  # ordered, so the latest wins
+    claim_ids = sorted(final, key=str)
+
+    records: list[ClaimConfidenceRecord] = []
+    skipped: dict[str, int] = defaultdict(int)
+    for start in range(0, len(claim_ids), BATCH):
+        batch = claim_ids[start : start + BATCH]
+        automated: dict = {}
+        for audit in AuditRecord.objects.filter(
+            claim_id__in=batch, kind=AuditRecord.Kind.AUTOMATED_DECISION
+        ).order_by("created_at", "id"):
+            if audit.created_at <= final[audit.claim_id]["created_at"]:
+                automated[audit.claim_id] = audit  # the latest before the human decision
+        final_lines = {
+            a.claim_id: [(line.part, line.operation, line.labour_hours) for line in a.lines.all()]
+            for a in ClaimAssessment.objects.filter(claim_id__in=batch).prefetch_related("lines")
+        }
+        for claim_id in batch:
+            audit = automated.get(claim_id)
+            scores = (audit.scores or {}) if audit else {}
+            if audit is None:
+                skipped["no_automated_decision_record"] += 1
+            elif model_version is not None and audit.model_version != model_version:
+                skipped["other_model_version"] += 1
+            elif scores.get("claim_confidence_prior") is None or "line_items" not in scores:
+                skipped["no_claim_confidence_recorded"] += 1
+            else:
+                model_lines = [(p, op, float(h)) for p, op, h in scores["line_items"]]
+                kept = final[claim_id]["outcome"] == Decision.Outcome.APPROVED and (
+                    line_items_kept(model_lines, final_lines.get(claim_id, []))
+                )
+                records.append(
+                    ClaimConfidenceRecord(
+                        prior=float(scores["claim_confidence_prior"]),
+                        kept=kept,
+                        claim_id=claim_id,
+                    )
+                )
+    records.sort(key=lambda r: str(r.claim_id))
+    return ClaimConfidenceData(records=records, skipped=dict(skipped))

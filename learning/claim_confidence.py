@@ -42,7 +42,7 @@ class ClaimConfidenceRecord:
 
     prior: float
     kept: bool
-    claim_id: int | None = None
+    claim_id: object = None  # the claim's id (a UUID), for the train / eval split
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.prior <= 1.0:

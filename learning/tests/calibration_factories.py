@@ -17,9 +17,11 @@ def reviewed_claim_create(
     outcome: str,
     region_confidence: float = 0.95,
     estimate_total: str = "300.00",
+    claim_confidence_prior: float | None = None,
 ) -> Claim:
     """A one-photo claim the policy routed to review and ``adjuster`` decided as ``outcome``;
-    the model saw one minor dent."""
+    the model saw one minor dent. With ``claim_confidence_prior`` the record carries it (as the
+    claim confidence too) and no line items, as the claim finish records them."""
     claim = ClaimFactory(owner=owner, submitted=True, status=Claim.Status.DECIDED)
     photo = PhotoFactory(claim=claim)
     reasons = [{"code": "low_photo_confidence", "message": "not sure"}]
@@ -41,6 +43,15 @@ def reviewed_claim_create(
             },
             "estimate_total": estimate_total,
             "currency": "EUR",
+            **(
+                {
+                    "claim_confidence": claim_confidence_prior,
+                    "claim_confidence_prior": claim_confidence_prior,
+                    "line_items": [],
+                }
+                if claim_confidence_prior is not None
+                else {}
+            ),
         },
         rules_fired=reasons,
         outcome=Decision.Outcome.ROUTED_TO_REVIEW,

@@ -1,10 +1,14 @@
 """Fit the policy's confidence thresholds to review outcomes and, on request, adopt them.
 
     manage.py calibrate --target-error 0.02 --out var/calibration [--adopt [--activate]]
+        [--claim-confidence]
 
 Back-tests the reviewed claims (``learning.backtest``), writes ``curve.csv``, ``curve.png``
 and ``summary.json`` to ``--out``, prints the curve, and with ``--adopt`` saves the chosen
 thresholds as a new, inactive policy version (``--activate`` makes it the active one).
+``--claim-confidence`` also fits the claim-confidence map for the active model on the train
+side of the reviews, prints its reliability on the eval side, writes ``claim_confidence.json``
+and, with ``--adopt``, stores the fitted map in the new version.
 """
 
 from django.conf import settings
@@ -51,6 +55,14 @@ class Command(BaseCommand):
             "--activate", action="store_true", help="with --adopt: make the new version active"
         )
         parser.add_argument("--user", help="staff user recorded as the new version's author")
+        parser.add_argument(
+            "--claim-confidence",
+            action="store_true",
+            help=(
+                "also fit the claim confidence (P(adjuster keeps the line items)) for the active "
+                "model; with --adopt the new version carries the fitted map"
+            ),
+        )
 
     def handle(self, *args, **options) -> None:
         if options["activate"] and not options["adopt"]:
@@ -91,6 +103,16 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(calibration.calibration_audit_line(run))
         self.stdout.write("")
+        claim_confidence = None
+        if options["claim_confidence"]:
+            claim_confidence = calibration.claim_confidence_run(
+                min_reviews=options["min_claims"], since=since
+            )
+            self.stdout.write(calibration.claim_confidence_table(claim_confidence))
+            self.stdout.write("")
+            paths["claim_confidence"] = calibration.claim_confidence_write(
+                run=claim_confidence, out_dir=options["out"]
+            )
         for path in paths.values():
             self.stdout.write(f"wrote {path}")
         try:
@@ -101,7 +123,10 @@ class Command(BaseCommand):
 
         if options["adopt"]:
             created = calibration.calibration_adopt(
-                run=run, created_by=created_by, activate=options["activate"]
+                run=run,
+                created_by=created_by,
+                activate=options["activate"],
+                claim_confidence=claim_confidence,
             )
             state = "active" if created.is_active else "inactive: activate it in the admin"
             self.stdout.write(self.style.SUCCESS(f"saved policy v{created.version} ({state})"))
