@@ -338,8 +338,9 @@ def export_images_iter(
                         model_version=mv,
                         reviewer=_reviewer(pl.adjuster_id),
                         source_index=r.source_index,
-                        # the part of the prediction the adjuster started from, where known
-                        part=part_of.get(r.source_index),
+                        # the part the adjuster chose (review LabelRegion.part), else the part
+                        # of the prediction the adjuster started from, where known
+                        part=r.part or part_of.get(r.source_index),
                     )
                     for r in sorted(pl.regions.all(), key=lambda r: r.index)
                     if keep(r.label)
