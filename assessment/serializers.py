@@ -5,7 +5,7 @@ from django.utils.translation import gettext, gettext_noop
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from assessment import policy, selectors
+from assessment import part_pricing, policy, selectors
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -145,10 +145,20 @@ class ClaimAssessmentSerializer(serializers.Serializer):
     source = serializers.CharField()
     legend = serializers.SerializerMethodField()
     label_names = serializers.SerializerMethodField()
+    part_names = serializers.SerializerMethodField()
 
     @extend_schema_field(serializers.DictField(child=serializers.CharField()))
     def get_legend(self, obj) -> dict:
         return selectors.label_colours(obj.model_version)
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_part_names(self, obj) -> dict:
+        """Car part (as in ``lines[].part`` and ``damaged_parts[].part``; "" for no known part)
+        -> the name shown to people, in the request's language; a part the catalogue does not
+        know reads as its part map spells it (``Tailgate spoiler``)."""
+        parts = [line.part for line in obj.lines.all()]
+        parts += [p.get("part", "") for p in obj.damaged_parts or []]
+        return {p: gettext(part_pricing.part_in_words(p)) for p in dict.fromkeys(parts)}
 
     @extend_schema_field(serializers.DictField(child=serializers.CharField()))
     def get_label_names(self, obj) -> dict:

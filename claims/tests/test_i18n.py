@@ -496,3 +496,30 @@ def test_estimate_lines_by_part_are_german_for_the_customer():
     assert german["Front bumper — refinish"] == "Stoßfänger vorne — lackieren"
     assert german["Unknown part — remove and refit"] == "Unbekanntes Bauteil — aus- und einbauen"
     assert other_map == "Tailgate spoiler — lackieren"  # a part the catalogue does not know
+
+
+def test_part_names_are_german_for_the_customer():
+    from types import SimpleNamespace
+
+    from django.utils import translation
+
+    from assessment.serializers import ClaimAssessmentSerializer
+
+    # given: lines on the front bumper and on no known part, a damaged part of another map
+    lines = [SimpleNamespace(part="front_bumper"), SimpleNamespace(part="")]
+    record = SimpleNamespace(
+        lines=SimpleNamespace(all=lambda: lines), damaged_parts=[{"part": "tailgate_spoiler"}]
+    )
+
+    # when
+    with translation.override("de"):
+        german = ClaimAssessmentSerializer().get_part_names(record)
+    english = ClaimAssessmentSerializer().get_part_names(record)
+
+    # then: the catalogue's words, and a part it does not know as its map spells it
+    assert german == {
+        "front_bumper": "Stoßfänger vorne",
+        "": "Unbekanntes Bauteil",
+        "tailgate_spoiler": "Tailgate spoiler",
+    }
+    assert english["front_bumper"] == "Front bumper"

@@ -817,3 +817,179 @@ def test_denied_claim_shows_the_adjusters_words_and_no_estimate(phone_page, cust
     ]
     assert page.locator("#summary-total, #estimate, .region__shape").count() == 0
     assert page.get_by_role("button", name="Ask about or contest this decision").is_visible()
+
+
+# Two photos of one front bumper (an overview and a close-up of the same dent) and a scratch
+# the model put on no part: the bumper is priced once, by operation, the scratch per region.
+BUMPER_DENT = (600, 640, 120, 50)
+BUMPER_CLOSE_UP = (600, 450, 380, 170)
+BUMPER_PHOTOS = [
+    [
+        ("dent", BUMPER_DENT, 0.93, "moderate", "front_bumper", 0.9),
+        ("scratch", SCRATCH, 0.88, "minor", None, 0.3),
+    ],
+    [("dent", BUMPER_CLOSE_UP, 0.95, "moderate", "front_bumper", 0.85)],
+]
+# (part, operation, description, hours, rate, parts cost)
+BUMPER_LINES = [
+    ("front_bumper", "repair", "Front bumper — repair", "1.5", "62.00", "0"),
+    ("front_bumper", "refinish", "Front bumper — refinish", "2.5", "68.00", "40"),
+]
+BUMPER_TOTAL = Decimal("303.00")  # 93 + 210
+SCRATCH_LINE_TOTAL = Decimal("83.00")  # 1.0 h x 68 + 15
+
+
+def bumper_claim(owner):
+    """An automatic approval whose estimate is by part: one bumper seen on both photos."""
+    claim, photos = assessed_claim(
+        owner,
+        status=Claim.Status.AUTO_DECIDED,
+        outcome="auto_approved",
+        photo_regions=BUMPER_PHOTOS,
+        lines=[],
+        total=Decimal("0"),
+    )
+    record = claim.assessment
+    evidence = [
+        {"photo_id": str(photos[0].pk), "region_index": 0},
+        {"photo_id": str(photos[1].pk), "region_index": 0},
+    ]
+    for part, operation, text, hours, rate, parts in BUMPER_LINES:
+        hours, rate, parts = Decimal(hours), Decimal(rate), Decimal(parts)
+        EstimateLine.objects.create(
+            claim_assessment=record,
+            photo=photos[1],  # the best evidence: the close-up
+            region_index=0,
+            part=part,
+            evidence=evidence,
+            damage_type="dent",
+            severity="moderate",
+            operation=operation,
+            description=text,
+            labour_hours=hours,
+            hourly_rate=rate,
+            parts_cost=parts,
+            total=hours * rate + parts,
+        )
+    EstimateLine.objects.create(
+        claim_assessment=record,
+        photo=photos[0],
+        region_index=1,
+        damage_type="scratch",
+        severity="minor",
+        operation="refinish",
+        description="Polish and spot repair",
+        labour_hours=Decimal("1.0"),
+        hourly_rate=Decimal("68.00"),
+        parts_cost=Decimal("15"),
+        total=SCRATCH_LINE_TOTAL,
+    )
+    record.estimate_total = BUMPER_TOTAL + SCRATCH_LINE_TOTAL
+    record.damaged_parts = [
+        {
+            "part": "front_bumper",
+            "damage_types": ["dent"],
+            "severity": "moderate",
+            "size": 0.12,
+            "size_band": "large",
+            "confidence": 0.81,
+            "photo_ids": [e["photo_id"] for e in evidence],
+            "evidence": [
+                {
+                    **e,
+                    "label": "dent",
+                    "severity": "moderate",
+                    "confidence": c,
+                    "part_share": s,
+                    "area_share": a,
+                }
+                for e, c, s, a in zip(
+                    evidence, (0.93, 0.95), (0.9, 0.85), (0.02, 0.12), strict=True
+                )
+            ],
+        }
+    ]
+    record.save(update_fields=["estimate_total", "damaged_parts"])
+    return claim, photos
+
+
+def test_estimate_by_part_shows_one_bumper_with_both_photos_and_its_evidence(phone_page, customer):
+    # given: two photos of one front bumper, priced by part, and a scratch priced per region
+    page = phone_page
+    claim, photos = bumper_claim(customer)
+    sign_in(page, customer.username)
+    open_status(page, claim)
+
+    # then: one bumper entry, its two operations, both photos and the bumper's total
+    groups = page.locator("#estimate tbody.estimate__group")
+    assert groups.count() == 1
+    bumper = groups.first
+    head = bumper.locator(".estimate__part-row")
+    assert head.locator(".estimate__part").inner_text() == "Front bumper"
+    assert "seen on photos 1 and 2" in head.locator(".estimate__meta").inner_text()
+    assert head.locator(".estimate__part-total").inner_text() == euros(page, BUMPER_TOTAL)
+    ops = bumper.locator(".estimate__op")
+    assert ops.locator(".estimate__desc").all_inner_texts() == ["Repair", "Paint"]
+    assert ops.locator("td:last-child").all_inner_texts() == [euros(page, 93), euros(page, 210)]
+    # the scratch on no part stays a line of its own, and the total is the sum of both
+    single = page.locator("#estimate tbody:not(.estimate__group) tr")
+    assert single.count() == 1
+    assert single.locator(".estimate__amount").inner_text() == euros(page, SCRATCH_LINE_TOTAL)
+    assert page.locator("#estimate-total").inner_text() == euros(
+        page, BUMPER_TOTAL + SCRATCH_LINE_TOTAL
+    )
+    assert "1 part, 1 line" in page.locator("#estimate-card > summary").inner_text()
+
+    # when: the customer taps "Show on photos" for the bumper
+    show = head.get_by_role("button", name="Show Front bumper on the photos")
+    assert show.get_attribute("aria-pressed") == "false"
+    show.click()
+
+    # then: both photos are marked, the bumper's two regions highlighted, the scratch not
+    assert show.get_attribute("aria-pressed") == "true"
+    marked = page.locator(".damage-photo.is-evidence").evaluate_all(
+        "els => els.map(e => e.dataset.photo)"
+    )
+    assert marked == [str(p.pk) for p in photos]
+    active = page.locator(".region.is-active").evaluate_all("els => els.map(e => e.dataset.key)")
+    assert active == [f"{photos[0].pk}:0", f"{photos[1].pk}:0"]
+    assert page.locator(f'.region[data-key="{photos[0].pk}:1"].is-active').count() == 0
+    wait_until(page, "document.getElementById('result-live').textContent.length > 0")
+    live = page.locator("#result-live").inner_text()
+    assert live == "Front bumper is shown on photos 1 and 2."
+    page.locator("#estimate-card").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/customer-estimate-by-part.png", full_page=True)
+
+    # when: tapped again, the highlight goes
+    show.click()
+    assert show.get_attribute("aria-pressed") == "false"
+    assert page.locator(".damage-photo.is-evidence, .region.is-active").count() == 0
+
+
+def test_estimate_by_part_reads_german_on_a_german_phone(browser, live_server, customer):
+    # given: the bumper claim, opened on a phone set to German
+    from tests.browser.conftest import PHONE, _close, _page
+    from tests.browser.test_customer_language import sign_in_german
+
+    claim, _ = bumper_claim(customer)
+    context, page = _page(browser, live_server, {**PHONE, "locale": "de-DE"})
+    try:
+        sign_in_german(page, customer.username)
+        open_status(page, claim)
+
+        # then: the part, its operations, the photos and the button are German
+        head = page.locator(".estimate__part-row")
+        assert head.locator(".estimate__part").inner_text() == "Stoßfänger vorne"
+        assert "auf den Fotos 1 und 2 zu sehen" in head.locator(".estimate__meta").inner_text()
+        assert page.locator(".estimate__op .estimate__desc").all_inner_texts() == [
+            "Instandsetzen",
+            "Lackieren",
+        ]
+        head.get_by_role("button", name="Stoßfänger vorne auf den Fotos zeigen").click()
+        wait_until(page, "document.getElementById('result-live').textContent.length > 0")
+        assert page.locator("#result-live").inner_text() == (
+            "Stoßfänger vorne ist auf den Fotos 1 und 2 markiert."
+        )
+    finally:
+        _close(context)
+    assert page.js_errors == [], f"JavaScript errors on the page: {page.js_errors}"

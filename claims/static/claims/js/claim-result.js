@@ -17,9 +17,11 @@
   };
   // Wide screens have room for everything open; on a phone the long parts start folded.
   var WIDE = "(min-width: 48rem)";
+  var SEVERITY_RANK = { minor: 0, moderate: 1, severe: 2 };
   var OPERATION_TEXT = {
     repair: pgettext("repair operation", "Repair"), replace: pgettext("repair operation", "Replace"),
-    refinish: pgettext("repair operation", "Paint"), r_and_i: pgettext("repair operation", "Remove and refit")
+    refinish: pgettext("repair operation", "Paint"), r_and_i: pgettext("repair operation", "Remove and refit"),
+    blend: pgettext("repair operation", "Blend")
   };
   // Numbers, money and dates in the page's language (the one its words are in).
   var locale = document.documentElement.lang || (navigator.languages && navigator.languages[0]) || navigator.language || "en";
@@ -39,6 +41,16 @@
 
   function hours(value) {
     return interpolate(gettext("%(hours)s h"), { hours: new Intl.NumberFormat(locale, { maximumFractionDigits: 2 }).format(Number(value) || 0) }, true);
+  }
+
+  /* "1 and 2": photo numbers as a list in the page's language. */
+  function numberList(numbers) {
+    var items = numbers.map(String);
+    try {
+      return new Intl.ListFormat(locale, { style: "long", type: "conjunction" }).format(items);
+    } catch (err) {
+      return items.join(", ");
+    }
   }
 
   function when(iso) {
@@ -288,6 +300,93 @@
     return card;
   }
 
+  /* The lines of one damaged part under a heading row: the part in the customer's words, its
+     damage, the photos that show it, a button that shows its evidence on those photos, and the
+     part's total; then one row per operation. */
+  function partGroup(claim, part, lines, photoNumber, canShow) {
+    var a = claim.assessment;
+    var name = (a.part_names && a.part_names[part]) || CV.damage.labelName(part || "unknown part");
+    var keys = [];
+    var photoIds = [];
+    var types = [];
+    lines.forEach(function (line) {
+      var evidence = Array.isArray(line.evidence) && line.evidence.length
+        ? line.evidence : [{ photo_id: line.photo_id, region_index: line.region_index }];
+      evidence.forEach(function (e) {
+        var key = e.photo_id + ":" + e.region_index;
+        if (keys.indexOf(key) < 0) keys.push(key);
+        if (photoIds.indexOf(e.photo_id) < 0) photoIds.push(e.photo_id);
+      });
+      String(line.damage_type || "").split(",").forEach(function (t) {
+        t = t.trim();
+        if (t && types.indexOf(t) < 0) types.push(t);
+      });
+    });
+    var numbers = photoIds.map(function (id) { return photoNumber[id]; }).filter(Boolean)
+      .sort(function (x, y) { return x - y; });
+    var seen = interpolate(ngettext("seen on photo %(photos)s", "seen on photos %(photos)s", numbers.length),
+      { photos: numberList(numbers) }, true);
+    var worst = lines.reduce(function (w, l) { return SEVERITY_RANK[l.severity] > SEVERITY_RANK[w] ? l.severity : w; }, "minor");
+    var damage = types.map(function (t) { return CV.damage.labelName(t, a.label_names); }).join(", ");
+    var total = lines.reduce(function (sum, l) { return sum + (Number(l.total) || 0); }, 0);
+    var heading = el("th", { scope: "rowgroup", className: "estimate__item" }, [
+      el("span", { className: "estimate__part", text: name }),
+      el("span", { className: "estimate__meta" }, [
+        (damage ? damage + ", " + CV.damage.severityName(worst) + " · " : ""),
+        el("span", { className: "nowrap", text: seen })
+      ])
+    ]);
+    if (canShow && numbers.length) {
+      var show = el("button", {
+        type: "button", className: "button button--secondary button--small part-show",
+        "aria-pressed": "false", "aria-controls": "damage-card", "data-part": part,
+        text: gettext("Show on photos")
+      });
+      show.setAttribute("aria-label", interpolate(gettext("Show %(part)s on the photos"), { part: name }, true));
+      show.addEventListener("click", function () { showPart(part, name, keys, numbers); });
+      heading.appendChild(show);
+    }
+    var rows = [el("tr", { className: "estimate__part-row", "data-part": part }, [
+      heading,
+      el("td", { className: "estimate__wide" }),
+      el("td", { className: "estimate__wide" }),
+      el("td", { className: "estimate__num estimate__amount estimate__part-total", text: money(total, a.currency) })
+    ])];
+    lines.forEach(function (line) {
+      var labour = hours(line.labour_hours) + " × " + money(line.hourly_rate, a.currency);
+      rows.push(el("tr", { className: "estimate__op", "data-part": part, "data-operation": line.operation }, [
+        el("th", { scope: "row", className: "estimate__item" }, [
+          el("span", { className: "estimate__desc", text: OPERATION_TEXT[line.operation] || line.description || line.operation }),
+          el("span", { className: "estimate__meta estimate__narrow",
+            text: Number(line.parts_cost)
+              ? interpolate(gettext("%(labour)s labour + %(parts)s parts"), { labour: labour, parts: money(line.parts_cost, a.currency) }, true)
+              : interpolate(gettext("%(labour)s labour"), { labour: labour }, true) })
+        ]),
+        el("td", { className: "estimate__num estimate__wide", text: labour }),
+        el("td", { className: "estimate__num estimate__wide", text: money(line.parts_cost, a.currency) }),
+        el("td", { className: "estimate__num", text: money(line.total, a.currency) })
+      ]));
+    });
+    return el("tbody", { className: "estimate__group", "data-part": part }, rows);
+  }
+
+  /* Tapping a part: open the damage card, highlight the part's regions on its photos (and the
+     photos themselves), bring the first into view and say so; tapping again clears it. */
+  function showPart(part, name, keys, numbers) {
+    var root = document.getElementById("damage");
+    var card = document.getElementById("damage-card");
+    if (!root || !card) return;
+    var wanted = "part:" + part;
+    var on = root.dataset.selected !== wanted;
+    card.open = true;
+    CV.damage.select(root, on ? wanted : "", keys);
+    if (!on) return;
+    var first = root.querySelector(".damage-photo.is-evidence");
+    if (first && first.scrollIntoView) first.scrollIntoView({ block: "start", behavior: "smooth" });
+    CV.announce("result-live", interpolate(ngettext("%(part)s is shown on photo %(photos)s.",
+      "%(part)s is shown on photos %(photos)s.", numbers.length), { part: name, photos: numberList(numbers) }, true));
+  }
+
   function estimateCard(claim) {
     var a = claim.assessment;
     if (!a || !Array.isArray(a.lines) || !a.lines.length) return null;
@@ -298,7 +397,19 @@
       ((p.assessment && p.assessment.regions) || []).forEach(function (r, i) { regionNumber[p.id + ":" + r.index] = i + 1; });
     });
     var colours = a.legend || {};
-    var rows = a.lines.map(function (line) {
+    // Lines by part under their part (in the order the estimate lists them); lines priced per
+    // region (no part) one by one after them, as before parts existed.
+    var partOrder = [];
+    var partLines = {};
+    a.lines.forEach(function (line) {
+      if (line.part === null || line.part === undefined) return;
+      if (!partLines[line.part]) { partLines[line.part] = []; partOrder.push(line.part); }
+      partLines[line.part].push(line);
+    });
+    var canShow = (claim.photos || []).some(function (p) { return p.assessment; });
+    var groups = partOrder.map(function (part) { return partGroup(claim, part, partLines[part], photoNumber, canShow); });
+    var single = a.lines.filter(function (line) { return line.part === null || line.part === undefined; });
+    var rows = single.map(function (line) {
       var where = interpolate(gettext("photo %(photo)s, area %(area)s"), {
         photo: photoNumber[line.photo_id] || "?",
         area: regionNumber[line.photo_id + ":" + line.region_index] || line.region_index + 1
@@ -323,23 +434,30 @@
       ]);
     });
     var table = el("table", { className: "estimate", id: "estimate" }, [
-      el("caption", { className: "visually-hidden", text: interpolate(gettext("Repair estimate, line by line, in %(currency)s"), { currency: a.currency }, true) }),
+      el("caption", { className: "visually-hidden", text: partOrder.length
+        ? interpolate(gettext("Repair estimate by car part, in %(currency)s"), { currency: a.currency }, true)
+        : interpolate(gettext("Repair estimate, line by line, in %(currency)s"), { currency: a.currency }, true) }),
       el("thead", {}, [el("tr", {}, [
         el("th", { scope: "col", text: gettext("Work") }),
         el("th", { scope: "col", className: "estimate__num estimate__wide", text: gettext("Labour") }),
         el("th", { scope: "col", className: "estimate__num estimate__wide", text: gettext("Parts") }),
         el("th", { scope: "col", className: "estimate__num", text: gettext("Amount") })
-      ])]),
-      el("tbody", {}, rows),
+      ])])
+    ].concat(groups, rows.length ? [el("tbody", {}, rows)] : [], [
       el("tfoot", {}, [el("tr", {}, [
         el("th", { scope: "row", text: gettext("Estimated total") }),
         el("td", { className: "estimate__wide" }),
         el("td", { className: "estimate__wide" }),
         el("td", { className: "estimate__num estimate__total", id: "estimate-total", text: money(a.estimate_total, a.currency) })
       ])])
-    ]);
+    ]));
     var note = a.source === "adjuster" ? gettext("Checked by an adjuster.") : gettext("Worked out from your photos.");
-    var lines = interpolate(ngettext("%(count)s line", "%(count)s lines", a.lines.length), { count: a.lines.length }, true);
+    var lines = partOrder.length
+      ? interpolate(ngettext("%(count)s part", "%(count)s parts", partOrder.length), { count: partOrder.length }, true)
+      : interpolate(ngettext("%(count)s line", "%(count)s lines", a.lines.length), { count: a.lines.length }, true);
+    if (partOrder.length && single.length) {
+      lines += ", " + interpolate(ngettext("%(count)s line", "%(count)s lines", single.length), { count: single.length }, true);
+    }
     return fold("estimate-card", "estimate-title", gettext("Repair estimate"),
       el("span", { className: "fold__note", text: lines + " · " + money(a.estimate_total, a.currency) }), [
         el("p", { className: "card__hint", text: note + " " + gettext("Prices include labour and parts.") }),

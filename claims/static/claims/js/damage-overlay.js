@@ -223,15 +223,32 @@
       }));
   }
 
-  /* Highlight one region ("photo:index"), every region of a type ("type:dent"), or none. */
-  function select(root, selection) {
+  /* Highlight one region ("photo:index"), every region of a type ("type:dent"), a damaged
+   * part's evidence ("part:front_bumper" with ``keys``, its "photo:index" list: its regions and
+   * the photos they are on, also a photo whose regions are not drawn), or none. */
+  function select(root, selection, keys) {
     root.dataset.selected = selection || "";
     var has = !!selection;
+    var isPart = has && selection.indexOf("part:") === 0;
+    var evidence = {};
+    var evidencePhotos = {};
+    (isPart ? keys || [] : []).forEach(function (key) {
+      evidence[key] = true;
+      evidencePhotos[key.slice(0, key.lastIndexOf(":"))] = true;
+    });
     function matches(node) {
       if (!has) return false;
       if (selection.indexOf("type:") === 0) return node.getAttribute("data-label") === selection.slice(5);
+      if (isPart) return !!evidence[node.getAttribute("data-key")];
       return node.getAttribute("data-key") === selection;
     }
+    Array.prototype.forEach.call(root.querySelectorAll(".damage-photo"), function (li) {
+      li.classList.toggle("is-evidence", !!evidencePhotos[li.getAttribute("data-photo")]);
+    });
+    // The estimate's "Show on photos" buttons say whether their part is the one shown.
+    Array.prototype.forEach.call(document.querySelectorAll(".part-show"), function (b) {
+      b.setAttribute("aria-pressed", selection === "part:" + b.getAttribute("data-part") ? "true" : "false");
+    });
     root.classList.toggle("damage--selecting", has);
     Array.prototype.forEach.call(root.querySelectorAll(".region"), function (g) {
       g.classList.toggle("is-active", matches(g));
