@@ -268,7 +268,8 @@ def test_export_carries_the_part_of_each_reviewed_region(
     make_in_review_claim, adjuster, data_team_member, tmp_path
 ):
     # given: the model put its dent on the front bumper (its scratch on no part); the adjuster
-    # grew the dent (source 0) and drew a crack of their own
+    # grew the dent (source 0), drew a crack of their own and put it on the hood, and drew a
+    # scratch on no part
     from assessment.models import Region
 
     claim = make_in_review_claim(photos=1)
@@ -282,7 +283,8 @@ def test_export_carries_the_part_of_each_reviewed_region(
         base_version=0,
         regions=[
             region_payload("dent", "minor", 0, GROWN),
-            region_payload("crack", "minor", None, (0, 40, 5, 5)),
+            region_payload("crack", "minor", None, (0, 40, 5, 5), part="hood"),
+            region_payload("scratch", "minor", None, (20, 10, 8, 4)),
         ],
     )
 
@@ -290,21 +292,22 @@ def test_export_carries_the_part_of_each_reviewed_region(
     zf = _zip(_run(data_team_member, formats=["coco", "labelstudio", "csv"]))
 
     # then: COCO attribute, CSV column and Label Studio choice name the model region's part
+    # for the grown dent and the adjuster's choice for the crack
     zf.extract("coco/instances.json", tmp_path)
     coco = COCO(str(tmp_path / "coco" / "instances.json"))
     anns = coco.loadAnns(coco.getAnnIds())
-    assert [a["attributes"]["part"] for a in anns] == ["front_bumper", None]
+    assert [a["attributes"]["part"] for a in anns] == ["front_bumper", "hood", None]
     rows = list(csv.DictReader(io.StringIO(zf.read("csv/regions.csv").decode())))
-    assert [r["part"] for r in rows] == ["front_bumper", ""]
+    assert [r["part"] for r in rows] == ["front_bumper", "hood", ""]
     (task,) = json.loads(zf.read("label_studio/tasks.json"))
     parts = [
         (r["id"], r["value"]["choices"])
         for r in task["annotations"][0]["result"]
         if r["from_name"] == "part"
     ]
-    assert parts == [("h0", ["front_bumper"])]
+    assert parts == [("h0", ["front_bumper"]), ("h1", ["hood"])]
     config = zf.read("label_studio/label_config.xml").decode()
-    assert '<Choice value="front_bumper"/>' in config
+    assert '<Choice value="front_bumper"/>' in config and '<Choice value="hood"/>' in config
 
 
 def test_export_api_refuses_customers_and_adjusters(customer_client, adjuster_client):
