@@ -287,6 +287,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the estimate operations an adjuster may pick (a line's operation and the
+    # operation it changes to share the choice set).
+    "ENUM_NAME_OVERRIDES": {"EstimateOperationEnum": "review.models.ADJUSTMENT_OPERATIONS"},
 }
 
 # --- Celery -----------------------------------------------------------------------------
