@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from assessment import configuration, policy
+from assessment import configuration, policy, selectors
 from assessment.models import (
     AuditRecord,
     ClaimAssessment,
@@ -261,9 +261,25 @@ class EstimateLineInline(admin.TabularInline):
 
 @admin.register(ClaimAssessment)
 class ClaimAssessmentAdmin(admin.ModelAdmin):
-    list_display = ("claim", "overall_severity", "estimate_total", "currency", "model_version")
-    readonly_fields = [f.name for f in ClaimAssessment._meta.fields]
+    list_display = (
+        "claim",
+        "overall_severity",
+        "estimate_total",
+        "currency",
+        "claim_confidence",
+        "claim_confidence_source",
+        "model_version",
+    )
+    readonly_fields = [
+        *(f.name for f in ClaimAssessment._meta.fields),
+        "claim_confidence_meaning",
+    ]
     inlines = [EstimateLineInline]
+
+    @admin.display(description="Claim confidence, in words")
+    def claim_confidence_meaning(self, obj) -> str:
+        view = selectors.claim_confidence_view(obj)
+        return view["meaning"] if view else "Not computed (an adjuster's assessment, or older)."
 
 
 @admin.register(Decision)

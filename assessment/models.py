@@ -274,6 +274,8 @@ class ClaimAssessment(models.Model):
     claim_confidence = models.FloatField(null=True, blank=True)
     claim_confidence_prior = models.FloatField(null=True, blank=True)
     claim_confidence_source = models.CharField(max_length=10, blank=True)
+    # A fitted number's reviews (the calibrator's), said with it in its meaning; 0 for a prior.
+    claim_confidence_reviews = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,6 +1,7 @@
 """Reads for assessment: the latest decision and the regions shown per photo."""
 
 from assessment import policy
+from assessment.claim_confidence import ClaimConfidence
 from assessment.models import ClaimAssessment, Contest, Decision, ModelVersion, PhotoAssessment
 from claims.models import Claim
 
@@ -54,6 +55,28 @@ def decision_reasons_for_customer(*, decision: Decision) -> list[dict]:
     if not shown and decision.reasons and not decision.automatic:
         shown.append({k: str(v) for k, v in policy.CUSTOMER_ROUTINE_CHECK.items()})
     return shown
+
+
+def claim_confidence_view(assessment: ClaimAssessment | None) -> dict | None:
+    """The claim confidence as staff read it: the number, the prior it came from, its source
+    (``prior`` or ``fitted``) and what it means in words (``ClaimConfidence.meaning``). None
+    where none was computed (an adjuster's assessment, or one made before it existed). Staff
+    only: never in a customer's response (it is a score, like the photo confidences)."""
+    if assessment is None or assessment.claim_confidence is None:
+        return None
+    value = ClaimConfidence(
+        value=assessment.claim_confidence,
+        prior=assessment.claim_confidence_prior,
+        source=assessment.claim_confidence_source,
+        reviews=assessment.claim_confidence_reviews,
+    )
+    return {
+        "value": value.value,
+        "prior": value.prior,
+        "source": value.source,
+        "reviews": value.reviews,
+        "meaning": value.meaning,
+    }
 
 
 def claim_assessment_get(*, claim: Claim) -> ClaimAssessment | None:

@@ -170,6 +170,27 @@ class ClaimAssessmentSerializer(serializers.Serializer):
         }
 
 
+class ClaimConfidenceSerializer(serializers.Serializer):
+    """P(the adjuster keeps the claim's line items), with its source and meaning."""
+
+    value = serializers.FloatField()
+    prior = serializers.FloatField()
+    source = serializers.ChoiceField(choices=["prior", "fitted"])
+    reviews = serializers.IntegerField()
+    meaning = serializers.CharField()
+
+
+class StaffClaimAssessmentSerializer(ClaimAssessmentSerializer):
+    """The claim assessment as staff read it: with the claim confidence (null where none was
+    computed). Customers get ``ClaimAssessmentSerializer``, without it."""
+
+    claim_confidence = serializers.SerializerMethodField()
+
+    @extend_schema_field(ClaimConfidenceSerializer(allow_null=True))
+    def get_claim_confidence(self, obj) -> dict | None:
+        return selectors.claim_confidence_view(obj)
+
+
 class RegionSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     label = serializers.CharField()

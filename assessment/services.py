@@ -535,6 +535,7 @@ def claim_assessment_replace(
         claim_confidence=claim_confidence.value if claim_confidence else None,
         claim_confidence_prior=claim_confidence.prior if claim_confidence else None,
         claim_confidence_source=claim_confidence.source if claim_confidence else "",
+        claim_confidence_reviews=claim_confidence.reviews if claim_confidence else 0,
     )
     EstimateLine.objects.bulk_create(
         [

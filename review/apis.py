@@ -13,10 +13,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assessment.serializers import (
-    ClaimAssessmentSerializer,
     DamagedPartSerializer,
     DecisionSerializer,
     EvidenceRefSerializer,
+    StaffClaimAssessmentSerializer,
 )
 from claims import services as claims_services
 from claims.apis import VehicleSerializer
@@ -200,7 +200,7 @@ class ReviewClaimOutputSerializer(serializers.Serializer):
     submitted_at = serializers.DateTimeField(source="claim.submitted_at")
     decision = DecisionSerializer(allow_null=True)
     reason_groups = ReasonGroupOutputSerializer(many=True)
-    assessment = ClaimAssessmentSerializer(allow_null=True)
+    assessment = StaffClaimAssessmentSerializer(allow_null=True)
     label_map = LabelMapSerializer()
     severities = serializers.ListField(child=serializers.CharField())
     parts = PartChoiceSerializer(many=True)  # the part select of a region, and of a new line
