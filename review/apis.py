@@ -291,6 +291,23 @@ class ReviewQueueApi(APIView):
         )
 
 
+# Non-negative decimals with at most two places, as strings (the API's decimal format; a JSON
+# number is accepted too). The schema states the bounds the field checks, so a client (and the
+# contract test) can tell a valid value from an invalid one.
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^\d{1,4}(?:\.\d{1,2})?$", "nullable": True}
+)
+class HoursField(serializers.DecimalField):
+    pass
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^\d{1,8}(?:\.\d{1,2})?$", "nullable": True}
+)
+class AmountField(serializers.DecimalField):
+    pass
+
+
 class AdjustmentInputSerializer(InputSerializer):
     """One line edit: ``add`` a line (part, operation; hours and parts cost, else the price
     table's), ``remove`` the line (part, operation), ``change`` it (``to_operation``, hours or
@@ -302,10 +319,10 @@ class AdjustmentInputSerializer(InputSerializer):
     to_operation = serializers.ChoiceField(
         choices=ADJUSTMENT_OPERATIONS, required=False, allow_blank=True, default=""
     )
-    labour_hours = serializers.DecimalField(
+    labour_hours = HoursField(
         max_digits=6, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
     )
-    parts_cost = serializers.DecimalField(
+    parts_cost = AmountField(
         max_digits=10, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
     )
 
