@@ -195,3 +195,16 @@ def test_calibrate_without_claim_confidence_keeps_the_base_calibrator(history, t
     created = DecisionPolicy.objects.get(version=base.version + 1)
     assert created.rules["claim_confidence_calibrator"] == base.rules["claim_confidence_calibrator"]
     assert "Claim confidence" not in output
+
+
+def test_back_test_replays_the_claim_confidence_the_claim_finish_recorded(routed_claim, adjuster):
+    # given a claim assessed by the real services and reviewed
+    claim = routed_claim()
+    _review(claim, adjuster, "approve")
+
+    # when the back-test reads it
+    (record,) = calibration.calibration_records_list().records
+
+    # then its facts carry the claim confidence, so min_claim_confidence is swept on it
+    assert record.facts.claim_confidence == pytest.approx(ROUTED_PRIOR)
+    assert claim.assessment.claim_confidence == record.facts.claim_confidence
