@@ -252,6 +252,8 @@ def _ledger_rows(entries, labels: PhotoLabels) -> list[dict[str, Any]]:
             "to_label": e.to_label,
             "from_severity": e.from_severity,
             "to_severity": e.to_severity,
+            "from_part": e.from_part,
+            "to_part": e.to_part,
             "reviewer": _reviewer(e.adjuster_id),
             "active_ms": e.active_ms,
             "model_version": e.model_version.version,

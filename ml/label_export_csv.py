@@ -48,6 +48,8 @@ LEDGER_CSV_FIELDS = (
     "to_label",
     "from_severity",
     "to_severity",
+    "from_part",
+    "to_part",
     "reviewer",
     "active_ms",
     "model_version",

@@ -308,6 +308,15 @@ def test_export_carries_the_part_of_each_reviewed_region(
     assert parts == [("h0", ["front_bumper"]), ("h1", ["hood"])]
     config = zf.read("label_studio/label_config.xml").decode()
     assert '<Choice value="front_bumper"/>' in config and '<Choice value="hood"/>' in config
+    # and the override ledger names the part of each entry where it is known
+    ledger = list(csv.DictReader(io.StringIO(zf.read("csv/override_ledger.csv").decode())))
+    by_action = {r["action"]: r for r in ledger if r["action"] != "added"}
+    added = sorted((r["to_label"], r["to_part"]) for r in ledger if r["action"] == "added")
+    assert added == [("crack", "hood"), ("scratch", "")]
+    assert {a: (r["from_part"], r["to_part"]) for a, r in by_action.items()} == {
+        "reshaped": ("front_bumper", "front_bumper"),
+        "deleted": ("", ""),  # the model's scratch, on no part
+    }
 
 
 def test_export_api_refuses_customers_and_adjusters(customer_client, adjuster_client):
