@@ -99,14 +99,14 @@ class ClaimRecord:
         )
 
 
-@dataclass(frozen=True)
-class CurvePoint:
-    photo_threshold: float
-    region_threshold: float
-    n_claims: int  # reviewed claims in the back-test
-    n_auto: int  # of those, decided automatically under these thresholds
-    n_auto_changed: int  # of those, changed by the adjuster: auto-decision errors
-    error_upper: float  # one-sided Clopper-Pearson upper bound on the error rate
+class _AutoDecidedCounts:
+    """What every sweep point counts (fields of the dataclasses below): reviewed claims, those
+    decided automatically at the point, and how many of those the adjuster changed."""
+
+    n_claims: int
+    n_auto: int
+    n_auto_changed: int
+    error_upper: float
 
     @property
     def automation_rate(self) -> float:
@@ -116,16 +116,31 @@ class CurvePoint:
     def error_rate(self) -> float:
         return self.n_auto_changed / self.n_auto if self.n_auto else 0.0
 
-    def to_dict(self) -> dict[str, Any]:
+    def _counts(self) -> dict[str, Any]:
         return {
-            "photo_threshold": self.photo_threshold,
-            "region_threshold": self.region_threshold,
             "n_claims": self.n_claims,
             "n_auto": self.n_auto,
             "n_auto_changed": self.n_auto_changed,
             "automation_rate": round(self.automation_rate, 6),
             "error_rate": round(self.error_rate, 6),
             "error_upper": round(self.error_upper, 6),
+        }
+
+
+@dataclass(frozen=True)
+class CurvePoint(_AutoDecidedCounts):
+    photo_threshold: float
+    region_threshold: float
+    n_claims: int  # reviewed claims in the back-test
+    n_auto: int  # of those, decided automatically under these thresholds
+    n_auto_changed: int  # of those, changed by the adjuster: auto-decision errors
+    error_upper: float  # one-sided Clopper-Pearson upper bound on the error rate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "photo_threshold": self.photo_threshold,
+            "region_threshold": self.region_threshold,
+            **self._counts(),
         }
 
 
@@ -165,7 +180,7 @@ class AuditEstimate:
 
 
 @dataclass(frozen=True)
-class ThresholdPoint:
+class ThresholdPoint(_AutoDecidedCounts):
     """One point of a single-threshold sweep (``min_claim_confidence``)."""
 
     threshold: float
@@ -174,23 +189,10 @@ class ThresholdPoint:
     n_auto_changed: int
     error_upper: float
 
-    @property
-    def automation_rate(self) -> float:
-        return self.n_auto / self.n_claims if self.n_claims else 0.0
-
-    @property
-    def error_rate(self) -> float:
-        return self.n_auto_changed / self.n_auto if self.n_auto else 0.0
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "threshold": self.threshold,
-            "n_claims": self.n_claims,
-            "n_auto": self.n_auto,
-            "n_auto_changed": self.n_auto_changed,
-            "automation_rate": round(self.automation_rate, 6),
-            "error_rate": round(self.error_rate, 6),
-            "error_upper": round(self.error_upper, 6),
+            **self._counts(),
         }
 
 
