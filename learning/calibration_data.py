@@ -62,16 +62,7 @@ def calibration_records_list(
     before the human one; the customer's contest, if any, is not a fact (it says nothing about
     the model).
     """
-    decisions = Decision.objects.filter(
-        automatic=False, decided_by__isnull=False, outcome__in=REVIEW_OUTCOMES
-    )
-    if since is not None:
-        decisions = decisions.filter(created_at__gte=since)
-    if until is not None:
-        decisions = decisions.filter(created_at__lt=until)
-    final: dict = {}
-    for row in decisions.order_by("created_at", "id").values("claim_id", "outcome", "created_at"):
-        final[row["claim_id"]] = row  # ordered, so the latest wins
+    final = _latest_reviews(since=since, until=until)
     claim_ids = sorted(final, key=str)
 
     records: list[ClaimRecord] = []
@@ -85,6 +76,21 @@ def calibration_records_list(
                 records.append(record)
     records.sort(key=lambda r: r.claim)
     return CalibrationData(records=records, skipped=dict(skipped))
+
+
+def _latest_reviews(*, since: datetime | None, until: datetime | None) -> dict:
+    """Each claim's latest human decision that ends a review (in the window), by claim id."""
+    decisions = Decision.objects.filter(
+        automatic=False, decided_by__isnull=False, outcome__in=REVIEW_OUTCOMES
+    )
+    if since is not None:
+        decisions = decisions.filter(created_at__gte=since)
+    if until is not None:
+        decisions = decisions.filter(created_at__lt=until)
+    final: dict = {}
+    for row in decisions.order_by("created_at", "id").values("claim_id", "outcome", "created_at"):
+        final[row["claim_id"]] = row  # ordered, so the latest wins
+    return final
 
 
 def _records_for(claim_ids: list, final: dict) -> dict:
@@ -218,16 +224,7 @@ def claim_confidence_records_list(
     the claim confidence is about the line items. ``model_version``: only decisions made under
     it (a prior is a model's; the fitted map is applied under that model only).
     """
-    decisions = Decision.objects.filter(
-        automatic=False, decided_by__isnull=False, outcome__in=REVIEW_OUTCOMES
-    )
-    if since is not None:
-        decisions = decisions.filter(created_at__gte=since)
-    if until is not None:
-        decisions = decisions.filter(created_at__lt=until)
-    final: dict = {}
-    for row in decisions.order_by("created_at", "id").values("claim_id", "outcome", "created_at"):
-        final[row["claim_id"]] = row  # ordered, so the latest wins
+    final = _latest_reviews(since=since, until=until)
     claim_ids = sorted(final, key=str)
 
     records: list[ClaimConfidenceRecord] = []
