@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 from pycocotools import mask as mask_utils
 
+from assessment.claim_confidence import ClaimConfidence
 from assessment.models import (
     AuditRecord,
     ClaimAssessment,
@@ -24,6 +25,7 @@ from assessment.models import (
     PhotoAssessment,
     Region,
 )
+from assessment.policy import REASON_MESSAGES
 from assessment.tests.regions import region_from_mask
 from claims.models import Claim
 from claims.tests.factories import (
@@ -762,3 +764,100 @@ def test_review_screen_is_never_taller_than_the_window(open_page):
             assert x + w <= bx or bx + bw <= x or y + 19 <= by or by + 19 <= y, (x, y, bx, by)
     selected = editor_eval(page, "return editor.regions.indexOf(editor.selected) + 1;")
     assert selected == 26  # the first ArrowDown selects region 1
+
+
+def _with_claim_confidence(claim, *, value, prior, source, reviews=0):
+    """Store a claim confidence on the claim's assessment, as the claim finish records it."""
+    ClaimAssessment.objects.filter(claim=claim).update(
+        claim_confidence=value,
+        claim_confidence_prior=prior,
+        claim_confidence_source=source,
+        claim_confidence_reviews=reviews,
+    )
+    return ClaimConfidence(value=value, prior=prior, source=source, reviews=reviews).meaning
+
+
+def _meaning_shown(meaning: str) -> str:
+    """The meaning sentence as the screen shows it: without the leading number (the line above
+    it shows the number), first letter capitalised."""
+    text = meaning.split(": ", 1)[1]
+    return text[0].upper() + text[1:]
+
+
+def test_review_screen_shows_the_claim_confidence_with_its_meaning(open_page):
+    # given: a claim whose assessment has a prior claim confidence of 0.72
+    claim, _ = claim_in_review(waiting_hours=2, estimate="186.00")
+    meaning = _with_claim_confidence(claim, value=0.72, prior=0.72, source="prior")
+    page = open_page()
+
+    # when: the adjuster opens it
+    sign_in_to(page, AdjusterFactory().username, f"/review/claims/{claim.pk}/")
+    open_screen(page)
+
+    # then: the estimate panel reads "Claim confidence 0.72 (prior)" in words, not colour alone,
+    # with the meaning sentence as the group's description
+    box = page.locator("#claim-confidence")
+    assert box.is_visible()
+    assert box.get_attribute("data-state") == "prior"
+    head = page.get_by_role("group", name="Claim confidence")
+    assert " ".join(head.inner_text().split()) == "Claim confidence 0.72 (prior)"
+    shown = page.locator("#claim-confidence-meaning")
+    assert shown.inner_text() == _meaning_shown(meaning)
+    assert "not yet measured against adjusters' reviews" in shown.inner_text()
+    assert head.get_attribute("aria-describedby") == "claim-confidence-meaning"
+    # and: the sidebar still fits the window (the screen never scrolls)
+    height, window = page.evaluate("[document.scrollingElement.scrollHeight, innerHeight]")
+    assert height <= window
+    page.locator("#claim-confidence").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/review-cc.png")
+
+    # given: the same claim read through a map fitted on 214 reviews
+    meaning = _with_claim_confidence(claim, value=0.88, prior=0.8, source="fitted", reviews=214)
+
+    # when: the screen is opened again
+    page.reload()
+    open_screen(page)
+
+    # then: it says the number is fitted and on how many reviews, and what it measured
+    assert box.get_attribute("data-state") == "fitted"
+    assert " ".join(head.inner_text().split()) == "Claim confidence 0.88 (fitted on 214 reviews)"
+    assert shown.inner_text() == _meaning_shown(meaning)
+    assert "about 9 in 10 had their line items" in shown.inner_text()
+
+
+def test_review_screen_hides_the_claim_confidence_in_a_random_audit(open_page):
+    # given: a claim drawn for a random audit (every other rule had decided it automatically),
+    # whose claim confidence cleared the automatic gate
+    claim, _ = claim_in_review(
+        photos=[[("dent", DENT, 0.96, "minor")]],
+        waiting_hours=1,
+        estimate="186.00",
+        reasons=[
+            {
+                "code": "random_audit",
+                "message": REASON_MESSAGES["random_audit"],
+                "value": 0.0123,
+                "threshold": 0.05,
+                "would_be": "auto_approved",
+            }
+        ],
+    )
+    meaning = _with_claim_confidence(claim, value=0.93, prior=0.9, source="fitted", reviews=300)
+    page = open_page()
+
+    # when: the adjuster opens it
+    sign_in_to(page, AdjusterFactory().username, f"/review/claims/{claim.pk}/")
+    open_screen(page)
+
+    # then: the screen says the claim confidence is not shown, and shows neither number nor meaning
+    box = page.locator("#claim-confidence")
+    assert box.get_attribute("data-state") == "audit"
+    assert page.locator("#claim-confidence-hidden").inner_text() == (
+        "Claim confidence is not shown in a random audit."
+    )
+    assert page.locator("#claim-confidence-value").count() == 0
+    body = page.locator("body").inner_text()
+    assert "0.93" not in body
+    assert _meaning_shown(meaning) not in body
+    # and: the region confidences stay, as on every claim
+    assert editor_eval(page, "return editor.regions.length;") == 1

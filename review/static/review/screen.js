@@ -458,6 +458,7 @@ function renderClaim() {
   if (c.vehicle) $("claim-vehicle").textContent = `· ${c.vehicle.year} ${c.vehicle.make} ${c.vehicle.model}`;
   renderReasons();
   renderEstimate();
+  renderClaimConfidence();
   const facts = $("claim-facts");
   const rows = [
     ["Status", humanize(c.status)],
@@ -486,6 +487,39 @@ function renderReasons() {
           return el("li", { class: `rv-reason${contest ? " rv-reason--contest" : ""}`, dataset: { code: g.code, count: String(g.count) } }, el("p", { class: "rv-reason__head" }, ...head), quote, body);
         })
       : [el("li", { class: "rv-muted" }, "No routing reason recorded.")]),
+  );
+}
+
+/** The claim confidence under the estimate (staff only; docs/assessment.md, "Claim confidence"):
+ * the number, whether it is the prior or fitted on reviews, and what it means in words. Hidden in
+ * a random audit: there it is the model's claim-level verdict on its own line items, the number
+ * that cleared the automatic decision (`min_claim_confidence`), and the audit is reviewed blind. */
+function isRandomAudit(claim) {
+  const codes = [...(claim.reason_groups || []), ...((claim.decision && claim.decision.reasons) || [])].map((r) => r.code);
+  return codes.includes("random_audit");
+}
+
+function renderClaimConfidence() {
+  const box = $("claim-confidence");
+  const cc = S.claim.assessment ? S.claim.assessment.claim_confidence : null;
+  if (!cc) { box.hidden = true; box.replaceChildren(); delete box.dataset.state; return; }
+  box.hidden = false;
+  if (isRandomAudit(S.claim)) {
+    box.dataset.state = "audit";
+    box.replaceChildren(el("p", { class: "rv-muted rv-small rv-confidence__meaning", id: "claim-confidence-hidden" }, "Claim confidence is not shown in a random audit."));
+    return;
+  }
+  box.dataset.state = cc.source;
+  const value = Number(cc.value).toFixed(2);
+  const source = cc.source === "fitted" ? `(fitted on ${cc.reviews} review${cc.reviews === 1 ? "" : "s"})` : "(prior)";
+  // The meaning starts with the number ("0.72: a prior from ..."), which the line above shows.
+  const meaning = String(cc.meaning || "").replace(/^\s*\d+(\.\d+)?:\s*/, "");
+  box.replaceChildren(
+    el("div", { class: "rv-confidence__head", role: "group", "aria-labelledby": "claim-confidence-label", "aria-describedby": "claim-confidence-meaning" },
+      el("span", { class: "rv-confidence__label", id: "claim-confidence-label" }, "Claim confidence"),
+      el("strong", { class: "rv-confidence__value", id: "claim-confidence-value" }, value),
+      el("span", { class: "rv-muted", id: "claim-confidence-source" }, source)),
+    el("p", { class: "rv-muted rv-small rv-confidence__meaning", id: "claim-confidence-meaning" }, meaning.charAt(0).toUpperCase() + meaning.slice(1)),
   );
 }
 
