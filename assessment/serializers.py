@@ -182,12 +182,15 @@ class ClaimConfidenceSerializer(serializers.Serializer):
 
 class StaffClaimAssessmentSerializer(ClaimAssessmentSerializer):
     """The claim assessment as staff read it: with the claim confidence (null where none was
-    computed). Customers get ``ClaimAssessmentSerializer``, without it."""
+    computed, and in a blind review, context ``blind``: a random audit). Customers get
+    ``ClaimAssessmentSerializer``, without it."""
 
     claim_confidence = serializers.SerializerMethodField()
 
     @extend_schema_field(ClaimConfidenceSerializer(allow_null=True))
     def get_claim_confidence(self, obj) -> dict | None:
+        if self.context.get("blind"):
+            return None
         return selectors.claim_confidence_view(obj)
 
 

@@ -216,7 +216,8 @@ class ReviewClaimOutputSerializer(serializers.Serializer):
 def _claim_response(request: Request, claim_id, status_code: int = status.HTTP_200_OK):
     claim = selectors.review_claim_get(claim_id=claim_id)
     detail = selectors.review_claim_detail(claim=claim, user=request.user)
-    return Response(ReviewClaimOutputSerializer(detail).data, status=status_code)
+    context = {"blind": detail["random_audit"]}
+    return Response(ReviewClaimOutputSerializer(detail, context=context).data, status=status_code)
 
 
 class QueueCountsSerializer(serializers.Serializer):

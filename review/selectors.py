@@ -261,10 +261,14 @@ def review_claim_detail(*, claim: Claim, user, now: datetime | None = None) -> d
         for n in ClaimNote.objects.filter(claim=claim).select_related("author")
     ]
     lock = ReviewLock.objects.filter(claim=claim).select_related("adjuster").first()
+    routing = _routing_reasons(claim)
     return {
         "claim": claim,
         "decision": decision,
-        "reason_groups": reason_groups(_routing_reasons(claim)),
+        "reason_groups": reason_groups(routing),
+        # A random audit is reviewed blind: nothing of the model's own verdict (the claim
+        # confidence that cleared the automatic path) is sent (docs/assessment.md).
+        "random_audit": any(r.get("code") == "random_audit" for r in routing),
         "assessment": claim_assessment,
         "label_map": {
             "classes": assessment_selectors.label_classes(

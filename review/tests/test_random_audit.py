@@ -69,6 +69,9 @@ def test_review_screen_shows_random_audit_without_would_be_decision(
     assert body["decision"]["automatic"] is False
     assert _hidden_words(json.dumps(body)) == []
     assert [h["outcome"] for h in body["history"]] == ["routed_to_review"]
+    # nor the claim confidence that cleared the automatic path (it was computed and stored)
+    assert audited_claim.assessment.claim_confidence is not None
+    assert body["assessment"]["claim_confidence"] is None
 
 
 def test_review_queue_shows_random_audit_without_would_be_decision(

@@ -502,13 +502,15 @@ function isRandomAudit(claim) {
 function renderClaimConfidence() {
   const box = $("claim-confidence");
   const cc = S.claim.assessment ? S.claim.assessment.claim_confidence : null;
-  if (!cc) { box.hidden = true; box.replaceChildren(); delete box.dataset.state; return; }
-  box.hidden = false;
-  if (isRandomAudit(S.claim)) {
+  // The API sends no claim confidence in an audit; the screen says why it is missing.
+  if (S.claim.assessment && isRandomAudit(S.claim)) {
+    box.hidden = false;
     box.dataset.state = "audit";
     box.replaceChildren(el("p", { class: "rv-muted rv-small rv-confidence__meaning", id: "claim-confidence-hidden" }, "Claim confidence is not shown in a random audit."));
     return;
   }
+  if (!cc) { box.hidden = true; box.replaceChildren(); delete box.dataset.state; return; }
+  box.hidden = false;
   box.dataset.state = cc.source;
   const value = Number(cc.value).toFixed(2);
   const source = cc.source === "fitted" ? `(fitted on ${cc.reviews} review${cc.reviews === 1 ? "" : "s"})` : "(prior)";
