@@ -93,6 +93,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--bn-momentum", type=float, help="0 freezes BatchNorm statistics")
     p.add_argument("--start-model", help="model folder to start from (default: the bundled one)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--measure-candidates",
+        action="store_true",
+        help="also measure a candidate the promotion rule kept out (activated for the "
+        "measurement only, then the active model is restored)",
+    )
     p.add_argument("--out", help="also write the JSON result (with per-claim detail) here")
     args = p.parse_args(argv)
     if args.quick:
@@ -486,6 +492,15 @@ def main(argv=None) -> int:
         if run.status != "succeeded":
             logger.error("round %d: retraining failed: %s", r, run.message)
         active = model_versions.model_version_active()
+        candidate_row = None
+        candidate = run.candidate
+        if args.measure_candidates and candidate is not None and candidate.pk != active.pk:
+            # What the kept-out candidate would have done on the same claims: activated for the
+            # measurement only; the next round fine-tunes the active model, as the product does.
+            model_versions.model_version_activate(model_version=candidate, reason="bench")
+            candidate_row = measure(desk, bench_claims)
+            model_versions.model_version_activate(model_version=active, reason="bench")
+            active = model_versions.model_version_active()
         rows.append(
             {
                 "round": r,
@@ -495,6 +510,7 @@ def main(argv=None) -> int:
                 "retrain_s": round(retrain_s, 1),
                 "promoted": run.promoted,
                 "version": active.version,
+                "candidate": candidate_row,
             }
         )
         logger.info("round %d: kept %.3f (%s)", r, rows[-1]["kept_share"], run.message)
@@ -521,6 +537,16 @@ def main(argv=None) -> int:
             f"{pc['best_upper']:>6.3f} n={pc['best_upper_n_auto']:<3} | "
             f"{row['retrain_s']:>9.1f} {row['promoted']!s}"
         )
+        cand = row.get("candidate")
+        if cand:
+            cc, pc = cand["claim_confidence"], cand["photo_confidence"]
+            print(
+                f"{'cand':>5} {'':>6} {'':>6} {cand['kept_share']:>6.3f} {cand['eligible']:>4} | "
+                f"{cc['share']:>6.3f} {cc['observed_share']:>6.3f} "
+                f"{cc['best_upper']:>6.3f} n={cc['best_upper_n_auto']:<3} | "
+                f"{pc['share']:>6.3f} {pc['observed_share']:>6.3f} "
+                f"{pc['best_upper']:>6.3f} n={pc['best_upper_n_auto']:<3} | (kept out)"
+            )
     summary_keys = ("round", "reviewed_claims", "reviewed_photos", "kept_share", "eligible")
     result = {
         "benchmark": {
@@ -544,6 +570,7 @@ def main(argv=None) -> int:
                 "retrain_s": row["retrain_s"],
                 "eval_s": row["eval_s"],
                 "promoted": row["promoted"],
+                "candidate_kept_share": (row.get("candidate") or {}).get("kept_share"),
             }
             for row in rows
         ],
