@@ -12,7 +12,7 @@ still reads the same after the rows it describes changed again.
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from assessment import estimate as pricing
 from assessment import part_pricing, policy
@@ -121,21 +121,36 @@ def price_table_change_record(*, table: PriceTable, before: dict | None, actor=N
     )
 
 
+def created_once(create, existing):
+    """``create()`` a default row, or take ``existing()`` when a concurrent request created it
+    first: the "one active" unique constraint lets one insert win, the other gets an
+    IntegrityError (inside a savepoint, so an outer transaction goes on). Two status polls or
+    estimate previews on an empty database met here as a 500 before."""
+    try:
+        with transaction.atomic():
+            return create()
+    except IntegrityError:
+        found = existing()
+        if found is None:
+            raise
+        return found
+
+
 def decision_policy_active() -> DecisionPolicy:
     active = DecisionPolicy.objects.filter(is_active=True).first()
     if active is not None:
         return active
-    with transaction.atomic():
-        active = DecisionPolicy.objects.select_for_update().filter(is_active=True).first()
-        if active is None:
-            version = DecisionPolicy.objects.order_by("-version").first()
-            active = DecisionPolicy.objects.create(
-                version=(version.version + 1) if version else 1,
-                rules=policy.PolicyRules().to_dict(),
-                note=DEFAULTS_POLICY_NOTE,
-                is_active=True,
-            )
-    return active
+
+    def create() -> DecisionPolicy:
+        version = DecisionPolicy.objects.order_by("-version").first()
+        return DecisionPolicy.objects.create(
+            version=(version.version + 1) if version else 1,
+            rules=policy.PolicyRules().to_dict(),
+            note=DEFAULTS_POLICY_NOTE,
+            is_active=True,
+        )
+
+    return created_once(create, DecisionPolicy.objects.filter(is_active=True).first)
 
 
 def decision_policy_create(*, rules: dict, note: str = "", created_by=None, activate: bool):
@@ -190,8 +205,10 @@ def price_table_active() -> PriceTable:
         raise ConflictError(ERR_NO_ACTIVE_PRICE_TABLE, code="no_price_table")
     from assessment.defaults import price_table_create_default
 
-    with transaction.atomic():
-        return price_table_create_default(PriceTable, PriceRule, PartPrice, RepairTime)
+    return created_once(
+        lambda: price_table_create_default(PriceTable, PriceRule, PartPrice, RepairTime),
+        PriceTable.objects.filter(is_active=True).first,
+    )
 
 
 def price_inputs() -> tuple[list[pricing.Rule], pricing.Rates]:

@@ -183,8 +183,10 @@ def test_page_scripts_set_styles_through_the_cssom_only():
     root = Path(settings.BASE_DIR)
     scripts = [*root.glob("claims/static/**/*.js"), *root.glob("review/static/**/*.js")]
     writes_attribute = re.compile(
-        # ``style: "currency"`` is Intl.NumberFormat's option, not a style attribute
-        r"""setAttribute\(\s*["']style["']|style:\s*[`'"](?!currency)|\.innerHTML\s*=|\.cssText\s*="""
+        # ``style: "currency"`` (Intl.NumberFormat) and ``style: "long"`` / "short" / "narrow"
+        # (Intl.ListFormat, Intl.RelativeTimeFormat) are options, not style attributes
+        r"""setAttribute\(\s*["']style["']|style:\s*[`'"](?!currency|long|short|narrow)"""
+        r"""|\.innerHTML\s*=|\.cssText\s*="""
     )
 
     offenders = {

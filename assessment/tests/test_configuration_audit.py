@@ -232,3 +232,27 @@ def test_the_policy_form_opens_with_the_active_rules(staff_client):
     form = response.context["adminform"].form
     assert form["max_auto_estimate"].initial == active.rules["max_auto_estimate"]
     assert set(form["always_human_types"].initial) == set(active.rules["always_human_types"])
+
+
+@pytest.mark.django_db
+def test_a_default_created_by_a_concurrent_request_is_taken_not_a_500():
+    # given: another request created the active price table and policy between our check and
+    # our insert (here: they exist, and our insert runs regardless)
+    table = configuration.price_table_active()
+    active = configuration.decision_policy_active()
+
+    # when: our insert hits the "one active" constraint
+    taken = configuration.created_once(
+        lambda: PriceTable.objects.create(
+            name="racer", currency="EUR", labour_rate=1, paint_rate=1, is_active=True
+        ),
+        PriceTable.objects.filter(is_active=True).first,
+    )
+    policy_taken = configuration.created_once(
+        lambda: DecisionPolicy.objects.create(version=active.version, rules={}, is_active=True),
+        DecisionPolicy.objects.filter(is_active=True).first,
+    )
+
+    # then: the winner's rows are returned and no second one exists
+    assert taken == table and PriceTable.objects.count() == 1
+    assert policy_taken == active and DecisionPolicy.objects.filter(is_active=True).count() == 1
