@@ -135,6 +135,25 @@ def phone_page(browser, live_server, transactional_db):
 
 
 @pytest.fixture
+def new_page(browser, live_server, transactional_db):
+    """A factory of pages, each in its own browser context (one signed-in person each), with
+    ``options`` for the context (viewport, downloads); closed like the page fixtures above, so
+    a page's last requests are answered before the test database is flushed."""
+    opened = []
+
+    def make(options: dict = DESKTOP):
+        context, page = _page(browser, live_server, options)
+        opened.append((context, page))
+        return page
+
+    yield make
+    for context, _ in opened:
+        _close(context)
+    for _, page in opened:
+        assert page.js_errors == [], f"JavaScript errors on the page: {page.js_errors}"
+
+
+@pytest.fixture
 def desktop_page(browser, live_server, transactional_db):
     context, page = _page(browser, live_server, DESKTOP)
     yield page

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from claims.models import AccountPreference
-from tests.browser.conftest import CUSTOMER_PASSWORD, HOME_URL, PHONE, _close, _page
+from tests.browser.conftest import CUSTOMER_PASSWORD, HOME_URL, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -16,11 +16,9 @@ PHOTOS_URL = re.compile(r".*/claims/[0-9a-f-]{36}/photos/$")
 
 
 @pytest.fixture
-def german_phone(browser, live_server):
-    context, page = _page(browser, live_server, {**PHONE, "locale": "de-DE"})
-    yield context, page
-    _close(context)
-    assert page.js_errors == [], f"JavaScript errors on the page: {page.js_errors}"
+def german_phone(new_page):
+    page = new_page({**PHONE, "locale": "de-DE"})
+    return page.context, page
 
 
 def sign_in_german(page, username: str) -> None:

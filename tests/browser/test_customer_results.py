@@ -966,30 +966,26 @@ def test_estimate_by_part_shows_one_bumper_with_both_photos_and_its_evidence(pho
     assert page.locator(".damage-photo.is-evidence, .region.is-active").count() == 0
 
 
-def test_estimate_by_part_reads_german_on_a_german_phone(browser, live_server, customer):
+def test_estimate_by_part_reads_german_on_a_german_phone(new_page, customer):
     # given: the bumper claim, opened on a phone set to German
-    from tests.browser.conftest import PHONE, _close, _page
+    from tests.browser.conftest import PHONE
     from tests.browser.test_customer_language import sign_in_german
 
     claim, _ = bumper_claim(customer)
-    context, page = _page(browser, live_server, {**PHONE, "locale": "de-DE"})
-    try:
-        sign_in_german(page, customer.username)
-        open_status(page, claim)
+    page = new_page({**PHONE, "locale": "de-DE"})
+    sign_in_german(page, customer.username)
+    open_status(page, claim)
 
-        # then: the part, its operations, the photos and the button are German
-        head = page.locator(".estimate__part-row")
-        assert head.locator(".estimate__part").inner_text() == "Stoßfänger vorne"
-        assert "auf den Fotos 1 und 2 zu sehen" in head.locator(".estimate__meta").inner_text()
-        assert page.locator(".estimate__op .estimate__desc").all_inner_texts() == [
-            "Instandsetzen",
-            "Lackieren",
-        ]
-        head.get_by_role("button", name="Stoßfänger vorne auf den Fotos zeigen").click()
-        wait_until(page, "document.getElementById('result-live').textContent.length > 0")
-        assert page.locator("#result-live").inner_text() == (
-            "Stoßfänger vorne ist auf den Fotos 1 und 2 markiert."
-        )
-    finally:
-        _close(context)
-    assert page.js_errors == [], f"JavaScript errors on the page: {page.js_errors}"
+    # then: the part, its operations, the photos and the button are German
+    head = page.locator(".estimate__part-row")
+    assert head.locator(".estimate__part").inner_text() == "Stoßfänger vorne"
+    assert "auf den Fotos 1 und 2 zu sehen" in head.locator(".estimate__meta").inner_text()
+    assert page.locator(".estimate__op .estimate__desc").all_inner_texts() == [
+        "Instandsetzen",
+        "Lackieren",
+    ]
+    head.get_by_role("button", name="Stoßfänger vorne auf den Fotos zeigen").click()
+    wait_until(page, "document.getElementById('result-live').textContent.length > 0")
+    assert page.locator("#result-live").inner_text() == (
+        "Stoßfänger vorne ist auf den Fotos 1 und 2 markiert."
+    )

@@ -20,7 +20,7 @@ from review import labels as review_labels
 from review import locks as review_locks
 from review.tests.conftest import adjuster, make_in_review_claim  # noqa: F401 - shared fixtures
 from review.tests.factories import DENT_BOX, region_payload
-from tests.browser.conftest import PHONE, _page, wait_until
+from tests.browser.conftest import PHONE, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,11 +29,8 @@ SCREENSHOT = "/tmp/claimvision-export-page-1366.png"
 
 
 @pytest.fixture
-def desk(browser, live_server):
-    context, page = _page(browser, live_server, {**VIEWPORT, "accept_downloads": True})
-    yield page
-    context.close()
-    assert page.js_errors == [], f"JavaScript errors on the page: {page.js_errors}"
+def desk(new_page):
+    return new_page({**VIEWPORT, "accept_downloads": True})
 
 
 @pytest.fixture
@@ -157,34 +154,29 @@ def test_export_page_shows_errors_beside_their_fields(desk, sent):
     assert sent == [] and not ExportJob.objects.exists()
 
 
-def test_export_page_on_a_phone_scrolls_the_table_not_the_page(
-    browser, live_server, sent, model_version
-):
+def test_export_page_on_a_phone_scrolls_the_table_not_the_page(new_page, sent, model_version):
     # given: a finished export of a data-team member, seen at 375 px
     member = DataTeamFactory()
     job = exports.export_job_create(
         user=member, formats=["csv"], query=exports.ExportQuery(), polygons=False
     )
     tasks.export_labels_task(job.pk)
-    context, page = _page(browser, live_server, PHONE)
-    try:
-        sign_in(page, member.username)
-        link = page.get_by_role("link", name=f"Download export {job.pk}")
-        link.wait_for()
+    page = new_page(PHONE)
+    sign_in(page, member.username)
+    link = page.get_by_role("link", name=f"Download export {job.pk}")
+    link.wait_for()
 
-        # then: nothing sticks out of the page, and the link can be scrolled to and used
-        width = page.evaluate("document.documentElement.scrollWidth")
-        overflowing = page.evaluate(
-            "[...document.querySelectorAll('main *')]"
-            ".filter((n) => !n.closest('.rv-table-card'))"  # the table scrolls in its card
-            ".filter((n) => n.getBoundingClientRect().right > innerWidth + 1)"
-            ".map((n) => n.tagName + '#' + n.id)"
-        )
-        assert width <= PHONE["viewport"]["width"], (width, overflowing)
-        link.scroll_into_view_if_needed()
-        box = link.bounding_box()
-        assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["viewport"]["width"]
-        page.screenshot(path=SCREENSHOT.replace("1366", "375"), full_page=True)
-        assert page.js_errors == []
-    finally:
-        context.close()
+    # then: nothing sticks out of the page, and the link can be scrolled to and used
+    width = page.evaluate("document.documentElement.scrollWidth")
+    overflowing = page.evaluate(
+        "[...document.querySelectorAll('main *')]"
+        ".filter((n) => !n.closest('.rv-table-card'))"  # the table scrolls in its card
+        ".filter((n) => n.getBoundingClientRect().right > innerWidth + 1)"
+        ".map((n) => n.tagName + '#' + n.id)"
+    )
+    assert width <= PHONE["viewport"]["width"], (width, overflowing)
+    link.scroll_into_view_if_needed()
+    box = link.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["viewport"]["width"]
+    page.screenshot(path=SCREENSHOT.replace("1366", "375"), full_page=True)
+    assert page.js_errors == []

@@ -15,7 +15,7 @@ from claims.models import Claim, Photo
 from claims.tests.factories import AdjusterFactory
 from review.models import ReviewLock
 from tests.browser import drawings
-from tests.browser.conftest import PHONE, _page
+from tests.browser.conftest import PHONE
 from tests.browser.test_review_screen import (
     PHOTO_SIZE,
     PHOTOS,
@@ -33,19 +33,9 @@ DENIAL = "The damage predates the policy start date (photos from the 2025 claim)
 
 
 @pytest.fixture
-def open_page(browser, live_server):
+def open_page(new_page):
     """A page in its own browser context (one signed-in person each): desktop or phone."""
-    contexts = []
-
-    def make(options=VIEWPORT):
-        context, page = _page(browser, live_server, options)
-        contexts.append((context, page))
-        return page
-
-    yield make
-    for context, page in contexts:
-        context.close()
-        assert page.js_errors == [], f"JavaScript errors on the page: {page.js_errors}"
+    return lambda options=VIEWPORT: new_page(options)
 
 
 def latest_decision(claim) -> Decision:

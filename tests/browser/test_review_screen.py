@@ -40,7 +40,7 @@ from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP
 from review import locks as review_locks
 from review.models import LabelRegion, OverrideLedgerEntry, PhotoLabels, ReviewLock
 from tests.browser import drawings
-from tests.browser.conftest import _page, screenshot
+from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -198,19 +198,9 @@ def claim_in_review(
 
 
 @pytest.fixture
-def open_page(browser, live_server):
+def open_page(new_page):
     """Pages at 1366x768, one browser context (one signed-in person) each."""
-    contexts = []
-
-    def make():
-        context, page = _page(browser, live_server, VIEWPORT)
-        contexts.append((context, page))
-        return page
-
-    yield make
-    for context, page in contexts:
-        context.close()
-        assert page.js_errors == [], f"JavaScript errors on the page: {page.js_errors}"
+    return lambda: new_page(VIEWPORT)
 
 
 def sign_in_to(page, username: str, next_url: str) -> None:
