@@ -421,18 +421,10 @@ def measure(desk: ClaimDesk, bench_claims) -> dict:
 
 
 def main(argv=None) -> int:
-    from bench.loop import setup_django, start_model
+    from bench.loop import logging_setup, setup_django, start_model
 
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for noisy in (
-        "assessment.services",
-        "assessment.model_versions",
-        "review.services",
-        "review.locks",
-        "claims.services",
-    ):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging_setup()
     tmp = Path(tempfile.mkdtemp(prefix="bench-claims-"))
     setup_django(tmp)
     from assessment import model_versions

@@ -75,6 +75,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def logging_setup() -> None:
+    """INFO for the bench's own progress; the product's per-claim and per-photo lines quiet."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for noisy in (
+        "assessment.services",
+        "assessment.model_versions",
+        "review.services",
+        "review.locks",
+        "claims.services",
+    ):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def setup_django(tmp: Path) -> None:
     os.environ["CLAIMVISION_VAR_DIR"] = str(tmp / "var")
     os.environ["CLAIMVISION_MEDIA_ROOT"] = str(tmp / "media")
@@ -291,15 +304,7 @@ def plot(rounds: list[dict], path: Path, title: str) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for noisy in (
-        "assessment.services",
-        "assessment.model_versions",
-        "review.services",
-        "review.locks",
-        "claims.services",
-    ):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging_setup()
     tmp = Path(tempfile.mkdtemp(prefix="bench-loop-"))
     setup_django(tmp)
     from assessment import model_versions
