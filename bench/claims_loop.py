@@ -54,7 +54,6 @@ The last line printed is one JSON object: ``{"benchmark": {...}, "rounds": [...]
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
@@ -308,42 +307,22 @@ class ClaimDesk:
         self.n = 0
 
     def assess(self, photos: list[ClaimPhoto]):
-        from django.core.files.base import ContentFile
-        from django.utils import timezone
-
         from assessment import services
-        from claims.models import Claim, Photo
+        from bench.loop import bench_claim_create, bench_photo_create
 
         self.n += 1
-        now = timezone.now()
-        claim = Claim.objects.create(
-            owner=self.customer,
-            reference=f"CLM-BENCH-{self.n:05d}",
-            policy_number=f"POL-{self.n:06d}",
-            vehicle_make="Bench",
+        claim = bench_claim_create(
+            self.customer,
+            self.n,
             vehicle_model="Claims",
-            vehicle_year=2020,
-            incident_date=now.date(),
             description="claims learning-curve benchmark",
-            status=Claim.Status.ASSESSING,
-            submitted_at=now,
-            enqueued_at=now,
         )
-        rows = []
-        for k, photo in enumerate(photos):
-            rows.append(
-                Photo.objects.create(
-                    claim=claim,
-                    original=ContentFile(photo.data, name=f"{claim.pk}/orig{k}.jpg"),
-                    working=ContentFile(photo.data, name=f"{claim.pk}/work{k}.jpg"),
-                    image_format="JPEG",
-                    size_bytes=len(photo.data),
-                    width=photo.semantic.shape[1],
-                    height=photo.semantic.shape[0],
-                    sha256=hashlib.sha256(photo.data).hexdigest(),
-                    status=Photo.Status.PREPARED,
-                )
+        rows = [
+            bench_photo_create(
+                claim, photo.data, photo.semantic.shape[1], photo.semantic.shape[0], str(k)
             )
+            for k, photo in enumerate(photos)
+        ]
         for row in rows:  # the last one's finish builds the estimate and decides
             services.photo_assess(photo_id=row.pk)
         return claim, rows

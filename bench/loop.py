@@ -165,6 +165,48 @@ def start_model(tmp: Path, long_side: int, given: str | None) -> Path:
 # --------------------------------------------------------------------------- review
 
 
+def bench_claim_create(owner, n: int, *, vehicle_model: str, description: str):
+    """Benchmark claim number ``n`` of ``owner``, already assessing (its photos are stored
+    prepared and assessed by the bench itself, not by workers)."""
+    from django.utils import timezone
+
+    from claims.models import Claim
+
+    now = timezone.now()
+    return Claim.objects.create(
+        owner=owner,
+        reference=f"CLM-BENCH-{n:05d}",
+        policy_number=f"POL-{n:06d}",
+        vehicle_make="Bench",
+        vehicle_model=vehicle_model,
+        vehicle_year=2020,
+        incident_date=now.date(),
+        description=description,
+        status=Claim.Status.ASSESSING,
+        submitted_at=now,
+        enqueued_at=now,
+    )
+
+
+def bench_photo_create(claim, data: bytes, width: int, height: int, suffix: str = ""):
+    """A prepared photo of ``claim`` whose original and working copy are the JPEG ``data``."""
+    from django.core.files.base import ContentFile
+
+    from claims.models import Photo
+
+    return Photo.objects.create(
+        claim=claim,
+        original=ContentFile(data, name=f"{claim.pk}/orig{suffix}.jpg"),
+        working=ContentFile(data, name=f"{claim.pk}/work{suffix}.jpg"),
+        image_format="JPEG",
+        size_bytes=len(data),
+        width=width,
+        height=height,
+        sha256=hashlib.sha256(data).hexdigest(),
+        status=Photo.Status.PREPARED,
+    )
+
+
 class Reviewer:
     """Creates claims and photos and saves ground truth through the review services."""
 
@@ -178,44 +220,21 @@ class Reviewer:
 
     def review(self, rgb: np.ndarray, semantic: np.ndarray) -> str:
         import cv2
-        from django.core.files.base import ContentFile
-        from django.utils import timezone
 
         from assessment import services
-        from claims.models import Claim, Photo
+        from claims.models import Claim
         from ml.coco import mask_to_rle
         from ml.labels import DEFAULT_LABEL_MAP, IGNORE_INDEX, UNTYPED_DAMAGE
         from review import labels as review_labels
         from review import locks as review_locks
 
         self.n += 1
-        now = timezone.now()
-        claim = Claim.objects.create(
-            owner=self.customer,
-            reference=f"CLM-BENCH-{self.n:05d}",
-            policy_number=f"POL-{self.n:06d}",
-            vehicle_make="Bench",
-            vehicle_model="Loop",
-            vehicle_year=2020,
-            incident_date=now.date(),
-            description="learning-loop benchmark",
-            status=Claim.Status.ASSESSING,
-            submitted_at=now,
-            enqueued_at=now,
+        claim = bench_claim_create(
+            self.customer, self.n, vehicle_model="Loop", description="learning-loop benchmark"
         )
         _, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         data = jpeg.tobytes()
-        photo = Photo.objects.create(
-            claim=claim,
-            original=ContentFile(data, name=f"{claim.pk}/orig.jpg"),
-            working=ContentFile(data, name=f"{claim.pk}/work.jpg"),
-            image_format="JPEG",
-            size_bytes=len(data),
-            width=rgb.shape[1],
-            height=rgb.shape[0],
-            sha256=hashlib.sha256(data).hexdigest(),
-            status=Photo.Status.PREPARED,
-        )
+        photo = bench_photo_create(claim, data, rgb.shape[1], rgb.shape[0])
         assessment = services.photo_assess(photo_id=photo.pk)
         # Every photo is reviewed here (an audit sample of auto-decided claims too).
         Claim.objects.filter(pk=claim.pk).update(status=Claim.Status.IN_REVIEW)
