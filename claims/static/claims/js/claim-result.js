@@ -43,6 +43,23 @@
     return interpolate(gettext("%(hours)s h"), { hours: new Intl.NumberFormat(locale, { maximumFractionDigits: 2 }).format(Number(value) || 0) }, true);
   }
 
+  /* A line's cost in words, shown under its name on narrow screens ("2 h × €85.00 labour"). */
+  function lineCost(line, labour, currency) {
+    return el("span", { className: "estimate__meta estimate__narrow",
+      text: Number(line.parts_cost)
+        ? interpolate(gettext("%(labour)s labour + %(parts)s parts"), { labour: labour, parts: money(line.parts_cost, currency) }, true)
+        : interpolate(gettext("%(labour)s labour"), { labour: labour }, true) });
+  }
+
+  /* A line's labour, parts and total cells (the first two on wide screens only). */
+  function lineAmounts(line, labour, currency, totalClass) {
+    return [
+      el("td", { className: "estimate__num estimate__wide", text: labour }),
+      el("td", { className: "estimate__num estimate__wide", text: money(line.parts_cost, currency) }),
+      el("td", { className: totalClass, text: money(line.total, currency) })
+    ];
+  }
+
   /* "1 and 2": photo numbers as a list in the page's language. */
   function numberList(numbers) {
     var items = numbers.map(String);
@@ -357,15 +374,9 @@
       rows.push(el("tr", { className: "estimate__op", "data-part": part, "data-operation": line.operation }, [
         el("th", { scope: "row", className: "estimate__item" }, [
           el("span", { className: "estimate__desc", text: OPERATION_TEXT[line.operation] || line.description || line.operation }),
-          el("span", { className: "estimate__meta estimate__narrow",
-            text: Number(line.parts_cost)
-              ? interpolate(gettext("%(labour)s labour + %(parts)s parts"), { labour: labour, parts: money(line.parts_cost, a.currency) }, true)
-              : interpolate(gettext("%(labour)s labour"), { labour: labour }, true) })
-        ]),
-        el("td", { className: "estimate__num estimate__wide", text: labour }),
-        el("td", { className: "estimate__num estimate__wide", text: money(line.parts_cost, a.currency) }),
-        el("td", { className: "estimate__num", text: money(line.total, a.currency) })
-      ]));
+          lineCost(line, labour, a.currency)
+        ])
+      ].concat(lineAmounts(line, labour, a.currency, "estimate__num"))));
     });
     return el("tbody", { className: "estimate__group", "data-part": part }, rows);
   }
@@ -423,15 +434,9 @@
             CV.damage.labelName(line.damage_type, a.label_names) + ", " + CV.damage.severityName(line.severity) + " · ",
             el("span", { className: "nowrap", text: where })
           ]),
-          el("span", { className: "estimate__meta estimate__narrow",
-            text: Number(line.parts_cost)
-              ? interpolate(gettext("%(labour)s labour + %(parts)s parts"), { labour: labour, parts: money(line.parts_cost, a.currency) }, true)
-              : interpolate(gettext("%(labour)s labour"), { labour: labour }, true) })
-        ]),
-        el("td", { className: "estimate__num estimate__wide", text: labour }),
-        el("td", { className: "estimate__num estimate__wide", text: money(line.parts_cost, a.currency) }),
-        el("td", { className: "estimate__num estimate__amount", text: money(line.total, a.currency) })
-      ]);
+          lineCost(line, labour, a.currency)
+        ])
+      ].concat(lineAmounts(line, labour, a.currency, "estimate__num estimate__amount")));
     });
     var table = el("table", { className: "estimate", id: "estimate" }, [
       el("caption", { className: "visually-hidden", text: partOrder.length
