@@ -64,9 +64,12 @@ INSTALLED_APPS = [
     "assessment",
     "review",
     "learning",
+    "flywheel",
 ]
 
 MIDDLEWARE = [
+    # First: every later middleware's and view's log lines carry the request's id.
+    "config.log_context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
     # Outside every middleware that reads the database: an outage is a 503, not a 500.
@@ -461,11 +464,31 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- Metrics and logs (docs/operations.md, "Metrics and monitoring") ----------------------
+# /metrics answers a scraper that sends "Authorization: Bearer <this>", and signed-in staff;
+# empty (the default) leaves it to staff alone. From your secret store in production.
+CLAIMVISION_METRICS_TOKEN = env.str("CLAIMVISION_METRICS_TOKEN", default="")
+# "plain" for people (the ids in brackets), "json" for a log shipper: one object a line.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Request, task, claim and photo ids on every record (config.log_context).
+    "filters": {"log_context": {"()": "config.log_context.LogContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s%(log_context)s: %(message)s"},
+        "json": {"()": "config.log_context.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["log_context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -55,6 +55,12 @@ ERR_MISSING = "data set {name!r} not found at {path} (see its PROVENANCE.md in .
 ERR_SPLIT = "unknown split {split!r}: expected <set>_<train|val|test> or train|val|test"
 
 BILGI_VAL_SHARE = 0.10
+# The flywheel simulation's cold start (flywheel.simulation, docs/learning-loop.md): Bilgi's
+# train split cut by photo group into ``base`` (this share: what the cold-start model learns
+# from) and ``stream`` (the rest: the photos sent as claims). Never tuned; its own salt, so the
+# cut is independent of the validation split.
+BILGI_BASE_SHARE = 0.10
+BASE_SALT = "cold-start:"
 INTACT_SHARES = {"train": 0.70, "val": 0.15, "test": 0.15}
 DHASH_GROUP_DISTANCE = 6  # the provenance screens used dHash <= 6 for "the same photo"
 
@@ -200,7 +206,10 @@ def _read_source(name: str, root: Path) -> tuple[list[SourcePhoto], dict[int, st
 
 
 def _split_bilgi(photos: list[SourcePhoto], seed: int) -> dict[str, list[SourcePhoto]]:
+    """``train`` / ``val`` / ``test``, plus ``train`` cut into ``base`` and ``stream``
+    (``BILGI_BASE_SHARE``, by photo group: near-duplicates never straddle the cut)."""
     out: dict[str, list[SourcePhoto]] = {"train": [], "val": [], "test": []}
+    out |= {"base": [], "stream": []}
     for p in photos:
         if p.split_upstream == "valid":  # type: ignore[attr-defined]
             out["test"].append(p)
@@ -208,6 +217,8 @@ def _split_bilgi(photos: list[SourcePhoto], seed: int) -> dict[str, list[SourceP
             out["val"].append(p)
         else:
             out["train"].append(p)
+            cold = _share_of(BASE_SALT + p.group, seed) < BILGI_BASE_SHARE
+            out["base" if cold else "stream"].append(p)
     return out
 
 
@@ -390,7 +401,8 @@ def split_items(spec: str, *, seed: int = 0, root: Path | None = None, lm: Label
         names = [n for n in LOADERS if available(SOURCE_FOLDERS[n], root)]
         return [it for n in names for it in split_items(f"{n}_{spec}", seed=seed, root=root, lm=lm)]
     source, _, split = spec.partition("_")
-    if source not in LOADERS or split not in ("train", "val", "test"):
+    splits = ("train", "val", "test", *(("base", "stream") if source == "bilgi" else ()))
+    if source not in LOADERS or split not in splits:
         raise ValueError(ERR_SPLIT.format(split=spec))
     kwargs = {"seed": seed, "root": root}
     if lm is not None and source in ("bilgi", "real"):

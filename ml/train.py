@@ -104,6 +104,9 @@ class TrainConfig:
     image_weight: float = 0.3
     split_seed: int = 0  # ml.sources split seed (never tuned)
     datasets_root: str | None = None  # folder holding the sets; None = ../shared/datasets
+    # Which split of a source trains (default ``train``): the flywheel's cold-start model
+    # trains on {"bilgi": "base"}, a small share of Bilgi's train split (ml.sources).
+    train_splits: dict[str, str] = field(default_factory=dict)
     val_sets: list[str] = field(
         default_factory=lambda: ["bilgi_val", "dsmlr_val", "wiki_val", "real_val"]
     )
@@ -205,7 +208,11 @@ def load_sources(cfg: TrainConfig, lm: LabelMap) -> TrainData:
     def present(name: str) -> bool:
         return sources.available(sources.SOURCE_FOLDERS[name], root)
 
-    train = {name: load(f"{name}_train") for name in cfg.sources if present(name)}
+    train = {
+        name: load(f"{name}_{cfg.train_splits.get(name, 'train')}")
+        for name in cfg.sources
+        if present(name)
+    }
     val = {spec: load(spec) for spec in cfg.val_sets if present(spec.split("_")[0])}
     return TrainData(
         train=train,
@@ -566,7 +573,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[TrainConfig, bool]:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
-        if f.name == "sources":
+        if f.name in ("sources", "train_splits"):
             parser.add_argument(flag, type=json.loads, help='JSON, e.g. {"bilgi": 1.0}')
         elif f.name in ("synth_train", "synth_val", "val_sets"):
             parser.add_argument(flag, nargs="*", default=None)

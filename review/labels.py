@@ -211,6 +211,16 @@ def region_origins(entries: list[tuple[str, dict]]) -> dict[int, str]:
     }
 
 
+def photo_labels_preview(*, claim: Claim, photo: Photo, regions: list[dict]) -> list[tuple[str, dict]]:
+    """The ledger a save of ``regions`` would append, without saving: what a person would be
+    changing (the simulated adjuster prices its work with it before it saves; same checks,
+    same errors as :func:`photo_labels_save`)."""
+    assessment = photo_assessment_shown(claim=claim, photo=photo)
+    if assessment is None:
+        raise ConflictError(ERR_PHOTO_NOT_ASSESSED, code="photo_not_assessed")
+    return _ledger(_clean_regions(regions, assessment), assessment)
+
+
 def photo_labels_save(
     *,
     claim: Claim,

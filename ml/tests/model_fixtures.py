@@ -7,16 +7,18 @@ from pathlib import Path
 import torch
 
 from ml.export import export_model_dir
-from ml.labels import DEFAULT_LABEL_MAP
+from ml.labels import DEFAULT_LABEL_MAP, LabelMap
 from ml.model import build_model
 
 TINY_ARCH = "lraspp_mobilenet_v3_small"
 TINY_LONG_SIDE = 96
 
 
-def tiny_model(seed: int = 0, all_background: bool = False) -> torch.nn.Module:
+def tiny_model(
+    seed: int = 0, all_background: bool = False, label_map: LabelMap = DEFAULT_LABEL_MAP
+) -> torch.nn.Module:
     torch.manual_seed(seed)
-    model = build_model(DEFAULT_LABEL_MAP.num_classes, TINY_ARCH).eval()
+    model = build_model(label_map.num_classes, TINY_ARCH).eval()
     if all_background:
         head = model.net.classifier
         with torch.no_grad():
@@ -27,13 +29,19 @@ def tiny_model(seed: int = 0, all_background: bool = False) -> torch.nn.Module:
     return model
 
 
-def export_tiny(out: Path, seed: int = 0, all_background: bool = False) -> Path:
+def export_tiny(
+    out: Path,
+    seed: int = 0,
+    all_background: bool = False,
+    label_map: LabelMap = DEFAULT_LABEL_MAP,
+    version: str = "tiny-test",
+) -> Path:
     export_model_dir(
-        tiny_model(seed, all_background),
+        tiny_model(seed, all_background, label_map),
         out,
-        version="tiny-test",
+        version=version,
         arch=TINY_ARCH,
-        label_map=DEFAULT_LABEL_MAP,
+        label_map=label_map,
         input_long_side=TINY_LONG_SIDE,
     )
     return out
