@@ -32,6 +32,7 @@ urlpatterns = [
     # (no inline script, no eval), so it runs under the Content-Security-Policy.
     path("i18n/catalog.js", JavaScriptCatalog.as_view(packages=["claims"]), name="js-catalog"),
     path("review/", include("review.urls")),
+    path("data/quality/", include("flywheel.urls")),
     path("data/", include("learning.urls")),
     path("", include("claims.urls")),
 ]
