@@ -244,12 +244,14 @@ class Broker:
 
     def __enter__(self) -> Broker:
         import redis
-        from django.conf import settings
+
+        from config.celery_app import app
 
         self.broker = None
-        if settings.REDIS_URL:
-            return self
-        socket = Path(settings.CLAIMVISION_BROKER_SOCKET)
+        url = str(app.conf.broker_url or "")
+        if not url.startswith("redis+socket://"):
+            return self  # a Redis service (REDIS_URL): nothing to start
+        socket = Path(url.removeprefix("redis+socket://"))
         try:
             redis.Redis(unix_socket_path=str(socket), socket_timeout=1).ping()
             return self
