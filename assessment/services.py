@@ -44,6 +44,8 @@ from assessment.models import (
 )
 from claims.models import Claim, Photo
 from claims.services import claim_transition
+from config import metrics
+from config.log_context import log_context
 from config.queue import send_on_commit
 from config.storage import storage_read_bytes
 
@@ -135,6 +137,11 @@ def photo_assess(*, photo_id) -> PhotoAssessment | None:
     if photo is None:
         logger.warning("photo %s vanished before assessment", photo_id)
         return None
+    with log_context(claim_id=photo.claim_id):  # the task knew the photo only
+        return _photo_assess(photo)
+
+
+def _photo_assess(photo: Photo) -> PhotoAssessment | None:
     model_version = model_version_active()
     existing = PhotoAssessment.objects.filter(photo=photo, model_version=model_version).first()
     if existing is not None:  # re-delivery after the result was committed
@@ -165,7 +172,9 @@ def photo_assess(*, photo_id) -> PhotoAssessment | None:
         # Inside the try: a model whose files fail their digest check is recorded as this
         # photo's error (model_artifacts), and after the attempts run out a person takes it.
         segmenter = model_versions.segmenters.get(model_version)
-        prediction = severity_apply(segmenter, segmenter.predict(data).to_dict())
+        with metrics.inference_timer(model_version=model_version.version):
+            raw = segmenter.predict(data)
+        prediction = severity_apply(segmenter, raw.to_dict())
     except ImageDecodeError as exc:
         _attempt_fail(attempt, f"the photo could not be decoded: {exc}")
         claim_assessment_try_finish(claim_id=photo.claim_id)
@@ -437,6 +446,8 @@ def _claim_assess_and_decide(
     )
     target = Claim.Status.AUTO_DECIDED if outcome.automatic else Claim.Status.IN_REVIEW
     claim_transition(claim=claim, to=target)
+    # Counted once the decision is committed: a rolled-back one was never made.
+    transaction.on_commit(lambda: metrics.decision_count(outcome=outcome.outcome))
     logger.info("claim %s: %s (%d reasons)", claim.reference, outcome.outcome, len(reasons))
     return claim_assessment
 

@@ -9,6 +9,7 @@ import logging
 from assessment import model_versions
 from assessment.models import ModelVersion, PhotoAssessment
 from claims.models import Photo
+from config import metrics
 from config.queue import send_on_commit
 from config.storage import storage_read_bytes
 
@@ -59,7 +60,9 @@ def shadow_photo_assess(*, photo_id, version: str) -> PhotoAssessment | None:
 
     try:
         segmenter = _shadow_segmenters.get(model_version)
-        prediction = severity_apply(segmenter, segmenter.predict(data).to_dict())
+        with metrics.inference_timer(model_version=model_version.version):
+            raw = segmenter.predict(data)
+        prediction = severity_apply(segmenter, raw.to_dict())
     except ValueError as exc:  # undecodable photo: the active model's task records it
         logger.warning("shadow %s skipped photo %s: %s", version, photo_id, exc)
         return None

@@ -9,6 +9,7 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from claims import views as claim_views
+from config.metrics_views import metrics_view
 
 urlpatterns = [
     # Deprecated (issue 12): retraining runs and label exports moved from the assessment app to
@@ -31,6 +32,8 @@ urlpatterns = [
     # The customer scripts' strings in the request's language: a same-origin script file
     # (no inline script, no eval), so it runs under the Content-Security-Policy.
     path("i18n/catalog.js", JavaScriptCatalog.as_view(packages=["claims"]), name="js-catalog"),
+    # Prometheus scrapes, with the metrics token or a staff sign-in (docs/operations.md).
+    path("metrics", metrics_view, name="metrics"),
     path("review/", include("review.urls")),
     path("data/quality/", include("flywheel.urls")),
     path("data/", include("learning.urls")),
