@@ -10,10 +10,10 @@ product taxonomy ``PRODUCT_LABEL_MAP`` by ``BILGI_CATEGORIES``). The fixed bench
 claims made of photos of the upstream ``valid`` folder (``ml.sources`` calls it ``test``) and is
 never reviewed; the review pool is claims of the ``train`` split. Photos with an ``airbag``
 polygon (void: interior, not body damage) are left out of both, so every benchmark pixel has a
-label. Claims: the split's photos in a seeded random order, cut into claims of 1-4 photos (sizes
-drawn uniformly by the same seed; :func:`group_claims`). Bilgi has no car or claim id, so a
-claim's photos are of unrelated cars: a claim is a bag of 1-4 real damage photos, and a claim is
-harder to keep the more photos it has, as in the product.
+label. Claims: the split's photos in a seeded random order, cut into claims of 1-4 photos
+(sizes drawn uniformly by the same seed; ``flywheel.claim_data.group_claims``). Bilgi has no
+car or claim id, so a claim's photos are of unrelated cars: a claim is a bag of 1-4 real damage
+photos, and a claim is harder to keep the more photos it has, as in the product.
 
 Each round, per benchmark claim, through the product path (a throw-away SQLite database and
 ``CLAIMVISION_VAR_DIR``, as bench/loop.py): a claim and its photos are stored, the active model
@@ -59,13 +59,20 @@ import logging
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from flywheel.claim_data import (  # noqa: E402 - after the path setup
+    ClaimPhoto,
+    dataset_claims,
+    truth_labels,
+    truth_part_regions,
+    truth_regions,
+)
 
 logger = logging.getLogger("bench.claims_loop")
 TARGET_ERROR = 0.02
@@ -106,22 +113,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # --------------------------------------------------------------------------- pure helpers
-
-
-def group_claims(n_photos: int, *, seed: int, min_size: int = 1, max_size: int = 4) -> list:
-    """Photo indices cut into claims: a seeded permutation of ``range(n_photos)``, cut in order
-    into claims of sizes drawn uniformly from ``min_size..max_size`` (the last claim takes what
-    is left, so it may be smaller). Deterministic for a seed; every photo in exactly one claim."""
-    if not 1 <= min_size <= max_size:
-        raise ValueError("need 1 <= min_size <= max_size")
-    rng = np.random.default_rng(seed)
-    order = [int(i) for i in rng.permutation(n_photos)]
-    claims, at = [], 0
-    while at < n_photos:
-        size = int(rng.integers(min_size, max_size + 1))
-        claims.append(order[at : at + size])
-        at += size
-    return claims
 
 
 def min_auto_for_target(target: float = TARGET_ERROR, confidence: float = CONFIDENCE) -> int:
@@ -185,110 +176,18 @@ def auto_share(
 # --------------------------------------------------------------------------- data
 
 
-@dataclass
-class ClaimPhoto:
-    data: bytes  # the original JPEG, byte for byte
-    semantic: np.ndarray  # ground-truth type ids (PRODUCT_LABEL_MAP) at the photo's size
-    name: str
-
-
 def bilgi_claims(split: str, n_claims: int, *, seed: int, min_size: int, max_size: int):
     """``n_claims`` claims of ``split`` photos (``ml.sources`` names: ``train``, ``test`` = the
     upstream ``valid`` folder), airbag photos left out; a list of lists of ClaimPhoto."""
-    from ml import sources
-    from ml.labels import IGNORE_INDEX, IGNORE_NAME, PRODUCT_LABEL_MAP
-
-    photos, cats = sources._read_source(sources.BILGI, sources.DATASETS_ROOT)
-    mapping = {src: target for src, target, _ in sources.BILGI_CATEGORIES}
-    void = {cid for cid, name in cats.items() if mapping[name] == IGNORE_NAME}
-    photos = [
-        p
-        for p in sources._split_bilgi(photos, 0)[split]
-        if not any(a["category_id"] in void for a in p.anns)
-    ]
-    photos.sort(key=lambda p: p.path.name)  # the annotation file's order is not a contract
-    groups = group_claims(len(photos), seed=seed, min_size=min_size, max_size=max_size)
-    groups = groups[:n_claims]
-    if len(groups) < n_claims:
-        logger.warning("%s: only %d claims available", split, len(groups))
-    ids = {
-        cid: sources._target_id(mapping[n], lambda t: PRODUCT_LABEL_MAP.by_name(t).id)
-        for cid, n in cats.items()
-    }
-
-    def load(p) -> ClaimPhoto:
-        data = p.path.read_bytes()
-        h, w = p.height, p.width
-        layers = [(sources._ann_mask(a, h, w), ids[a["category_id"]]) for a in p.anns]
-        semantic = sources._paint((h, w), [x for x in layers if x[1] != IGNORE_INDEX])
-        return ClaimPhoto(data=data, semantic=semantic, name=p.path.name)
-
-    return [[load(photos[i]) for i in g] for g in groups]
+    claims = dataset_claims(split, n_claims, seed=seed, min_size=min_size, max_size=max_size)
+    return [claim.photos for claim in claims]
 
 
 def gt_regions(segmenter, photo: ClaimPhoto, photo_id: str):
     """The ground truth as the part record takes it (``PartRegion``), on the model's grid, with
     the model's part head under each region; plus the regions as review labels."""
-    import cv2
-
-    from assessment.parts import PartRegion
-    from ml.coco import mask_to_rle
-    from ml.inference import Region, assign_parts
-    from ml.labels import IGNORE_INDEX, PRODUCT_LABEL_MAP, UNTYPED_DAMAGE, severity_for
-
-    pred = segmenter.predict(photo.data)
-    h, w = pred.mask_height, pred.mask_width
-    grid = cv2.resize(photo.semantic, (w, h), interpolation=cv2.INTER_NEAREST)
-    min_area = max(4, int(segmenter.meta.get("min_region_share", 0.0005) * h * w))
-    regions = []
-    for cls in sorted(set(np.unique(grid).tolist()) - {0, IGNORE_INDEX, UNTYPED_DAMAGE}):
-        name = PRODUCT_LABEL_MAP.by_id(cls).name
-        n, lab, stats, _ = cv2.connectedComponentsWithStats(
-            (grid == cls).astype(np.uint8), connectivity=8
-        )
-        for i in range(1, n):
-            x, y, bw, bh, area = (int(v) for v in stats[i])
-            if area < min_area:
-                continue
-            share = area / (h * w)
-            box = (x / w, y / h, (x + bw) / w, (y + bh) / h)
-            regions.append(
-                Region(
-                    label=name,
-                    label_id=cls,
-                    confidence=1.0,
-                    severity=severity_for(segmenter.label_map, name, share, box),
-                    mask=lab == i,
-                    polygon=[],
-                    bbox=[x, y, bw, bh],
-                    area_share=share,
-                )
-            )
-    if segmenter.part_names is not None and pred.part_logits is not None:
-        assign_parts(regions, pred.part_logits, segmenter.part_names)
-    records = [
-        PartRegion(
-            photo_id=photo_id,
-            region_index=k,
-            label=r.label,
-            severity=r.severity,
-            confidence=None,
-            area_share=r.area_share,
-            part=r.part or "",
-            part_share=r.part_share if r.has_part else None,
-        )
-        for k, r in enumerate(regions)
-    ]
-    labels = [
-        {
-            "label": r.label,
-            "severity": r.severity,
-            "source_index": None,
-            "mask_rle": mask_to_rle(r.mask),
-        }
-        for r in regions
-    ]
-    return records, labels
+    regions = truth_regions(segmenter, photo)
+    return truth_part_regions(regions, photo_id), truth_labels(regions)
 
 
 # --------------------------------------------------------------------------- product path

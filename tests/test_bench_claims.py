@@ -2,7 +2,8 @@
 
 import pytest
 
-from bench.claims_loop import auto_share, group_claims, min_auto_for_target
+from bench.claims_loop import auto_share, min_auto_for_target
+from flywheel.claim_data import group_claims
 from learning.backtest import error_upper_bound
 
 
