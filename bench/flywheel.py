@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/flywheel.py [--quick] [--postgres] [--state DIR] [--base-model DIR]
 
-Fixed settings (``FIXED``): 4 rounds of 40 claims of 2-6 photos (15 % of the photo slots an
-intact car), 300 fine-tuning steps per retraining, a frozen evaluation set of 100 Bilgi test
+Fixed settings (``FIXED``): 5 rounds of 50 claims of 2-6 photos (15 % of the photo slots an
+intact car), 500 fine-tuning steps per retraining, a frozen evaluation set of 100 Bilgi test
 photos; the cold-start model is trained first (``ml/configs/flywheel-base.json``: 10 % of
 Bilgi's train split, 10 minutes) unless ``--base-model`` names one. The embedded default
 (SQLite, a private Redis broker, two worker processes started by the simulation) unless
@@ -30,13 +30,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 FIXED = {
-    "rounds": 4,
-    "claims": 40,
+    "rounds": 5,
+    "claims": 50,
     "min_photos": 2,
     "max_photos": 6,
     "intact_rate": 0.15,
     "eval_photos": 100,
-    "steps": 300,
+    "steps": 500,
 }
 QUICK = {**FIXED, "rounds": 2, "claims": 4, "eval_photos": 6, "steps": 4}
 
@@ -76,7 +76,7 @@ def environment(state: Path, postgres: bool) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    state = Path(args.state) if args.state else Path(tempfile.mkdtemp(prefix="flywheel-"))
+    state = Path(args.state).resolve() if args.state else Path(tempfile.mkdtemp(prefix="flywheel-"))
     state.mkdir(parents=True, exist_ok=True)
     environment(state, args.postgres)
     import django

@@ -251,7 +251,7 @@ class Broker:
         url = str(app.conf.broker_url or "")
         if not url.startswith("redis+socket://"):
             return self  # a Redis service (REDIS_URL): nothing to start
-        socket = Path(url.removeprefix("redis+socket://"))
+        socket = Path(url.removeprefix("redis+socket://")).resolve()
         try:
             redis.Redis(unix_socket_path=str(socket), socket_timeout=1).ping()
             return self
