@@ -45,6 +45,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +136,7 @@ def round_figures(claims: list[dict], effort: EffortModel = DEFAULT_EFFORT) -> d
     )
     saved = time_saved(assisted, scratch_reviewed)
     saved_all = time_saved(assisted, scratch_all)
+    routed = Counter(code for c in claims if not c["auto"] for code in c["reasons"])
     return {
         "claims": n,
         "photos": sum(c["photos"] for c in claims),
@@ -154,6 +156,8 @@ def round_figures(claims: list[dict], effort: EffortModel = DEFAULT_EFFORT) -> d
         ),
         "time_saved": round(saved, 4) if saved is not None else None,
         "time_saved_with_automation": round(saved_all, 4) if saved_all is not None else None,
+        # Why claims went to a person: claims per reason code, most common first.
+        "routing_reasons": dict(routed.most_common()),
     }
 
 
@@ -494,8 +498,11 @@ class Simulation:
             .order_by("-created_at", "-id")
             .first()
         )
+        # The workers' decision: automatic, or the routing to review (no person decided it).
         decision = (
-            Decision.objects.filter(claim=claim, automatic=True).order_by("-created_at").first()
+            Decision.objects.filter(claim=claim, decided_by__isnull=True)
+            .order_by("created_at", "id")
+            .first()
         )
         photos = self._photos_by_id(claim, sim)
         truth = []
