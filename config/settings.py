@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "claims",
     "assessment",
     "review",
+    "labelling",
     "learning",
     "flywheel",
 ]

@@ -1,6 +1,6 @@
 """The import rule of docs/architecture.md: each stage imports only itself and earlier stages.
 
-flywheel -> learning -> review -> assessment -> claims -> config, and every app -> ``ml`` (which imports no
+flywheel -> learning -> labelling -> review -> assessment -> claims -> config, and every app -> ``ml`` (which imports no
 Django and no app). Lazy imports inside functions count too. Presentation modules (APIs, views,
 serializers, admin, URLs, forms, template tags) may read a later stage's selectors and
 serializers to show its data; nothing may import a later stage's models, services or tasks.
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGES = ("config", "claims", "assessment", "review", "learning", "flywheel")
+STAGES = ("config", "claims", "assessment", "review", "labelling", "learning", "flywheel")
 RANK = {name: rank for rank, name in enumerate(STAGES)}
 COMPOSITION_ROOTS = {"config/urls.py"}
 PRESENTATION = {"apis", "views", "serializers", "admin", "urls", "api_urls", "forms"}
