@@ -469,6 +469,9 @@ if PRODUCTION:
 # /metrics answers a scraper that sends "Authorization: Bearer <this>", and signed-in staff;
 # empty (the default) leaves it to staff alone. From your secret store in production.
 CLAIMVISION_METRICS_TOKEN = env.str("CLAIMVISION_METRICS_TOKEN", default="")
+# The Label Studio ML backend (/ml-backend/, docs/labelling-ml-backend.md): Label Studio sends it
+# as the Basic-auth password; empty (the default) turns the backend off (503) but /health.
+CLAIMVISION_ML_BACKEND_TOKEN = env.str("CLAIMVISION_ML_BACKEND_TOKEN", default="")
 # "plain" for people (the ids in brackets), "json" for a log shipper: one object a line.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 if LOG_FORMAT not in ("plain", "json"):

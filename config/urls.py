@@ -34,6 +34,9 @@ urlpatterns = [
     path("i18n/catalog.js", JavaScriptCatalog.as_view(packages=["claims"]), name="js-catalog"),
     # Prometheus scrapes, with the metrics token or a staff sign-in (docs/operations.md).
     path("metrics", metrics_view, name="metrics"),
+    # Label Studio's ML-backend protocol: the model's pre-labels in Label Studio (its own
+    # request shapes, outside the API schema; docs/labelling-ml-backend.md).
+    path("ml-backend/", include("labelling.ml_backend_urls")),
     path("review/", include("review.urls")),
     path("data/quality/", include("flywheel.urls")),
     path("data/", include("learning.urls")),
