@@ -350,6 +350,9 @@ CELERY_TASK_ROUTES = {
     "assessment.export_labels": {"queue": "exports"},
     "assessment.*": {"queue": "assessment"},
     "review.*": {"queue": "claims"},
+    # Pre-labelling a data team's import (hundreds of photos at once) on its own queue, so a
+    # batch never queues in front of a claim's photos (docs/labelling.md).
+    "labelling.*": {"queue": "labelling"},
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {

@@ -9,7 +9,7 @@ from django.conf import settings
 
 REPO = Path(__file__).resolve().parents[1]
 CLAIM_QUEUES = {"claims", "assessment"}
-BACKGROUND_QUEUES = {"training", "exports", "shadow"}
+BACKGROUND_QUEUES = {"training", "exports", "shadow", "labelling"}
 
 
 def _programs() -> dict[str, list[str]]:

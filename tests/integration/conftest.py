@@ -48,7 +48,7 @@ class WorkerProcess:
                 "config",
                 "worker",
                 "-Q",
-                "claims,assessment,exports",
+                "claims,assessment,exports,labelling",
                 "-c",
                 str(concurrency),
                 "--pool",
