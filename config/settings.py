@@ -390,6 +390,9 @@ CLAIMVISION_RETRAIN_SCHEDULE_HOURS = env.float("CLAIMVISION_RETRAIN_SCHEDULE_HOU
 # higher by this much, and no damage type's IoU drops by more than the tolerance.
 CLAIMVISION_PROMOTION_MARGIN = env.float("CLAIMVISION_PROMOTION_MARGIN", default=0.01)
 CLAIMVISION_PROMOTION_TOLERANCE = env.float("CLAIMVISION_PROMOTION_TOLERANCE", default=0.02)
+# A labelled frozen evaluation set on disk that promotion scores beside the reviewed evaluation
+# split (an ml.sources spec, "bilgi_test:100:250"); empty: reviews only. docs/learning-loop.md.
+CLAIMVISION_FROZEN_EVAL = env.str("CLAIMVISION_FROZEN_EVAL", default="")
 # Fine-tuning optimiser steps per run: 300 steps of batch 8 at 320 px take ~2 minutes for the
 # shipped LR-ASPP MobileNetV3-Small on 2 cores (0.25 s a step, ml/model.py).
 CLAIMVISION_RETRAIN_STEPS = env.int("CLAIMVISION_RETRAIN_STEPS", default=300)

@@ -96,6 +96,9 @@ class SimulationConfig:
     max_photos: int = 6
     intact_rate: float = 0.15  # share of photo slots that are an intact car
     eval_photos: int = 100  # of Bilgi's test split, the first by name
+    # Promotion's frozen set beside the reviewed evaluation split: the next photos of Bilgi's
+    # test split, disjoint from the reported set ("" = reviews only, the product's default).
+    promotion_eval: str = "bilgi_test:100:250"
     steps: int = 300  # fine-tuning steps per retraining
     batch_size: int = 8
     crop_size: int = 256
@@ -548,6 +551,7 @@ class Simulation:
             lr=self.config.lr,
             use_base=False,  # the reviewed labels are the training data
             real_eval=False,
+            frozen_eval=self.config.promotion_eval,
             seed=self.config.seed,
         )
         t0 = time.perf_counter()
@@ -576,11 +580,16 @@ class Simulation:
             return {"calibration": f"not adopted: {exc}"}
         return {"calibration": f"policy v{policy.version}: {policy.note}"}
 
-    def _evaluate(self, items) -> dict:
+    def _evaluate(self, items, version: str | None = None) -> dict:
         from assessment import model_versions
+        from assessment.models import ModelVersion
         from learning.promotion import evaluate_model_dir
 
-        active = model_versions.model_version_active()
+        active = (
+            ModelVersion.objects.get(version=version)
+            if version
+            else model_versions.model_version_active()
+        )
         metrics = evaluate_model_dir(model_versions._model_dir(active), items)
         return {"eval_model_version": active.version, **eval_figures(metrics)}
 
@@ -640,6 +649,10 @@ class Simulation:
                 row.update(self._retrain())
                 row.update(self._calibrate())
                 row.update(self._evaluate(items))
+                if row["candidate"] and not row["promoted"]:
+                    # What the kept-out candidate scores on the reported set: whether training
+                    # or the promotion rule held the loop back.
+                    row["candidate_eval_iou"] = self._evaluate(items, row["candidate"])["eval_iou"]
                 row["round_s"] = round(time.perf_counter() - t0, 1)
                 state["rounds"].append({**row, "detail": outcomes})
                 self._state_save(state)

@@ -29,6 +29,10 @@ class FineTuneConfig:
     use_base: bool = True  # the real photo set's train split (binary labels), when present
     max_base_images: int = 60
     real_eval: bool = True  # also evaluate on the real photo set's test split
+    # A labelled, frozen evaluation set on disk (``ml.sources.sliced_items`` spec, e.g.
+    # ``bilgi_test:100:250``) the promotion rule scores beside the reviewed evaluation split:
+    # early on, reviews alone give too few photos for a fair comparison (docs/learning-loop.md).
+    frozen_eval: str = ""
     # BatchNorm momentum while fine-tuning; None keeps the model's (0.1). 0 freezes the running
     # statistics: with batches of a few crops they otherwise drift to those crops (DESIGN.md).
     bn_momentum: float | None = None
@@ -39,7 +43,9 @@ class FineTuneConfig:
 
     @classmethod
     def from_settings(cls, **overrides) -> FineTuneConfig:
-        cfg = cls(steps=settings.CLAIMVISION_RETRAIN_STEPS)
+        cfg = cls(
+            steps=settings.CLAIMVISION_RETRAIN_STEPS, frozen_eval=settings.CLAIMVISION_FROZEN_EVAL
+        )
         return dataclasses.replace(cfg, **overrides)
 
 

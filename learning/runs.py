@@ -248,7 +248,8 @@ def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> No
     evaluation = [s for s in samples if s.split == EVAL]
     if not train and not force:
         raise ValueError(ERR_NO_REVIEWED)
-    if not evaluation and not force:  # found before minutes of training, not after
+    frozen = _frozen_items(cfg, label_map)
+    if not evaluation and not frozen and not force:  # found before minutes of training
         raise ValueError(ERR_NO_EVAL)
     report(0.01, f"{len(train)} reviewed training photos; loading the base photo set")
     base_train, real_test, base_desc = _base_items(cfg, label_map, long_side)
@@ -323,7 +324,7 @@ def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> No
     )
 
     report(0.88, "evaluating candidate and active model on the frozen evaluation set")
-    eval_items = sample_items(evaluation, label_map)
+    eval_items = sample_items(evaluation, label_map) + frozen
     candidate_eval = evaluate_model_dir(out, eval_items)
     active_eval = evaluate_model_dir(parent_dir, eval_items)
     real_metrics = {}
@@ -332,6 +333,9 @@ def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> No
         real_metrics = _strip(evaluate_model_dir(out, real_test))
     comparison = promotion_decide(candidate=candidate_eval, active=active_eval)
     comparison["active_version"] = parent.version
+    comparison["eval_images"] = {"reviewed": len(evaluation), "frozen": len(frozen)}
+    if frozen:
+        comparison["frozen_eval"] = cfg.frozen_eval
     comparison["active_eval"] = _strip(active_eval)
     candidate_metrics = {**_strip(candidate_eval), "severity": severity}
 
@@ -366,6 +370,15 @@ def _retrain(run: RetrainingRun, cfg: FineTuneConfig, force: bool, report) -> No
         message=f"{version} {verdict}"[:300],
         finished_at=timezone.now(),
     )
+
+
+def _frozen_items(cfg: FineTuneConfig, label_map) -> list:
+    """The labelled frozen evaluation set (``cfg.frozen_eval``), or none."""
+    if not cfg.frozen_eval:
+        return []
+    from ml import sources
+
+    return sources.sliced_items(cfg.frozen_eval, lm=label_map)
 
 
 def _strip(metrics: dict) -> dict:

@@ -394,6 +394,20 @@ LOADERS = {"bilgi": bilgi_items, "dsmlr": dsmlr_items, "wiki": wiki_items, "real
 SOURCE_FOLDERS = {"bilgi": BILGI, "dsmlr": DSMLR, "wiki": WIKI, "real": REAL}
 
 
+def sliced_items(spec: str, *, root: Path | None = None, lm: LabelMap | None = None):
+    """Items of ``<set>_<split>[:start:stop]`` (``bilgi_test:100:250``): the split's photos in
+    name order, sliced, so a frozen set is the same photos on every machine."""
+    name, _, bounds = spec.partition(":")
+    start, _, stop = bounds.partition(":")
+    try:
+        first = int(start) if start else None
+        last = int(stop) if stop else None
+    except ValueError:
+        raise ValueError(ERR_SPLIT.format(split=spec)) from None
+    items = sorted(split_items(name, root=root, lm=lm), key=lambda it: it.name)
+    return items[first:last]
+
+
 def split_items(spec: str, *, seed: int = 0, root: Path | None = None, lm: LabelMap | None = None):
     """Items of ``<set>_<split>`` (``bilgi_val``), or of every present set for ``val``/``test``."""
     root = root or DATASETS_ROOT

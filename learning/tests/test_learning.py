@@ -1,6 +1,7 @@
 """Learning loop: splits, reviewed samples and snapshots, promotion, registry actions, shadow,
 triggers, hot model switching and one tiny end-to-end retraining run."""
 
+import dataclasses
 import json
 import re
 import uuid
@@ -413,6 +414,31 @@ def test_retrain_end_to_end_registers_an_evaluated_candidate(tiny_active):
     assert candidate.comparison["promote"] == run.promoted
     expected = ModelVersion.Status.ACTIVE if run.promoted else ModelVersion.Status.CANDIDATE
     assert candidate.status == expected
+
+
+@pytest.mark.django_db
+def test_a_frozen_evaluation_set_lets_promotion_compare_before_reviews_reach_it(
+    tiny_active, tmp_path, monkeypatch
+):
+    # given reviewed training photos, none in the evaluation split, and a labelled frozen set
+    from ml import sources
+    from ml.tests.source_fixtures import make_datasets
+
+    monkeypatch.setattr(sources, "DATASETS_ROOT", make_datasets(tmp_path / "datasets"))
+    reviewed_photo(model_version=tiny_active, split=TRAIN, seed=1)
+    without = runs.retrain(config=TINY_CONFIG)
+    without.refresh_from_db()
+    assert without.status == RetrainingRun.Status.FAILED  # nothing to compare on
+    # when the frozen set is configured
+    run = runs.retrain(config=dataclasses.replace(TINY_CONFIG, frozen_eval="bilgi_test:0:3"))
+    # then the candidate is compared on it
+    run.refresh_from_db()
+    assert run.status == RetrainingRun.Status.SUCCEEDED, run.message
+    comparison = run.candidate.comparison
+    assert comparison["eval_images"]["reviewed"] == 0
+    assert 0 < comparison["eval_images"]["frozen"] <= 3
+    assert comparison["frozen_eval"] == "bilgi_test:0:3"
+    assert run.candidate.eval_metrics["n_images"] == comparison["eval_images"]["frozen"]
 
 
 @pytest.mark.django_db

@@ -125,3 +125,27 @@ def test_real_splits_never_share_a_photo_group(shared_root):
         assert not (groups[1] & groups[2])
         if name == "bilgi":
             assert len(parts["test"]) == 416  # the upstream valid folder, whole
+
+
+def test_the_cold_start_cut_partitions_bilgi_train_by_group(fake_root):
+    photos, _ = sources._read_source(sources.BILGI, fake_root)
+    split = sources._split_bilgi(photos, 0)
+    base = {p.path.name for p in split["base"]}
+    stream = {p.path.name for p in split["stream"]}
+    assert base | stream == {p.path.name for p in split["train"]}
+    assert not base & stream
+    groups = {p.group: "base" if p.path.name in base else "stream" for p in split["train"]}
+    assert all(
+        ("base" if p.path.name in base else "stream") == groups[p.group] for p in split["train"]
+    )
+
+
+def test_a_sliced_spec_is_the_same_photos_in_name_order(fake_root):
+    whole = sources.sliced_items("bilgi_test", root=fake_root)
+    head = sources.sliced_items("bilgi_test:0:2", root=fake_root)
+    rest = sources.sliced_items("bilgi_test:2:", root=fake_root)
+    assert [it.name for it in whole] == sorted(it.name for it in whole)
+    assert [it.name for it in head + rest] == [it.name for it in whole]
+    assert len(head) == min(2, len(whole))
+    with pytest.raises(ValueError):
+        sources.sliced_items("bilgi_test:one:2", root=fake_root)

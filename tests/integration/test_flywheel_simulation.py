@@ -85,6 +85,7 @@ def test_two_rounds_report_what_the_workers_and_reviews_stored(
         batch_size=2,
         crop_size=64,
         calibrate_min_claims=2,
+        promotion_eval="",
         claim_timeout_s=240,
     )
     lines = []
