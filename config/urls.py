@@ -21,6 +21,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/review/", include("review.api_urls")),
     path("api/v1/exports/", include("learning.api_urls")),
+    path("api/v1/labelling/", include("labelling.api_urls")),
     path("api/v1/", include("assessment.api_urls")),
     path("api/v1/", include("claims.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -15,6 +15,9 @@ from labelling.services import item_prediction_shown, user_can_manage_projects
 
 ERR_PROJECT_NOT_FOUND = "No such labelling project."
 ERR_ITEM_NOT_FOUND = "No such item in this project."
+ERR_USER_NOT_FOUND = "No such user."
+ERR_MEMBER_NOT_FOUND = "No such member of this project."
+ERR_IMAGE_MISSING = "This item's image is missing from storage."
 
 
 def project_list(*, user) -> QuerySet[LabellingProject]:
@@ -42,6 +45,27 @@ def project_roles(*, project: LabellingProject, user) -> list[str]:
     return sorted(
         ProjectMember.objects.filter(project=project, user=user).values_list("role", flat=True)
     )
+
+
+def user_by_username(*, username: str):
+    """An account to add to a project (case-insensitive, as sign-in is)."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username__iexact=username.strip()).first()
+    if user is None:
+        raise NotFoundError(ERR_USER_NOT_FOUND, code="user_not_found")
+    return user
+
+
+def project_membership_get(*, project: LabellingProject, user_id, role: str) -> ProjectMember:
+    try:
+        pk = int(str(user_id))
+    except ValueError:
+        raise NotFoundError(ERR_MEMBER_NOT_FOUND) from None
+    membership = project.memberships.select_related("user").filter(user_id=pk, role=role).first()
+    if membership is None:
+        raise NotFoundError(ERR_MEMBER_NOT_FOUND)
+    return membership
 
 
 def project_members(*, project: LabellingProject) -> QuerySet[ProjectMember]:

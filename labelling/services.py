@@ -79,6 +79,13 @@ LABEL_GRID_LONG_SIDE = 384
 # --------------------------------------------------------------------------- permissions
 
 
+class LabellingPermissionError(ApplicationError):
+    """The caller may see the project but not do this in it (403)."""
+
+    status_code = 403
+    code = "permission_denied"
+
+
 def user_can_manage_projects(user) -> bool:
     """The data team and admins create projects, import photos and manage members."""
     return user_has_role(user, Role.DATA_TEAM) or user_has_role(user, Role.ADMIN)
@@ -86,7 +93,7 @@ def user_can_manage_projects(user) -> bool:
 
 def require_manager(user) -> None:
     if not user_can_manage_projects(user):
-        raise ApplicationError(ERR_NOT_MANAGER, code="permission_denied")
+        raise LabellingPermissionError(ERR_NOT_MANAGER)
 
 
 def _has_role(project: LabellingProject, user, role: str) -> bool:
@@ -98,7 +105,7 @@ def _require_role(project: LabellingProject, user, role: str) -> None:
     if user_can_manage_projects(user) or _has_role(project, user, role):
         return
     message = ERR_NOT_LABELLER if role == ProjectMember.Role.LABELLER else ERR_NOT_REVIEWER
-    raise ApplicationError(message, code="permission_denied")
+    raise LabellingPermissionError(message)
 
 
 def draw(item_id, purpose: str) -> float:
@@ -320,7 +327,8 @@ def item_prediction_shown(*, item: ProjectItem) -> ItemPrediction | None:
     return item.predictions.order_by("-created_at", "-id").first()
 
 
-def _classes(project: LabellingProject) -> dict[str, int]:
+def item_classes(project: LabellingProject) -> dict[str, int]:
+    """The project's damage types, name to class id (its label map)."""
     return {c["name"]: int(c["id"]) for c in project.label_map.get("classes", [])}
 
 
@@ -333,7 +341,7 @@ def regions_clean(
         raise ApplicationError(
             ERR_TOO_MANY_REGIONS.format(limit=MAX_REGIONS_PER_PHOTO), code="invalid_region"
         )
-    classes = _classes(item.project)
+    classes = item_classes(item.project)
     shown = {r["index"] for r in prediction.regions} if prediction is not None else set()
     clean = []
     for index, region in enumerate(regions):
