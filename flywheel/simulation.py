@@ -159,6 +159,11 @@ def round_figures(claims: list[dict], effort: EffortModel = DEFAULT_EFFORT) -> d
         ),
         "time_saved": round(saved, 4) if saved is not None else None,
         "time_saved_with_automation": round(saved_all, 4) if saved_all is not None else None,
+        # Claims a perfect model could have had decided automatically under the policy's
+        # always-a-person rules (their ground truth has no such type or severity).
+        "automatable_share": (
+            round(sum(not c.get("truth_always_human", False) for c in claims) / n, 4) if n else 0.0
+        ),
         # Why claims went to a person: claims per reason code, most common first.
         "routing_reasons": dict(routed.most_common()),
     }
@@ -508,13 +513,23 @@ class Simulation:
             .first()
         )
         photos = self._photos_by_id(claim, sim)
+        from assessment import configuration, policy
+
+        rules = policy.PolicyRules.from_dict(configuration.decision_policy_active().rules)
         truth = []
         n_truth = 0
+        # The ground truth itself holds a type or severity the policy always gives a person:
+        # no model, however good, could have this claim decided automatically.
+        truth_human = False
         for photo_id, photo in photos.items():
             regions = truth_regions(segmenter, photo)
             if truths is not None:
                 truths[photo_id] = regions
             n_truth += len(regions)
+            truth_human = truth_human or any(
+                r.label in rules.always_human_types or r.severity in rules.always_human_severities
+                for r in regions
+            )
             truth.extend(truth_part_regions(regions, photo_id))
         truth_lines = services.line_items(part_pricing.claim_estimate(truth, price_book()).lines)
         scores = record.scores if record else {}
@@ -526,6 +541,7 @@ class Simulation:
             "photos": len(photos),
             "intact_photos": sum(p.intact for p in sim.photos),
             "truth_regions": n_truth,
+            "truth_always_human": truth_human,
             "auto": claim.status == claim.Status.AUTO_DECIDED,
             "audit": "random_audit" in codes,
             "claim_confidence": scores.get("claim_confidence"),
