@@ -7,7 +7,7 @@ sees the projects they are a member of, and a project they are not in does not e
 
 import uuid
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from config.errors import NotFoundError
 from labelling.models import ItemPrediction, LabellingProject, ProjectItem, ProjectMember
@@ -125,3 +125,16 @@ def item_get(*, project: LabellingProject, item_id) -> ProjectItem:
 def item_prelabels(*, item: ProjectItem) -> ItemPrediction | None:
     """What a labeller may see of the model's reading: nothing on a from-scratch item."""
     return item_prediction_shown(item=item)
+
+
+def items_for_training(*, project_id: int | None = None) -> QuerySet[ProjectItem]:
+    """Items whose labels are final, for training and exports: accepted in QA, or labelled and
+    not drawn for QA (with qa_share 0 that is every labelled item). Items in or waiting for QA,
+    sent back or still being labelled are not: their labels may yet change. By item id."""
+    S = ProjectItem.Status
+    items = ProjectItem.objects.filter(labels__isnull=False).filter(
+        Q(status=S.ACCEPTED) | Q(status=S.LABELLED, qa_selected=False)
+    )
+    if project_id is not None:
+        items = items.filter(project_id=project_id)
+    return items.select_related("labels", "project").order_by("id")

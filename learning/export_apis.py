@@ -85,6 +85,13 @@ class ExportCollectionApi(APIView):
             min_value=1,
             help_text="The id of one of your own exports (400 otherwise).",
         )
+        project = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            min_value=1,
+            help_text="A labelling project: export its items instead of claims' photos "
+            "(400 `invalid_project` for an unknown one).",
+        )
 
     @extend_schema(
         operation_id="v1_exports_list",
@@ -122,6 +129,7 @@ class ExportCollectionApi(APIView):
             include_predictions=v["include_predictions"],
             split=v.get("split"),
             since_export=v.get("since_export"),
+            project=v.get("project"),
         )
         job = exports.export_job_create(
             user=request.user, formats=v["formats"], query=query, polygons=v["coco_polygons"]

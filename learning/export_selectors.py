@@ -7,3 +7,11 @@ def export_model_versions() -> list[dict[str, str]]:
     """Model versions to filter an export by, newest first: the version and its status."""
     rows = ModelVersion.objects.order_by("-created_at", "-id").values_list("version", "status")
     return [{"version": version, "status": status} for version, status in rows]
+
+
+def export_projects() -> list[dict]:
+    """Labelling projects to export instead of claims, newest first: id and name."""
+    from labelling.models import LabellingProject
+
+    rows = LabellingProject.objects.order_by("-created_at", "-id").values_list("id", "name")
+    return [{"id": pk, "name": name} for pk, name in rows]

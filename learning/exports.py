@@ -5,7 +5,8 @@ What is exported per photo: the adjuster's saved labels (``review.PhotoLabels``)
 was reviewed, otherwise (only with ``include_predictions``) the model's regions of its latest
 assessment. Masks are stored on the assessment's mask grid and exported at the working copy's
 resolution by nearest-neighbour upsampling. Photos come in a fixed order (claim id, photo id),
-so the same query over the same data gives the same bytes.
+so the same query over the same data gives the same bytes. A query with ``project`` exports a
+labelling project's items instead (``learning.export_projects``), through the same writer.
 
 One module on purpose (about 530 lines): the query, the per-photo records and the writer are one
 pipeline, and "same query, same bytes" holds only while all three agree on order and content;
@@ -37,6 +38,7 @@ from claims.models import Photo
 from claims.services import PhotoFileMissingError, photo_working_ensure
 from config.errors import ApplicationError, ConflictError, NotFoundError
 from config.queue import send_on_commit
+from labelling.models import LabellingProject
 from learning.models import ExportJob
 from learning.splits import EVAL, TRAIN, split_for_claim
 from ml import label_export
@@ -53,6 +55,7 @@ ERR_DAMAGE_TYPE = "Unknown damage type(s) {names} for label map {label_map!r}."
 ERR_SPLIT = "Split must be one of: train, eval."
 ERR_DATES = "date_from must not be after date_to."
 ERR_SINCE = "Export {export_id} is not one of yours."
+ERR_PROJECT = "Unknown labelling project {project}."
 ERR_NO_LABEL_MAP = "No model version is registered, so there is no label map to export with."
 ERR_NOT_FOUND = "No such export."
 ERR_NOT_READY = "This export is {status}; download it once it has succeeded."
@@ -84,9 +87,11 @@ class ExportQuery:
     include_predictions: bool = False  # False: reviewed photos only
     split: str | None = None
     since_export: int | None = None  # incremental: changed after that export was requested
+    # A labelling project's items instead of claims' photos (``learning.export_projects``).
+    project: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "date_from": self.date_from.isoformat() if self.date_from else None,
             "date_to": self.date_to.isoformat() if self.date_to else None,
             "model_version": self.model_version,
@@ -95,6 +100,9 @@ class ExportQuery:
             "split": self.split,
             "since_export": self.since_export,
         }
+        if self.project is not None:  # absent otherwise: claim exports keep their bytes
+            data["project"] = self.project
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExportQuery:
@@ -106,6 +114,7 @@ class ExportQuery:
             include_predictions=bool(data.get("include_predictions")),
             split=data.get("split") or None,
             since_export=data.get("since_export"),
+            project=data.get("project"),
         )
 
 
@@ -118,7 +127,15 @@ class ExportCandidate:
 
 
 def export_label_map(*, query: ExportQuery) -> LabelMap:
-    """The filtered model version's label map, else the active model's (category ids)."""
+    """The project's label map for a project export; else the filtered model version's, else
+    the active model's (category ids)."""
+    if query.project is not None:
+        project = LabellingProject.objects.filter(pk=query.project).first()
+        if project is None:
+            raise ApplicationError(
+                ERR_PROJECT.format(project=query.project), code="invalid_project"
+            )
+        return LabelMap.from_dict(project.label_map)
     versions = ModelVersion.objects.all()
     if query.model_version:
         mv = versions.filter(version=query.model_version).first()
@@ -384,16 +401,26 @@ def export_write(
 ) -> dict[str, Any]:
     """Write the export zip of ``query`` to ``target`` (a path or seekable file); counts."""
     label_map = export_label_map(query=query)
-    candidates = export_candidates(query=query)
     skipped = _Skipped()
+    if query.project is not None:
+        from learning import export_projects
+
+        images = export_projects.project_images_iter(
+            items=export_projects.project_candidates(query=query),
+            query=query,
+            label_map=label_map,
+            skipped=skipped,
+        )
+    else:
+        images = export_images_iter(
+            candidates=export_candidates(query=query), label_map=label_map, skipped=skipped
+        )
     manifest = {"query": query.to_dict()}
     writer = label_export.LabelExportWriter(
         target, label_map=label_map, formats=formats, manifest=manifest, polygons=polygons
     )
     with writer:
-        for image in export_images_iter(
-            candidates=candidates, label_map=label_map, skipped=skipped
-        ):
+        for image in images:
             writer.add(image)
         if skipped.regions:
             logger.warning(

@@ -22,3 +22,10 @@ def split_for_claim(claim_id) -> str:
     digest = hashlib.sha256(str(claim_id).encode("utf-8")).digest()
     bucket = int.from_bytes(digest[:8], "big") % _BUCKETS
     return EVAL if bucket < EVAL_SHARE * _BUCKETS else TRAIN
+
+
+def split_for_item(item_id) -> str:
+    """The side of a labelling project's item (``labelling.ProjectItem``), by the same hash of
+    its id: an item is its own group (an archive's photos carry no claim to group them by), and
+    ``labelling:`` in front keeps item and claim ids from ever sharing a bucket by accident."""
+    return split_for_claim(f"labelling:{item_id}")

@@ -4,6 +4,10 @@ Reviewed masks live on the mask grid of the prediction they correct (the network
 480x352). A sample is the working copy *downsampled to that grid* with the masks as stored: no
 label pixel is invented by upsampling, and the network never sees more than the grid anyway.
 Which side of the frozen split a photo is on comes from its claim (``learning.splits``).
+
+Photos of labelling projects (``labelling``) join as samples the same way once their labels are
+final (accepted in QA, or labelled and not drawn for QA), with ``source`` naming the project
+(``labelling:<id>``) and their side of the split from the item's id (``split_for_item``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from claims.models import Photo
-from learning.splits import EVAL, TRAIN, split_for_claim
+from labelling.models import ProjectItem
+from learning.splits import EVAL, TRAIN, split_for_claim, split_for_item
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +46,9 @@ class ReviewedSample:
     saved_at: str
     image: np.ndarray  # uint8 RGB, mask grid size
     regions: list[ReviewedRegion] = field(default_factory=list)
+    # Where the labels come from: "reviewed" (an adjuster, on a claim) or "labelling:<project
+    # id>" (a labelling project's item; ``photo_id`` is then the item's id, ``claim_id`` "").
+    source: str = "reviewed"
 
     def semantic_mask(self, label_map) -> np.ndarray:
         """uint8 mask in ``label_map`` ids; a type the map lacks is void (never scored)."""
@@ -58,7 +66,8 @@ class ReviewedSample:
         return coco.semantic_mask(regions, h, w)
 
 
-def _working_rgb(photo: Photo, width: int, height: int) -> np.ndarray:
+def _working_rgb(photo: Photo | ProjectItem, width: int, height: int) -> np.ndarray:
+    """A photo's (or a labelling item's) working copy, downsampled to the mask grid."""
     import cv2
 
     from ml.inference import decode_image
@@ -68,8 +77,11 @@ def _working_rgb(photo: Photo, width: int, height: int) -> np.ndarray:
     return cv2.resize(decoded.rgb, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def reviewed_samples(*, split: str | None = None) -> list[ReviewedSample]:
-    """Every photo with adjuster labels as a sample, ordered by photo id (reproducible)."""
+def reviewed_samples(
+    *, split: str | None = None, include_projects: bool = True
+) -> list[ReviewedSample]:
+    """Every photo with adjuster labels as a sample, ordered by photo id (reproducible), then
+    (``include_projects``) every labelling-project item with final labels, by item id."""
     from ml.coco import rle_to_mask
     from review.models import PhotoLabels
 
@@ -112,6 +124,51 @@ def reviewed_samples(*, split: str | None = None) -> list[ReviewedSample]:
                 regions=regions,
             )
         )
+    if include_projects:
+        samples += project_samples(split=split)
+    return samples
+
+
+def project_samples(*, split: str | None = None, project_id: int | None = None):
+    """Labelling-project items whose labels are final (``labelling.selectors.items_for_training``)
+    as samples, on the item's mask grid; ``source`` is ``labelling:<project id>``."""
+    from labelling.selectors import items_for_training
+    from ml.coco import rle_to_mask
+
+    samples = []
+    for item in items_for_training(project_id=project_id):
+        side = split_for_item(item.pk)
+        if split is not None and side != split:
+            continue
+        try:
+            image = _working_rgb(item, item.mask_width, item.mask_height)
+        except (OSError, ValueError) as exc:  # a missing or unreadable working copy
+            logger.warning("labelling item %s skipped: %s", item.pk, exc)
+            continue
+        regions = []
+        for r in item.labels.regions:
+            mask = rle_to_mask(r["mask_rle"]).astype(bool)
+            regions.append(
+                ReviewedRegion(
+                    label=r["label"],
+                    severity=r["severity"],
+                    mask=mask,
+                    area_share=float(mask.mean()),
+                    bbox=list(r["bbox"]),
+                )
+            )
+        samples.append(
+            ReviewedSample(
+                photo_id=str(item.pk),
+                claim_id="",
+                split=side,
+                labels_version=item.labels.version,
+                saved_at=item.labels.saved_at.isoformat(),
+                image=image,
+                regions=regions,
+                source=f"labelling:{item.project_id}",
+            )
+        )
     return samples
 
 
@@ -120,7 +177,7 @@ def sample_items(samples: list[ReviewedSample], label_map) -> list:
     from ml.datasets import SegItem
 
     return [
-        SegItem(image=s.image, mask=s.semantic_mask(label_map), source="reviewed", name=s.photo_id)
+        SegItem(image=s.image, mask=s.semantic_mask(label_map), source=s.source, name=s.photo_id)
         for s in samples
     ]
 
@@ -130,11 +187,13 @@ def snapshot_describe(samples: list[ReviewedSample], base: dict) -> dict:
     return {
         "samples": [
             {"photo": s.photo_id, "claim": s.claim_id, "labels_version": s.labels_version}
+            | ({} if s.source == "reviewed" else {"source": s.source})
             for s in samples
             if s.split == TRAIN
         ],
         "eval_samples": [
             {"photo": s.photo_id, "labels_version": s.labels_version}
+            | ({} if s.source == "reviewed" else {"source": s.source})
             for s in samples
             if s.split == EVAL
         ],

@@ -40,6 +40,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--split", choices=exports.SPLITS)
         parser.add_argument("--since-export", type=int, help="only changes since that export")
+        parser.add_argument("--project", type=int, help="a labelling project's items instead")
 
     def handle(self, *args, **o):
         query = exports.ExportQuery(
@@ -50,6 +51,7 @@ class Command(BaseCommand):
             include_predictions=o["with_predictions"],
             split=o["split"],
             since_export=o["since_export"],
+            project=o["project"],
         )
         out = Path(o["out"])
         try:
