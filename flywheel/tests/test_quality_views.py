@@ -185,3 +185,29 @@ def test_quality_random_audit_routing_counts_as_review(client, db):
     html = client.get(PAGE).content.decode()
     tile = html.split('id="tile-review-rate"')[1].split("</li>")[0]
     assert "100.0%" in tile and "1 random audits" in tile
+
+
+def test_quality_page_names_types_and_parts_as_every_other_page(client):
+    # given overrides of a broken part on the front bumper
+    version = model_version_create("v-names")
+    claim = ClaimFactory(submitted=True, status=Claim.Status.IN_REVIEW)
+    labels_save(
+        claim=claim,
+        photo=PhotoFactory(claim=claim),
+        version=version,
+        adjuster=AdjusterFactory(),
+        when=WEEK_1,
+        entries=[entry("deleted", 0, from_label="broken_part", from_part="front_bumper")],
+        final_regions=0,
+    )
+    client.force_login(DataTeamFactory())
+    html = client.get(PAGE).content.decode()
+    types = html.split('id="types-title"')[1].split("</table>")[0]
+    parts = html.split('id="parts-title"')[1].split("</table>")[0]
+    # then the label map's and part map's display names, not the stored keys
+    from ml.labels import DEFAULT_PART_MAP, PRODUCT_LABEL_MAP
+
+    assert PRODUCT_LABEL_MAP.by_name("broken_part").display_name in types
+    assert ">broken_part<" not in types
+    assert DEFAULT_PART_MAP.display("front_bumper") in parts
+    assert ">front_bumper<" not in parts
