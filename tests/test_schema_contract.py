@@ -7,8 +7,10 @@ through ``POST /api/v1/auth/token/`` as a client would and sends ``Authorization
 Generation is derandomised with a fixed seed, so a failure reproduces, in CI as here.
 """
 
+import io
 import itertools
 import logging
+import zipfile
 from datetime import date
 
 import pytest
@@ -74,6 +76,16 @@ CONFIG = schemathesis.Config.from_dict(
                     },
                 },
             },
+            {
+                # A schema can say a labels file is JSON, not that it is COCO or Label Studio
+                # tasks: a well-formed upload of another JSON is the documented 422.
+                "include-path": "/api/v1/labelling/projects/{project_id}/import/labels/",
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": ["200", "401", "403", "404", "422", "429"],
+                    },
+                },
+            },
         ],
     }
 )
@@ -89,6 +101,17 @@ for _name, _encode in _ENCODERS.items():
     schemathesis.openapi.media_type(
         _name, st.builds(lambda w, h, seed, f=_encode: f(w, h, seed=seed), _sides, _sides, _seeds)
     )
+
+
+def _zip_of_photo(seed: int) -> bytes:
+    """A zip holding one real photo: the labelling zip import's valid upload."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("photo.jpg", jpeg_bytes(8, 8, seed=seed))
+    return out.getvalue()
+
+
+schemathesis.openapi.media_type("application/zip", st.builds(_zip_of_photo, _seeds))
 
 # The signed-in role's token, for the test that runs now (set by ``app_in_transaction``).
 _signed_in: dict[str, str] = {}
@@ -130,14 +153,19 @@ def _rules_beyond_json_schema(context, case):
         today = timezone.localdate()
         if (_day(body.get("incident_date")) or today) > today:
             body["incident_date"] = today.isoformat()
+    elif operation == "POST /api/v1/labelling/projects/":
+        # A label map's rules (contiguous class ids, reserved names) are ml.labels', beyond a
+        # JSON Schema: valid data takes the default, the active model's.
+        body.pop("label_map", None)
     elif operation == "POST /api/v1/exports/":
         first, last = _day(body.get("date_from")), _day(body.get("date_to"))
         if first and last and first > last:
             body["date_from"], body["date_to"] = body["date_to"], body["date_from"]
-        # References to what exists (a model version, its label names, an earlier export):
-        # valid data leaves them out, as "any" is a valid filter and a generator cannot know
-        # which names exist. Hooks also run while tests are collected, without a database.
-        for name in ("model_version", "damage_types", "since_export"):
+        # References to what exists (a model version, its label names, an earlier export, a
+        # labelling project): valid data leaves them out, as "any" is a valid filter and a
+        # generator cannot know which names exist. Hooks also run while tests are collected,
+        # without a database.
+        for name in ("model_version", "damage_types", "since_export", "project"):
             body.pop(name, None)
     return case
 
