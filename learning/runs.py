@@ -82,10 +82,16 @@ def _run_update(run: RetrainingRun, **fields) -> None:
 
 
 def reviewed_since(since: dt.datetime | None) -> int:
+    """Photos reviewed since ``since``, and labelling-project items whose labels became final
+    since then (the item's ``updated_at`` moves when QA accepts it): both are new samples."""
+    from labelling.selectors import items_for_training
     from review.models import PhotoLabels
 
     rows = PhotoLabels.objects.all()
-    return rows.filter(saved_at__gt=since).count() if since else rows.count()
+    items = items_for_training()
+    if since:
+        rows, items = rows.filter(saved_at__gt=since), items.filter(updated_at__gt=since)
+    return rows.count() + items.count()
 
 
 def _run_in_progress(exclude: int | None = None) -> RetrainingRun | None:

@@ -113,6 +113,27 @@ def test_sample_items_and_snapshot_record_the_source(project, labeller, model_ve
     ]
 
 
+def test_reviewed_since_counts_final_project_labels(project, labeller, reviewer):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from learning.runs import reviewed_since
+
+    project.qa_share = 1.0
+    project.save()
+    item = _labelled(project, labeller, seed=12)
+    before = reviewed_since(None)
+    cutoff = timezone.now() - dt.timedelta(seconds=1)
+
+    services.item_qa_review(item=item, reviewer=reviewer, outcome="accepted")
+
+    assert before == 0  # in QA: not final yet
+    assert reviewed_since(None) == 1
+    assert reviewed_since(cutoff) == 1
+    assert reviewed_since(timezone.now() + dt.timedelta(seconds=1)) == 0
+
+
 def _export(query, formats=("coco", "labelstudio")):
     out = io.BytesIO()
     counts = exports.export_write(target=out, query=query, formats=list(formats))
