@@ -39,6 +39,7 @@ urlpatterns = [
     # request shapes, outside the API schema; docs/labelling-ml-backend.md).
     path("ml-backend/", include("labelling.ml_backend_urls")),
     path("review/", include("review.urls")),
+    path("labelling/", include("labelling.urls")),
     path("data/quality/", include("flywheel.urls")),
     path("data/", include("learning.urls")),
     path("", include("claims.urls")),

@@ -311,12 +311,40 @@ class QAReview(models.Model):
         return f"{self.item_id} {self.outcome} by {self.reviewer_id}"
 
 
+class ItemLock(models.Model):
+    """Who has an item open on the screen (``labelling.locks``): the queue hands an item to one
+    labeller (or reviewer) at a time. It expires unless the open screen renews it, so an item
+    left open in a closed tab goes back to the queue; saves are guarded by the labels' version
+    as well, so a lock that lapsed mid-edit cannot lose anyone's work."""
+
+    class Purpose(models.TextChoices):
+        LABEL = "label", "Labelling"
+        QA = "qa", "QA"
+
+    item = models.OneToOneField(ProjectItem, on_delete=models.CASCADE, related_name="lock")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=5, choices=Purpose.choices)
+    taken_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(purpose__in=["label", "qa"]), name="item_lock_purpose_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} {self.purpose} by {self.user_id} until {self.expires_at}"
+
+
 __all__ = [
     "LABEL_SOURCES",
     "REGION_ORIGINS",
     "SEVERITIES",
     "ItemLabels",
     "ItemLabelsSave",
+    "ItemLock",
     "ItemPrediction",
     "LabellingProject",
     "ProjectItem",

@@ -28,8 +28,9 @@ function hexToRgb(hex) {
 
 /** One damage region: a 0/1 bitmap on the mask grid and the canvas it is drawn from. */
 export class Region {
-  constructor({ label, severity, sourceIndex = null, confidence = null, modelLabel = null, mask, mw, mh, colour }) {
+  constructor({ label, severity, sourceIndex = null, confidence = null, modelLabel = null, mask, mw, mh, colour, tagNote = null }) {
     this.uid = nextUid++;
+    this.tagNote = tagNote; // the chip's text where the embedding screen says it (labelling QA)
     this.label = label;
     this.severity = severity;
     this.sourceIndex = sourceIndex;
@@ -59,6 +60,7 @@ export class Region {
 
   /** What the region's confidence chip says: "77%", "added" or "re-typed". */
   confidenceText() {
+    if (this.tagNote) return this.tagNote;
     if (this.sourceIndex === null) return "added";
     const c = this.shownConfidence();
     return c === null ? "re-typed" : `${Math.round(c * 100)}%`;
@@ -192,12 +194,14 @@ export class MaskEditor {
   /**
    * @param {HTMLCanvasElement} canvas
    * @param {object} hooks colourOf(label), labelName(label), defaultLabel(), onChange(kind),
-   *   onSelect(region), onView(), announce(text)
+   *   onSelect(region), onView(), announce(text); readOnlyMessage, what a read-only screen
+   *   says when an edit is tried. The review screen (screen.js) and the labelling item screen
+   *   (labelling/item.js) embed this one editor with their own hooks.
    */
   constructor(canvas, hooks) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
-    this.hooks = { labelName: (label) => label, ...hooks };
+    this.hooks = { labelName: (label) => label, readOnlyMessage: "This claim is open read-only.", ...hooks };
     this.state = null; // the photo being edited (see screen.js photoState)
     this.tool = "select";
     this.brushSize = 12;
@@ -339,7 +343,7 @@ export class MaskEditor {
   editable() {
     if (!this.state) return false;
     if (this.readOnly) {
-      this.hooks.announce("This claim is open read-only.");
+      this.hooks.announce(this.hooks.readOnlyMessage);
       return false;
     }
     if (this.compare) {
