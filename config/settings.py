@@ -366,9 +366,19 @@ CELERY_BEAT_SCHEDULE = {
         # Every 10 minutes: two counts in the database; retraining is hours apart at most.
         "schedule": 600.0,
     },
+    "labelling-sweep-stuck": {
+        "task": "labelling.sweep_stuck_items",
+        # Every 5 minutes: an item counts as stuck after 15 (below); nobody waits on one photo.
+        "schedule": 300.0,
+    },
 }
 # A submitted claim whose processing has not moved for this long is re-enqueued by the sweeper.
 CLAIMVISION_STUCK_AFTER_SECONDS = env.int("CLAIMVISION_STUCK_AFTER_SECONDS", default=300)
+# A labelling item still waiting for its pre-labels after this long is sent again by the sweeper:
+# well beyond the task's own retries (10, backoff capped at 60 s: about 5 minutes of waiting).
+CLAIMVISION_PRELABEL_STUCK_MINUTES = env.int("CLAIMVISION_PRELABEL_STUCK_MINUTES", default=15)
+# Sent this many times without an outcome, an item is labelled without pre-labels instead.
+CLAIMVISION_PRELABEL_MAX_ATTEMPTS = env.int("CLAIMVISION_PRELABEL_MAX_ATTEMPTS", default=3)
 
 # --- Assessment -------------------------------------------------------------------------
 # A photo whose assessment fails or kills its worker this many times goes to a person.

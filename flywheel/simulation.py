@@ -189,12 +189,16 @@ def eval_figures(metrics: dict) -> dict:
 
 
 class Workers:
-    """Celery workers for the claim queues, in their own process group, against the same
-    database and broker as this process (its environment)."""
+    """Celery workers for the claim queues (or ``queues``, e.g. ``labelling`` for
+    ``bench/prelabel.py``), in their own process group, against the same database and broker as
+    this process (its environment)."""
 
-    def __init__(self, concurrency: int, log_path: Path) -> None:
+    def __init__(
+        self, concurrency: int, log_path: Path, *, queues: str = "claims,assessment"
+    ) -> None:
         self.concurrency = concurrency
         self.log_path = log_path
+        self.queues = queues
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Workers:
@@ -210,7 +214,7 @@ class Workers:
                 "config",
                 "worker",
                 "-Q",
-                "claims,assessment",
+                self.queues,
                 "-c",
                 str(self.concurrency),
                 "--without-gossip",

@@ -122,6 +122,9 @@ class ProjectItem(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     # Why the model could not pre-label this item (an undecodable working copy); blank if it did.
     prelabel_error = models.CharField(max_length=300, blank=True)
+    # How often the sweeper sent the item to the workers again (labelling.services
+    # items_sweep_stuck): after CLAIMVISION_PRELABEL_MAX_ATTEMPTS sends it is labelled without.
+    prelabel_resends = models.PositiveSmallIntegerField(default=0)
     # Drawn once at import with the project's scratch_share (a seeded draw per item id, so
     # it can be re-derived and audited): False = the labeller starts from an empty canvas.
     show_prelabels = models.BooleanField(default=True)

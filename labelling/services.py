@@ -1,6 +1,7 @@
 """Writes for labelling projects: projects and members, photo import (one photo, a zip, a
-folder), pre-labelling by the active model, labels with optimistic concurrency, flags, skips and
-the QA step. Label files from other tools are read in ``labelling.label_import``.
+folder), pre-labelling by the active model (and the sweeper of items stuck in it), labels with
+optimistic concurrency, flags, skips and the QA step. Label files from other tools are read in
+``labelling.label_import``.
 
 Imported photos go through the customers' upload checks (``claims.images.ingest``: magic bytes,
 pixel cap, truncation, re-encode without EXIF/GPS) and the same private storage aliases, under
@@ -14,10 +15,13 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from assessment import model_versions
@@ -69,6 +73,10 @@ ERR_INVALID_LABEL = "Region {index}: {label!r} is not a damage type of this proj
 ERR_INVALID_SEVERITY = "Region {index}: severity must be one of minor, moderate, severe."
 ERR_INVALID_SOURCE = "Region {index}: no pre-label region {source} was shown on this item."
 ERR_INVALID_PART = "Region {index}: {part!r} is not a car part of the part map."
+ERR_PRELABEL_GAVE_UP = (
+    "No pre-labels after {attempts} sends to the workers (lost messages, or a worker stopped on "
+    "this photo): label it from scratch."
+)
 ERR_TOO_MANY_REGIONS = "An item holds at most {limit} regions."
 # The long side of the grid labels are stored on: the bundled model's ``input_long_side``
 # (ml/models/damage-v2/model.json), so an item's labels sit on the same network-size grid as
@@ -304,6 +312,48 @@ def project_prelabel(*, project: LabellingProject, statuses: Iterable[str] = (S.
         for pk in ids:
             send_on_commit(prelabel_item_task, str(pk))
     return len(ids)
+
+
+def items_sweep_stuck(*, now=None) -> dict[str, list[str]]:
+    """Send items stuck in ``prelabelling`` to the workers again (a lost message, a killed
+    worker, a task whose retries ran out); returns the ids ``resent`` and ``gave_up``.
+
+    An item is stuck when it has not moved for ``CLAIMVISION_PRELABEL_STUCK_MINUTES`` (its
+    ``updated_at``: set at import and by every send here). Re-sending is safe: pre-labelling is
+    idempotent per (item, model version). An item sent ``CLAIMVISION_PRELABEL_MAX_ATTEMPTS``
+    times without an outcome is not sent again: it becomes ``prelabelled`` with
+    ``prelabel_error`` saying why, so it is labelled from scratch instead of waiting forever.
+    """
+    from labelling.tasks import prelabel_item_task
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=settings.CLAIMVISION_PRELABEL_STUCK_MINUTES)
+    max_attempts = settings.CLAIMVISION_PRELABEL_MAX_ATTEMPTS
+    stuck = list(
+        ProjectItem.objects.filter(status=S.PRELABELLING, updated_at__lt=cutoff)
+        .order_by("updated_at")
+        .values_list("pk", "prelabel_resends")[:500]  # one sweep's work; the next takes the rest
+    )
+    resent, gave_up = [], []
+    for pk, resends in stuck:
+        # Each update re-checks the item is still stuck (a worker may have finished it since).
+        still = ProjectItem.objects.filter(
+            pk=pk, status=S.PRELABELLING, updated_at__lt=cutoff, prelabel_resends=resends
+        )
+        if resends + 1 >= max_attempts:
+            error = ERR_PRELABEL_GAVE_UP.format(attempts=resends + 1)
+            if still.update(status=S.PRELABELLED, prelabel_error=error, updated_at=now):
+                gave_up.append(str(pk))
+        elif still.update(prelabel_resends=F("prelabel_resends") + 1, updated_at=now):
+            send_on_commit(prelabel_item_task, str(pk))
+            resent.append(str(pk))
+    if resent:
+        logger.warning("re-sent %d labelling items stuck in pre-labelling", len(resent))
+    if gave_up:
+        logger.warning(
+            "%d labelling items left without pre-labels after %d sends", len(gave_up), max_attempts
+        )
+    return {"resent": resent, "gave_up": gave_up}
 
 
 # --------------------------------------------------------------------------- labels

@@ -1,4 +1,5 @@
-"""Celery tasks for labelling: thin, idempotent, with assessment's retry policy."""
+"""Celery tasks for labelling: thin, idempotent, with assessment's retry policy; the sweeper
+sends items stuck in pre-labelling again (beat, ``CELERY_BEAT_SCHEDULE``)."""
 
 from celery import shared_task
 
@@ -23,3 +24,8 @@ from labelling import services
 )
 def prelabel_item_task(item_id: str) -> None:
     services.item_prelabel(item_id=item_id)
+
+
+@shared_task(name="labelling.sweep_stuck_items", ignore_result=True)
+def items_sweep_stuck_task() -> None:
+    services.items_sweep_stuck()

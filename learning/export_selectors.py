@@ -9,9 +9,10 @@ def export_model_versions() -> list[dict[str, str]]:
     return [{"version": version, "status": status} for version, status in rows]
 
 
-def export_projects() -> list[dict]:
-    """Labelling projects to export instead of claims, newest first: id and name."""
-    from labelling.models import LabellingProject
+def export_projects(*, user) -> list[dict]:
+    """Labelling projects ``user`` may see (``labelling.selectors.project_list``: the data team
+    sees all of them, anyone else their own), to export instead of claims, newest first."""
+    from labelling.selectors import project_list
 
-    rows = LabellingProject.objects.order_by("-created_at", "-id").values_list("id", "name")
+    rows = project_list(user=user).values_list("id", "name")
     return [{"id": pk, "name": name} for pk, name in rows]

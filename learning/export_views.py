@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from assessment.selectors import label_classes, label_map_current
 from claims.roles import Role, user_has_role
-from learning.export_selectors import export_model_versions
+from learning.export_selectors import export_model_versions, export_projects
 from ml.label_export import FORMATS
 
 # The page re-reads a queued or running job this often: a few seconds feels live for a job
@@ -66,6 +66,7 @@ def export_page(request: HttpRequest) -> HttpResponse:
             "splits": SPLIT_CHOICES,
             "damage_types": label_classes(label_map_current()),
             "model_versions": export_model_versions(),
+            "projects": export_projects(user=request.user),
             "is_adjuster": user_has_role(request.user, Role.ADJUSTER),
         },
     )

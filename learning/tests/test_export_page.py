@@ -130,3 +130,50 @@ def test_sign_in_as_data_team_lands_on_the_export_page(client):
     # then
     assert response.redirect_chain[-1][0] == PAGE
     assert response.status_code == 200 and b"Label exports" in response.content
+
+
+def test_export_page_offers_the_labelling_projects_as_a_filter(client):
+    # given: two projects, the newer one last created
+    from labelling.tests.factories import ProjectFactory
+
+    older = ProjectFactory(name="Garage archive")
+    newer = ProjectFactory(name="New market <NL>")
+    client.force_login(DataTeamFactory())
+
+    # when
+    response = client.get(PAGE)
+
+    # then: "Claims" first (no filter), then the projects newest first, names escaped
+    html = response.content.decode()
+    select = re.search(r'<select id="project" name="project"[^>]*>(.*?)</select>', html, re.S)
+    assert select is not None
+    options = re.findall(r'<option value="(\d*)">([^<]*)</option>', select.group(1))
+    assert options == [
+        ("", "Claims"),
+        (str(newer.pk), "Labelling project: New market &lt;NL&gt;"),
+        (str(older.pk), "Labelling project: Garage archive"),
+    ]
+
+
+def test_export_page_without_labelling_projects_has_no_project_filter(client):
+    client.force_login(DataTeamFactory())
+
+    response = client.get(PAGE)
+
+    assert response.status_code == 200 and b'name="project"' not in response.content
+
+
+def test_export_projects_lists_only_the_projects_a_user_may_see():
+    # given: a labeller of one project, and another project they are not in
+    from claims.tests.factories import UserFactory
+    from labelling.models import ProjectMember
+    from labelling.tests.factories import MemberFactory, ProjectFactory
+    from learning.export_selectors import export_projects
+
+    theirs, other = ProjectFactory(), ProjectFactory()
+    labeller = UserFactory()
+    MemberFactory(project=theirs, user=labeller, role=ProjectMember.Role.LABELLER)
+
+    # when / then: the data team sees every project, the labeller only theirs
+    assert [p["id"] for p in export_projects(user=DataTeamFactory())] == [other.pk, theirs.pk]
+    assert export_projects(user=labeller) == [{"id": theirs.pk, "name": theirs.name}]

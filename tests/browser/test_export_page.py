@@ -154,6 +154,32 @@ def test_export_page_shows_errors_beside_their_fields(desk, sent):
     assert sent == [] and not ExportJob.objects.exists()
 
 
+def test_export_page_exports_a_labelling_project_chosen_on_the_form(desk, sent):
+    # given: a data-team member and a labelling project
+    from labelling.tests.factories import ProjectFactory
+
+    member = DataTeamFactory()
+    project = ProjectFactory(name="Garage archive")
+    sign_in(desk, member.username)
+    desk.locator("#export-rows", has_text="No exports yet").wait_for()
+
+    # when: CSV of the project's items
+    for name in ("coco", "voc", "yolo", "labelstudio"):
+        desk.locator(f"#format-{name}").uncheck()
+    desk.get_by_label("Photos from").select_option(label="Labelling project: Garage archive")
+    desk.get_by_role("button", name="Start export").click()
+
+    # then: the job carries the project, as the API's filter, and its row names it
+    wait_until(
+        desk, "document.querySelectorAll('#export-rows tr[data-status=queued]').length === 1"
+    )
+    job = ExportJob.objects.filter(requested_by=member).get()
+    assert sent == [job.pk] and job.filters["project"] == project.pk
+    row = desk.locator(f"#export-{job.pk}")
+    assert "Labelling project: Garage archive · reviewed photos" in row.inner_text()
+    assert desk.js_errors == []
+
+
 def test_export_page_on_a_phone_scrolls_the_table_not_the_page(new_page, sent, model_version):
     # given: a finished export of a data-team member, seen at 375 px
     member = DataTeamFactory()

@@ -41,6 +41,7 @@ const CODE_FIELDS = {
   invalid_since_export: "since_export",
   invalid_split: "split",
   invalid_dates: "date_to",
+  invalid_project: "project",
 };
 const FIELD_LABELS = {
   formats: "Formats",
@@ -50,6 +51,7 @@ const FIELD_LABELS = {
   damage_types: "Damage types",
   split: "Split",
   since_export: "Only what changed since",
+  project: "Photos from",
 };
 const FALLBACK = {
   0: "No connection to ClaimVision. Check your network and try again.",
@@ -65,6 +67,13 @@ const TYPE_TEXT = Object.fromEntries(
     box.value,
     form.querySelector(`label[for="${box.id}"]`).textContent.trim(),
   ]),
+);
+
+// Labelling projects by name, as the form's project choice shows them.
+const PROJECT_TEXT = Object.fromEntries(
+  [...form.querySelectorAll("select[name=project] option")]
+    .filter((option) => option.value)
+    .map((option) => [option.value, option.textContent.trim()]),
 );
 
 const jobs = new Map(); // id -> job, as the API last returned it
@@ -109,6 +118,7 @@ function when(iso) {
 function filtersText(job) {
   const f = job.filters || {};
   const parts = [f.include_predictions ? "reviewed and predicted photos" : "reviewed photos"];
+  if (f.project) parts.unshift(PROJECT_TEXT[String(f.project)] || `labelling project ${f.project}`);
   if (f.date_from || f.date_to) parts.push(`saved ${f.date_from || "…"} to ${f.date_to || "…"}`);
   if (f.model_version) parts.push(`model ${f.model_version}`);
   if (f.damage_types && f.damage_types.length) {
@@ -324,6 +334,8 @@ function requestBody() {
   }
   const since = data.get("since_export");
   if (since) body.since_export = Number(since);
+  const project = data.get("project");
+  if (project) body.project = Number(project);
   const types = data.getAll("damage_types");
   if (types.length) body.damage_types = types;
   return body;
