@@ -107,15 +107,15 @@ def dataset_claims(
     min_size: int,
     max_size: int,
     intact_rate: float = 0.0,
-    intact_split: str = "val",
+    intact_splits: tuple[str, ...] = ("val", "test"),
     skip: int = 0,
 ) -> list[SimClaim]:
     """``n_claims`` claims of Bilgi ``split`` photos (``ml.sources`` names: ``train``,
     ``stream``, ``test`` = the upstream ``valid`` folder, ...), after the first ``skip`` claims.
 
     ``intact_rate``: the share of a claim's photos that are intact cars (of
-    ``intact-cars-wikipedia``'s ``intact_split``), drawn per photo slot by the same seed; the
-    intact photos are used in order and recycled only when they run out."""
+    ``intact-cars-wikipedia``'s ``intact_splits``, on which no flywheel model trains), drawn
+    per photo slot by the same seed; each intact photo is used once, in name order."""
     if not 0.0 <= intact_rate < 1.0:
         raise ValueError("intact_rate is a share below 1")
     from ml import sources
@@ -125,17 +125,21 @@ def dataset_claims(
     intact = []
     if intact_rate > 0:
         wiki, _ = sources._read_source(sources.WIKI, sources.DATASETS_ROOT)
-        intact = sorted(sources._split_intact(wiki, 0)[intact_split], key=lambda p: p.path.name)
+        pools = sources._split_intact(wiki, 0)
+        intact = sorted(
+            [p for split in intact_splits for p in pools[split]], key=lambda p: p.path.name
+        )
     rng = np.random.default_rng(seed + 1)
     # The draw for every claim slot happens whether or not it is returned, so claim k is the
-    # same claim whatever ``skip`` and ``n_claims`` are.
+    # same claim whatever ``skip`` and ``n_claims`` are. Intact photos are never reused (a
+    # photo seen twice is a duplicate the product flags); when they run out, none are added.
     plans = []
     next_intact = 0
     for g in groups:
         slots = []
         for i in g:
-            if intact and rng.random() < intact_rate:
-                slots.append(("intact", next_intact % len(intact)))
+            if rng.random() < intact_rate and next_intact < len(intact):
+                slots.append(("intact", next_intact))
                 next_intact += 1
             slots.append(("bilgi", i))
         plans.append(slots[:max_size])

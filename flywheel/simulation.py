@@ -4,7 +4,7 @@ retraining and re-calibration between rounds, and what each round measured.
 Cold start: the active model is a base model trained on ``ml.sources.BILGI_BASE_SHARE`` (10 %)
 of Bilgi's train split (``ml/configs/flywheel-base.json``); the claims are made of the other
 90 % (the ``stream`` split), which no model has seen, plus intact cars of
-``intact-cars-wikipedia``'s ``val`` split (which the base model never trained on) at
+``intact-cars-wikipedia``'s ``val`` and ``test`` splits (no flywheel model trains on them) at
 ``intact_rate`` of the photo slots. The frozen evaluation set is Bilgi's ``test`` split (the
 upstream ``valid`` folder), never reviewed and never trained on.
 
