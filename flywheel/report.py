@@ -58,7 +58,7 @@ def plot(start: dict | None, rounds: list[dict], path: Path, title: str) -> Path
     import matplotlib.pyplot as plt
 
     xs = [r["round"] for r in rounds]
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
     series = [
         ("claims decided automatically", [r["auto_rate"] for r in rounds], "tab:blue", "o-"),
         (
@@ -74,6 +74,8 @@ def plot(start: dict | None, rounds: list[dict], path: Path, title: str) -> Path
     iou_x = ([0] if start else []) + xs
     iou_y = ([start["eval_iou"]] if start else []) + [r["eval_iou"] for r in rounds]
     ax.plot(iou_x, iou_y, "d-", color="tab:purple", label="eval damage IoU (frozen set)")
+    type_y = ([start["eval_type_iou"]] if start else []) + [r["eval_type_iou"] for r in rounds]
+    ax.plot(iou_x, type_y, "d:", color="tab:purple", alpha=0.7, label="eval mean type IoU")
     ax.axhline(0.02, color="tab:red", lw=0.8, alpha=0.5)
     ax.axhline(0.60, color="tab:green", lw=0.8, alpha=0.5)
     ax.set_ylim(-0.02, 1.02)
@@ -81,7 +83,7 @@ def plot(start: dict | None, rounds: list[dict], path: Path, title: str) -> Path
     ax.set_xticks(iou_x)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="center right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
