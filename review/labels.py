@@ -211,7 +211,9 @@ def region_origins(entries: list[tuple[str, dict]]) -> dict[int, str]:
     }
 
 
-def photo_labels_preview(*, claim: Claim, photo: Photo, regions: list[dict]) -> list[tuple[str, dict]]:
+def photo_labels_preview(
+    *, claim: Claim, photo: Photo, regions: list[dict]
+) -> list[tuple[str, dict]]:
     """The ledger a save of ``regions`` would append, without saving: what a person would be
     changing (the simulated adjuster prices its work with it before it saves; same checks,
     same errors as :func:`photo_labels_save`)."""

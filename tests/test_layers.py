@@ -1,8 +1,9 @@
 """The import rule of docs/architecture.md: each stage imports only itself and earlier stages.
 
-flywheel -> learning -> labelling -> review -> assessment -> claims -> config, and every app -> ``ml`` (which imports no
-Django and no app). Lazy imports inside functions count too. Presentation modules (APIs, views,
-serializers, admin, URLs, forms, template tags) may read a later stage's selectors and
+flywheel -> learning -> labelling -> review -> assessment -> claims -> config, and every app ->
+``ml`` (which imports no Django and no app). Lazy imports inside functions count too.
+Presentation modules (APIs, views, serializers, admin, URLs, forms, template tags) may read a
+later stage's selectors and
 serializers to show its data; nothing may import a later stage's models, services or tasks.
 ``config/urls.py`` is the composition root (it mounts every stage's URLs) and is exempt.
 """
