@@ -42,9 +42,9 @@ from labelling.models import (
     ProjectMember,
     QAReview,
 )
+from review import labels as review_labels
 from review import masks
-from review.labels import ACCEPT_IOU, MAX_REGIONS_PER_PHOTO, PART_NAMES
-from review.models import SEVERITIES
+from review.labels import ACCEPT_IOU, PART_NAMES  # noqa: F401 (label_import reads PART_NAMES here)
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +68,11 @@ ERR_NOT_IN_QA = "This item is {status}, not waiting for QA."
 ERR_OWN_WORK = "A reviewer cannot check labels they saved themselves."
 ERR_NOTE_REQUIRED = "Say why the item is sent back: the labeller reads the note."
 ERR_NO_LABELS = "This item has no labels to check."
-ERR_INVALID_MASK = "Region {index}: {problem}."
+ERR_INVALID_MASK = review_labels.ERR_INVALID_MASK  # the shared check words these three
 ERR_INVALID_LABEL = "Region {index}: {label!r} is not a damage type of this project."
-ERR_INVALID_SEVERITY = "Region {index}: severity must be one of minor, moderate, severe."
+ERR_INVALID_SEVERITY = review_labels.ERR_INVALID_SEVERITY
 ERR_INVALID_SOURCE = "Region {index}: no pre-label region {source} was shown on this item."
-ERR_INVALID_PART = "Region {index}: {part!r} is not a car part of the part map."
+ERR_INVALID_PART = review_labels.ERR_INVALID_PART
 ERR_PRELABEL_GAVE_UP = (
     "No pre-labels after {attempts} sends to the workers (lost messages, or a worker stopped on "
     "this photo): label it from scratch."
@@ -387,64 +387,20 @@ def regions_clean(
 ) -> list[CleanRegion]:
     """Check a client's regions (``{"label", "severity", "mask_rle", "source_index"?,
     "part"?}``) against the project's label map and the item's mask grid."""
-    if not isinstance(regions, list) or len(regions) > MAX_REGIONS_PER_PHOTO:
-        raise ApplicationError(
-            ERR_TOO_MANY_REGIONS.format(limit=MAX_REGIONS_PER_PHOTO), code="invalid_region"
-        )
-    classes = item_classes(item.project)
     shown = {r["index"] for r in prediction.regions} if prediction is not None else set()
-    clean = []
-    for index, region in enumerate(regions):
-        if not isinstance(region, dict):
-            raise ApplicationError(
-                ERR_INVALID_MASK.format(index=index, problem="a region must be an object"),
-                code="invalid_region",
-            )
-        label, severity = region.get("label"), region.get("severity")
-        source = region.get("source_index")
-        if not isinstance(label, str) or label not in classes:
-            raise ApplicationError(
-                ERR_INVALID_LABEL.format(index=index, label=label),
-                code="invalid_label",
-                details={"region": index, "label": label, "allowed": sorted(classes)},
-            )
-        if severity not in SEVERITIES:
-            raise ApplicationError(
-                ERR_INVALID_SEVERITY.format(index=index),
-                code="invalid_severity",
-                details={"region": index, "severity": severity, "allowed": SEVERITIES},
-            )
-        if source is not None and (
-            not isinstance(source, int) or isinstance(source, bool) or source not in shown
-        ):
-            raise ApplicationError(
-                ERR_INVALID_SOURCE.format(index=index, source=source),
-                code="invalid_region",
-                details={"region": index, "source_index": source},
-            )
-        part = region.get("part") or ""
-        if not isinstance(part, str) or (part and part not in PART_NAMES):
-            raise ApplicationError(
-                ERR_INVALID_PART.format(index=index, part=part),
-                code="invalid_part",
-                details={"region": index, "part": part, "allowed": list(PART_NAMES)},
-            )
-        try:
-            mask = masks.decode_mask(
-                region.get("mask_rle"), height=item.mask_height, width=item.mask_width
-            )
-        except masks.MaskError as exc:
-            raise ApplicationError(
-                ERR_INVALID_MASK.format(index=index, problem=exc),
-                code="invalid_mask",
-                details={
-                    "region": index,
-                    "problem": str(exc),
-                    "mask_size": [item.mask_height, item.mask_width],
-                },
-            ) from None
-        clean.append(CleanRegion(label, classes[label], severity, mask, source, part))
-    return clean
+    clean = review_labels.regions_clean(
+        regions,
+        classes=item_classes(item.project),
+        source_indices=shown,
+        mask_height=item.mask_height,
+        mask_width=item.mask_width,
+        err_too_many=ERR_TOO_MANY_REGIONS,
+        err_label=ERR_INVALID_LABEL,
+        err_source=ERR_INVALID_SOURCE,
+    )
+    return [
+        CleanRegion(r.label, r.label_id, r.severity, r.mask, r.source_index, r.part) for r in clean
+    ]
 
 
 def region_origin(region: CleanRegion, prediction: ItemPrediction | None) -> str:

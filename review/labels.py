@@ -2,7 +2,8 @@
 against the model's prediction (accepted, reshaped, relabelled, severity changed, added, deleted).
 """
 
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 
 from django.db import transaction
 from django.utils import timezone
@@ -67,22 +68,43 @@ def photo_assessment_shown(*, claim: Claim, photo: Photo) -> PhotoAssessment | N
     return assessment_selectors.photo_assessments_for_claim(claim=claim).get(photo.pk)
 
 
-def _clean_regions(regions: list[dict], assessment: PhotoAssessment) -> list[_CleanRegion]:
-    if len(regions) > MAX_REGIONS_PER_PHOTO:
+def regions_clean(
+    regions: list[dict],
+    *,
+    classes: dict[str, int],
+    source_indices: Collection[int],
+    mask_height: int,
+    mask_width: int,
+    err_too_many: str = ERR_TOO_MANY_REGIONS,
+    err_label: str = ERR_INVALID_LABEL,
+    err_source: str = ERR_INVALID_SOURCE,
+    message_context: Mapping[str, object] | None = None,
+) -> list[_CleanRegion]:
+    """Check a client's regions (``{"label", "severity", "mask_rle", "source_index"?,
+    "part"?}``) against a label map (``classes``, name to class id), the predicted regions a
+    ``source_index`` may name and the mask grid; raise the first problem as ApplicationError.
+
+    Shared by the review screen's save and the labelling screen's (which reuses the editor), so
+    both accept and refuse the same regions; each caller words its own messages (``err_*``,
+    formatted with ``index`` and the problem's fields plus ``message_context``).
+    """
+    extra = dict(message_context or {})
+    if not isinstance(regions, list) or len(regions) > MAX_REGIONS_PER_PHOTO:
         raise ApplicationError(
-            ERR_TOO_MANY_REGIONS.format(limit=MAX_REGIONS_PER_PHOTO), code="invalid_region"
+            err_too_many.format(limit=MAX_REGIONS_PER_PHOTO, **extra), code="invalid_region"
         )
-    classes = {c["name"]: c["id"] for c in assessment.model_version.label_map.get("classes", [])}
-    predicted = {r.index: r.part or "" for r in assessment.regions.all()}
     clean = []
     for index, region in enumerate(regions):
+        if not isinstance(region, dict):
+            raise ApplicationError(
+                ERR_INVALID_MASK.format(index=index, problem="a region must be an object"),
+                code="invalid_region",
+            )
         label, severity = region.get("label"), region.get("severity")
         source = region.get("source_index")
         if not isinstance(label, str) or label not in classes:
             raise ApplicationError(
-                ERR_INVALID_LABEL.format(
-                    index=index, label=label, model_version=assessment.model_version.version
-                ),
+                err_label.format(index=index, label=label, **extra),
                 code="invalid_label",
                 details={"region": index, "label": label, "allowed": sorted(classes)},
             )
@@ -93,17 +115,15 @@ def _clean_regions(regions: list[dict], assessment: PhotoAssessment) -> list[_Cl
                 details={"region": index, "severity": severity, "allowed": SEVERITIES},
             )
         if source is not None and (
-            not isinstance(source, int) or isinstance(source, bool) or source not in predicted
+            not isinstance(source, int) or isinstance(source, bool) or source not in source_indices
         ):
             raise ApplicationError(
-                ERR_INVALID_SOURCE.format(index=index, source=source),
+                err_source.format(index=index, source=source, **extra),
                 code="invalid_region",
                 details={"region": index, "source_index": source},
             )
         try:
-            mask = masks.decode_mask(
-                region.get("mask_rle"), height=assessment.mask_height, width=assessment.mask_width
-            )
+            mask = masks.decode_mask(region.get("mask_rle"), height=mask_height, width=mask_width)
         except masks.MaskError as exc:
             raise ApplicationError(
                 ERR_INVALID_MASK.format(index=index, problem=exc),
@@ -111,7 +131,7 @@ def _clean_regions(regions: list[dict], assessment: PhotoAssessment) -> list[_Cl
                 details={
                     "region": index,
                     "problem": str(exc),
-                    "mask_size": [assessment.mask_height, assessment.mask_width],
+                    "mask_size": [mask_height, mask_width],
                 },
             ) from None
         part = region.get("part") or ""
@@ -121,10 +141,28 @@ def _clean_regions(regions: list[dict], assessment: PhotoAssessment) -> list[_Cl
                 code="invalid_part",
                 details={"region": index, "part": part, "allowed": list(PART_NAMES)},
             )
-        if source is not None and part == predicted[source]:
-            part = ""  # the model's part, kept: stored blank (it follows the source)
         clean.append(_CleanRegion(index, label, classes[label], severity, source, mask, part))
     return clean
+
+
+def _clean_regions(regions: list[dict], assessment: PhotoAssessment) -> list[_CleanRegion]:
+    classes = {c["name"]: c["id"] for c in assessment.model_version.label_map.get("classes", [])}
+    predicted = {r.index: r.part or "" for r in assessment.regions.all()}
+    clean = regions_clean(
+        regions,
+        classes=classes,
+        source_indices=predicted,
+        mask_height=assessment.mask_height,
+        mask_width=assessment.mask_width,
+        message_context={"model_version": assessment.model_version.version},
+    )
+    # The model's part, kept: stored blank (it follows the source).
+    return [
+        replace(r, part="")
+        if r.source_index is not None and r.part == predicted[r.source_index]
+        else r
+        for r in clean
+    ]
 
 
 def _ledger(clean: list[_CleanRegion], assessment: PhotoAssessment) -> list[tuple[str, dict]]:

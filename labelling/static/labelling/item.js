@@ -11,7 +11,8 @@
 
 import { api, el, humanize } from "../review/api.js";
 import { MaskEditor, Region } from "../review/editor.js";
-import { decode, encode } from "../review/rle.js";
+import { EDITING_SHORTCUTS, activityTrack, announce, editorControlsBind, editorKeyHandler, fmtDuration, readOnlyShow, regionListItem, regionSeveritySelect, regionTypeSelect, regionsPayload, renderTools as renderToolsOf, renderUndo as renderUndoOf, showStageMessage } from "../review/editor_host.js";
+import { decode } from "../review/rle.js";
 
 const app = document.getElementById("item-app");
 const $ = (id) => document.getElementById(id);
@@ -34,18 +35,7 @@ export const SHORTCUTS = [
   ["Ctrl+Space", MODE === "qa" ? "Skip: the next item, this one stays in QA" : "Skip: put this item aside, go to the next"],
   ["F / D", "Next / previous item"],
   ...(MODE === "label" ? [["Ctrl+S", "Save without submitting"]] : []),
-  ["Ctrl+Z / Ctrl+Shift+Z", "Undo / redo"],
-  ["V", "Select tool (click a region)"],
-  ["B / E", "Brush / eraser"],
-  ["P", "Polygon: click points; click the first point or press Enter to close"],
-  ["[ / ]", "Smaller / larger brush"],
-  ["N", "Add a region"],
-  ["↑ / ↓", "Select the previous / next region"],
-  ["1 – 9", "Set the selected region's damage type"],
-  ["Alt+1 / 2 / 3", "Severity: minor / moderate / severe"],
-  ["Delete", "Delete the selected region (Backspace removes the last polygon point)"],
-  ["Esc", "Cancel the polygon, else deselect"],
-  ["Alt+H", "Hide / show the selected region"],
+  ...EDITING_SHORTCUTS,
   ["+ / − / 0", "Zoom in / out / fit"],
   ["?", "This list"],
 ];
@@ -68,19 +58,6 @@ const S = {
 
 // ---- helpers ----------------------------------------------------------------------------
 
-function announce(text) {
-  const node = $("announcer");
-  node.textContent = "";
-  window.setTimeout(() => { node.textContent = text; }, 40);
-}
-
-function showStageMessage(content, kind = "") {
-  const msg = $("stage-msg");
-  msg.className = `rv-stage__msg ${kind}`;
-  msg.replaceChildren(...(Array.isArray(content) ? content : [content]));
-  msg.hidden = false;
-}
-
 function showError(text) {
   const node = $("decide-error");
   node.textContent = text || "";
@@ -90,18 +67,6 @@ function showError(text) {
 
 const colourOf = (label) => S.colours.get(label) || "#ff00ff";
 const typeName = (label) => S.names.get(label) || humanize(label);
-
-function fmtDuration(ms) {
-  const s = Math.floor(ms / 1000);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-}
-
-function isTextField(target) {
-  if (!target || !target.closest) return false;
-  if (target.closest("textarea, select, [contenteditable='true']")) return true;
-  const input = target.closest("input");
-  return Boolean(input && !["range", "checkbox", "radio", "button", "submit"].includes(input.type));
-}
 
 // ---- the item's state for the editor -----------------------------------------------------
 
@@ -204,22 +169,11 @@ const editor = new MaskEditor($("canvas"), {
 // ---- rendering -----------------------------------------------------------------------------
 
 function renderTools() {
-  for (const button of document.querySelectorAll(".rv-tool")) {
-    button.setAttribute("aria-pressed", String(button.dataset.tool === editor.tool));
-  }
-  $("size-value").textContent = `Size ${editor.brushSize}`;
-  const hints = {
-    select: "Click a region to select it; drag the photo to pan.",
-    brush: "Paint into the selected region (or a new one). [ ] change the size.",
-    eraser: "Erase from the selected region. [ ] change the size.",
-    polygon: "Click points; click the first point or press Enter to close. Esc cancels.",
-  };
-  $("stage-hint").textContent = S.readOnly ? "Read-only" : hints[editor.tool];
+  renderToolsOf(editor, { readOnly: S.readOnly });
 }
 
 function renderUndo() {
-  $("undo").disabled = S.readOnly || !S.st || !S.st.undo.length;
-  $("redo").disabled = S.readOnly || !S.st || !S.st.redo.length;
+  renderUndoOf(S.st, { readOnly: S.readOnly });
 }
 
 function renderSaveState() {
@@ -271,48 +225,14 @@ function renderRegions() {
     ...regions.map((r, i) => {
       const selected = r === editor.selected;
       const chip = r.confidenceText();
-      return el(
-        "li",
-        { class: `rv-region${selected ? " rv-region--selected" : ""}${r.hidden ? " rv-region--hidden" : ""}`, dataset: { uid: String(r.uid) } },
-        el(
-          "div",
-          { class: "rv-region__row" },
-          el(
-            "button",
-            {
-              type: "button",
-              class: "rv-region__pick",
-              "aria-pressed": String(selected),
-              "aria-label": `Region ${i + 1}: ${typeName(r.label)}, ${r.severity}, ${chip}${r.hidden ? ", hidden" : ""}`,
-              onclick: () => editor.select(selected ? null : r),
-            },
-            el("span", { class: "rv-swatch", style: { background: r.colour }, "aria-hidden": "true" }),
-            el("span", { class: "rv-region__num" }, `${i + 1}`),
-            el("span", { class: "rv-region__label" }, typeName(r.label)),
-            el("span", { class: `rv-sev rv-sev--${r.severity}` }, humanize(r.severity)),
-            el("span", { class: "rv-conf" }, chip),
-          ),
-          el("button", {
-            type: "button",
-            class: "rv-iconbtn rv-iconbtn--sm",
-            "aria-pressed": String(r.hidden),
-            "aria-label": `${r.hidden ? "Show" : "Hide"} region ${i + 1} (Alt+H)`,
-            title: `${r.hidden ? "Show" : "Hide"} (Alt+H)`,
-            onclick: () => editor.toggleHidden(r),
-          }, r.hidden ? "◌" : "◉"),
-          editable
-            ? el("button", {
-                type: "button",
-                class: "rv-iconbtn rv-iconbtn--sm rv-iconbtn--danger",
-                "aria-label": `Delete region ${i + 1} (Delete)`,
-                title: "Delete (Delete)",
-                onclick: () => { editor.select(r); editor.deleteSelected(); },
-              }, "✕")
-            : null,
-        ),
-        r.isEmpty() ? el("p", { class: "rv-region__warn" }, "Empty: paint it, or it is not saved.") : null,
-        selected && editable ? regionControls(r) : null,
-      );
+      return regionListItem(editor, r, i, {
+        selected,
+        editable,
+        name: typeName(r.label),
+        ariaLabel: `Region ${i + 1}: ${typeName(r.label)}, ${r.severity}, ${chip}${r.hidden ? ", hidden" : ""}`,
+        conf: chip,
+        controls: () => regionControls(r),
+      });
     }),
   );
   if (active) {
@@ -324,16 +244,8 @@ function renderRegions() {
 }
 
 function regionControls(r) {
-  const typeSelect = el(
-    "select",
-    { id: `region-type-${r.uid}`, onchange: (e) => setLabel(e.target.value) },
-    ...S.classes.map((c, k) => el("option", { value: c.name, selected: c.name === r.label ? true : null }, `${k < 9 ? `${k + 1} · ` : ""}${typeName(c.name)}`)),
-  );
-  const sevSelect = el(
-    "select",
-    { id: `region-sev-${r.uid}`, onchange: (e) => editor.setField("severity", e.target.value) },
-    ...SEVERITIES.map((s, k) => el("option", { value: s, selected: s === r.severity ? true : null }, `Alt+${k + 1} · ${humanize(s)}`)),
-  );
+  const typeSelect = regionTypeSelect(r, { classes: S.classes, typeName, setLabel });
+  const sevSelect = regionSeveritySelect(editor, r, { severities: SEVERITIES });
   return el(
     "div",
     { class: "rv-region__edit" },
@@ -352,16 +264,8 @@ function setLabel(name) {
 // ---- saving and moving on ------------------------------------------------------------------
 
 function regionPayload() {
-  return S.st.regions
-    .filter((r) => !r.isEmpty())
-    .map((r) => ({
-      label: r.label,
-      severity: r.severity,
-      // QA corrections are the reviewer's own regions: no pre-label was shown to them.
-      source_index: MODE === "qa" ? null : r.sourceIndex,
-      part: r.part || "",
-      mask_rle: encode(r.mask, S.st.mh, S.st.mw),
-    }));
+  // QA corrections are the reviewer's own regions: no pre-label was shown to them.
+  return regionsPayload(S.st, { sourceIndex: (r) => (MODE === "qa" ? null : r.sourceIndex) });
 }
 
 /** PUT the labels (``submit``: finish the item). Resolves true when stored. */
@@ -490,14 +394,13 @@ async function flag(e) {
 
 function goReadOnly(message) {
   S.readOnly = true;
-  editor.readOnly = true;
-  editor.finishDrag();
-  app.classList.add("rv-app--readonly");
-  const banner = $("lock-banner");
-  banner.replaceChildren(el("strong", {}, "Read-only. "), message, " ", el("a", { href: app.dataset.projectUrl }, "Back to the project"));
-  banner.hidden = false;
-  for (const id of ["submit", "qa-accept", "qa-send-back", "add-region", "save", "flag-submit"]) if ($(id)) $(id).disabled = true;
-  for (const b of document.querySelectorAll(".rv-tool")) if (b.dataset.tool !== "select") b.disabled = true;
+  readOnlyShow(editor, {
+    app,
+    message,
+    backUrl: app.dataset.projectUrl,
+    backText: "Back to the project",
+    disable: ["submit", "qa-accept", "qa-send-back", "flag-submit"],
+  });
   editor.setTool("select");
   renderTools();
   renderUndo();
@@ -522,129 +425,49 @@ function releaseLock() {
 }
 
 function trackActivity() {
-  const touch = () => { S.lastInteraction = Date.now(); };
-  for (const type of ["pointerdown", "keydown", "wheel"]) window.addEventListener(type, touch, { capture: true, passive: true });
-  let lastMove = 0;
-  window.addEventListener("pointermove", () => {
-    const now = Date.now();
-    if (now - lastMove > 1000) { lastMove = now; touch(); }
-  }, { passive: true });
-  let last = Date.now();
-  window.setInterval(() => {
-    const now = Date.now();
-    const delta = Math.min(now - last, 2000); // a sleeping laptop is not time on task
-    last = now;
-    if (document.visibilityState !== "visible" || now - S.lastInteraction > IDLE_AFTER_MS) return;
-    S.activeMs += delta;
-    S.unreportedMs += delta;
-    $("active-timer").textContent = `Active ${fmtDuration(S.activeMs)}`;
-    app.dataset.activeMs = String(S.activeMs);
-  }, 1000);
-  document.addEventListener("visibilitychange", () => { last = Date.now(); });
-  window.setInterval(() => {
-    if (!S.haveLock || S.readOnly) return;
-    if (Date.now() - S.lastInteraction > IDLE_AFTER_MS) return; // an idle person lets it lapse
-    api(app.dataset.lockUrl, { method: "POST", body: { purpose: MODE } }).catch((err) => {
-      if (err.code === "item_locked") goReadOnly(err.message);
-    });
-  }, LOCK_RENEW_MS);
+  activityTrack({
+    state: S,
+    idleAfterMs: IDLE_AFTER_MS,
+    lockRenewMs: LOCK_RENEW_MS,
+    onActive(delta) {
+      S.activeMs += delta;
+      S.unreportedMs += delta;
+      $("active-timer").textContent = `Active ${fmtDuration(S.activeMs)}`;
+      app.dataset.activeMs = String(S.activeMs);
+    },
+    onRenew() {
+      if (!S.haveLock || S.readOnly) return;
+      api(app.dataset.lockUrl, { method: "POST", body: { purpose: MODE } }).catch((err) => {
+        if (err.code === "item_locked") goReadOnly(err.message);
+      });
+    },
+  });
 }
 
 // ---- keyboard ------------------------------------------------------------------------------
 
-function onKeyDown(e) {
-  if (document.querySelector("dialog[open]")) return;
-  if (isTextField(e.target)) return;
-  if (e.target && e.target.type === "range" && e.key.startsWith("Arrow")) return;
-  const ctrl = e.ctrlKey || e.metaKey;
-  const key = e.key;
-  const code = e.code;
-  const handled = () => { e.preventDefault(); e.stopPropagation(); };
-
-  if (ctrl && key === "Enter") { handled(); if (MODE === "qa") qaDecide("accepted"); else submitAndNext(); return; }
-  if (ctrl && code === "Space") { handled(); skip(); return; }
-  if (ctrl && !e.altKey && (key === "z" || key === "Z")) { handled(); if (e.shiftKey) editor.redo(); else editor.undo(); return; }
-  if (ctrl && (key === "y" || key === "Y")) { handled(); editor.redo(); return; }
-  if (ctrl && (key === "s" || key === "S")) { handled(); if (MODE === "label") saveLabels(); return; }
-  if (ctrl) return;
-  if (e.altKey) {
-    if (code === "KeyH") { handled(); editor.toggleHidden(); return; }
-    const sev = { Digit1: 0, Digit2: 1, Digit3: 2, Numpad1: 0, Numpad2: 1, Numpad3: 2 }[code];
-    if (sev !== undefined) {
-      handled();
-      if (!editor.selected) announce("Select a region first.");
-      else {
-        editor.setField("severity", SEVERITIES[sev]);
-        announce(`Severity ${SEVERITIES[sev]}.`);
-      }
-    }
-    return;
-  }
-  if (key === " " && editor.pointerInside) {
-    handled();
-    if (!editor.spaceDown) { editor.spaceDown = true; editor.updateCursor(); editor.requestDraw(); }
-    return;
-  }
-  const isButton = e.target && e.target.closest && e.target.closest("button, a");
-  if (key === "Enter" && !isButton && editor.tool === "polygon") { handled(); editor.closePolygon(); return; }
-  if (/^[1-9]$/.test(key)) {
-    handled();
-    const cls = S.classes[Number(key) - 1];
-    if (!cls) return;
-    if (!editor.selected) { S.lastLabel = cls.name; announce(`New regions will be ${typeName(cls.name)}.`); return; }
-    setLabel(cls.name);
-    announce(`Region type ${typeName(cls.name)}.`);
-    return;
-  }
-  switch (key) {
-    case "f": case "F": handled(); step("forward"); break;
-    case "d": case "D": handled(); step("back"); break;
-    case "v": case "V": handled(); editor.setTool("select"); break;
-    case "b": case "B": handled(); if (!S.readOnly) editor.setTool("brush"); break;
-    case "e": case "E": handled(); if (!S.readOnly) editor.setTool("eraser"); break;
-    case "p": case "P": handled(); if (!S.readOnly) editor.setTool("polygon"); break;
-    case "n": case "N": handled(); editor.addRegion(); break;
-    case "[": handled(); editor.changeBrush(-1); break;
-    case "]": handled(); editor.changeBrush(1); break;
-    case "+": case "=": handled(); editor.zoomBy(1.25); break;
-    case "-": case "_": handled(); editor.zoomBy(0.8); break;
-    case "0": handled(); editor.fit(); break;
-    case "?": handled(); $("help-dialog").showModal(); break;
-    case "Delete": handled(); editor.deleteSelected(); break;
-    case "Backspace": handled(); if (!editor.removePolygonPoint()) editor.deleteSelected(); break;
-    case "Escape": if (!editor.cancelPolygon()) editor.select(null); break;
-    case "ArrowDown": if (!isButton || e.target.closest(".rv-regions")) { handled(); editor.selectByOffset(1); } break;
-    case "ArrowUp": if (!isButton || e.target.closest(".rv-regions")) { handled(); editor.selectByOffset(-1); } break;
-    default: break;
-  }
-}
+const onKeyDown = editorKeyHandler({
+  editor,
+  state: S,
+  severities: () => SEVERITIES,
+  typeName,
+  setLabel,
+  keys: {
+    submit: () => { if (MODE === "qa") qaDecide("accepted"); else submitAndNext(); },
+    skip: () => skip(),
+    save: () => { if (MODE === "label") saveLabels(); },
+    next: () => step("forward"),
+    previous: () => step("back"),
+  },
+});
 
 function bindControls() {
-  document.addEventListener("keydown", onKeyDown);
-  document.addEventListener("keyup", (e) => {
-    if (e.key === " " && editor.spaceDown) {
-      editor.spaceDown = false;
-      editor.updateCursor();
-      editor.requestDraw();
-      e.preventDefault();
-    }
-  });
-  window.addEventListener("blur", () => { editor.spaceDown = false; editor.updateCursor(); });
-  for (const button of document.querySelectorAll(".rv-tool")) {
-    button.addEventListener("click", () => editor.setTool(button.dataset.tool));
-  }
-  $("size-down").addEventListener("click", () => editor.changeBrush(-1));
-  $("size-up").addEventListener("click", () => editor.changeBrush(1));
-  $("add-region").addEventListener("click", () => editor.addRegion());
-  $("undo").addEventListener("click", () => editor.undo());
-  $("redo").addEventListener("click", () => editor.redo());
-  if ($("save")) $("save").addEventListener("click", () => saveLabels());
-  $("zoom-in").addEventListener("click", () => editor.zoomBy(1.25));
-  $("zoom-out").addEventListener("click", () => editor.zoomBy(0.8));
-  $("zoom-fit").addEventListener("click", () => editor.fit());
-  $("opacity").addEventListener("input", (e) => {
-    editor.setOpacity(Number(e.target.value) / 100);
-    $("opacity-value").textContent = `${e.target.value}%`;
+  editorControlsBind(editor, {
+    onKeyDown,
+    save: () => saveLabels(),
+    shortcuts: SHORTCUTS,
+    hasUnsaved: () => !S.readOnly && !S.leaving && S.st && S.st.dirty && MODE === "label",
+    onPageHide: releaseLock,
   });
   if ($("submit")) $("submit").addEventListener("click", () => submitAndNext());
   $("skip").addEventListener("click", () => skip());
@@ -652,17 +475,6 @@ function bindControls() {
   if ($("qa-send-back")) $("qa-send-back").addEventListener("click", () => qaDecide("sent_back"));
   if ($("done")) $("done").addEventListener("click", () => { window.location.assign(app.dataset.projectUrl); });
   if ($("flag-form")) $("flag-form").addEventListener("submit", flag);
-  $("help-open").addEventListener("click", () => $("help-dialog").showModal());
-  $("help-list").replaceChildren(
-    el("dl", {}, ...SHORTCUTS.flatMap(([k, v]) => [el("dt", {}, ...k.split(" / ").flatMap((part, i) => [i ? " / " : "", el("kbd", {}, part)])), el("dd", {}, v)])),
-  );
-  window.addEventListener("beforeunload", (e) => {
-    if (!S.readOnly && !S.leaving && S.st && S.st.dirty && MODE === "label") {
-      e.preventDefault();
-      e.returnValue = "";
-    }
-  });
-  window.addEventListener("pagehide", releaseLock);
 }
 
 // ---- start -------------------------------------------------------------------------------

@@ -8,7 +8,8 @@
 
 import { api, dateTime, el, humanize, money, timeHM } from "./api.js";
 import { MaskEditor, Region } from "./editor.js";
-import { decode, encode } from "./rle.js";
+import { EDITING_SHORTCUTS, activityTrack, announce, editorControlsBind, editorKeyHandler, fmtDuration, readOnlyShow, regionListItem, regionSeveritySelect, regionTypeSelect, regionsPayload, renderTools as renderToolsOf, renderUndo as renderUndoOf, showStageMessage } from "./editor_host.js";
+import { decode } from "./rle.js";
 
 const app = document.getElementById("screen-app");
 const $ = (id) => document.getElementById(id);
@@ -23,18 +24,7 @@ export const SHORTCUTS = [
   ["Ctrl+Space", "Skip to the next photo"],
   ["F / D", "Next / previous photo"],
   ["Ctrl+S", "Save this photo's regions"],
-  ["Ctrl+Z / Ctrl+Shift+Z", "Undo / redo"],
-  ["V", "Select tool (click a region)"],
-  ["B / E", "Brush / eraser"],
-  ["P", "Polygon: click points; click the first point or press Enter to close"],
-  ["[ / ]", "Smaller / larger brush"],
-  ["N", "Add a region"],
-  ["↑ / ↓", "Select the previous / next region"],
-  ["1 – 9", "Set the selected region's damage type"],
-  ["Alt+1 / 2 / 3", "Severity: minor / moderate / severe"],
-  ["Delete", "Delete the selected region (Backspace removes the last polygon point)"],
-  ["Esc", "Cancel the polygon, else deselect"],
-  ["Alt+H", "Hide / show the selected region"],
+  ...EDITING_SHORTCUTS,
   ["M", "Show the model's masks / the current ones"],
   ["T", "Hide / show the region tags on the photo"],
   ["+ / − / 0", "Zoom in / out / fit; the mouse wheel zooms too"],
@@ -61,19 +51,6 @@ const S = {
 };
 
 // ---- helpers ----------------------------------------------------------------------------
-
-function announce(text) {
-  const region = $("announcer");
-  region.textContent = "";
-  window.setTimeout(() => { region.textContent = text; }, 40);
-}
-
-function showStageMessage(html, kind = "") {
-  const msg = $("stage-msg");
-  msg.className = `rv-stage__msg ${kind}`;
-  msg.replaceChildren(...(Array.isArray(html) ? html : [html]));
-  msg.hidden = false;
-}
 
 function colourOf(label) {
   return S.colours.get(label) || "#ff00ff";
@@ -107,21 +84,6 @@ function partOf(st, r) {
 function regionName(st, r) {
   const part = partOf(st, r);
   return part ? `${typeName(r.label)} · ${partName(part)}` : typeName(r.label);
-}
-
-function fmtDuration(ms) {
-  const s = Math.floor(ms / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, "0");
-  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
-}
-
-function isTextField(target) {
-  if (!target || !target.closest) return false;
-  if (target.closest("textarea, select, [contenteditable='true']")) return true;
-  const input = target.closest("input");
-  return Boolean(input && !["range", "checkbox", "radio", "button", "submit"].includes(input.type));
 }
 
 // ---- photo states ------------------------------------------------------------------------
@@ -248,20 +210,7 @@ const editor = new MaskEditor($("canvas"), {
 // ---- rendering -----------------------------------------------------------------------------
 
 function renderTools() {
-  for (const button of document.querySelectorAll(".rv-tool")) {
-    button.setAttribute("aria-pressed", String(button.dataset.tool === editor.tool));
-  }
-  $("size-value").textContent = `Size ${editor.brushSize}`;
-  const hints = {
-    select: "Click a region to select it; drag the photo to pan.",
-    brush: "Paint into the selected region (or a new one). [ ] change the size.",
-    eraser: "Erase from the selected region. [ ] change the size.",
-    polygon: "Click points; click the first point or press Enter to close. Esc cancels.",
-  };
-  const hint = $("stage-hint");
-  hint.classList.toggle("rv-stage__hint--compare", editor.compare);
-  if (editor.compare) hint.textContent = "Showing the model's masks, as predicted (read-only). Press M for the current ones.";
-  else hint.textContent = S.readOnly ? "Read-only" : hints[editor.tool];
+  renderToolsOf(editor, { readOnly: S.readOnly });
 }
 
 function renderCompare() {
@@ -277,9 +226,7 @@ function renderTagsToggle() {
 }
 
 function renderUndo() {
-  const st = S.photos[S.current];
-  $("undo").disabled = S.readOnly || !st || !st.undo.length;
-  $("redo").disabled = S.readOnly || !st || !st.redo.length;
+  renderUndoOf(S.photos[S.current], { readOnly: S.readOnly });
 }
 
 function renderSaveState() {
@@ -320,10 +267,6 @@ function renderPhotoNav() {
   );
 }
 
-function severityLabel(s) {
-  return humanize(s);
-}
-
 function renderRegions() {
   const st = S.photos[S.current];
   const list = $("regions");
@@ -346,54 +289,15 @@ function renderRegions() {
       const source = r.sourceIndex === null
         ? "added by adjuster"
         : conf === null ? `model region ${r.sourceIndex + 1}, type changed by a person: no model confidence` : `model region ${r.sourceIndex + 1}`;
-      const empty = r.isEmpty();
-      const item = el(
-        "li",
-        { class: `rv-region${selected ? " rv-region--selected" : ""}${r.hidden ? " rv-region--hidden" : ""}`, dataset: { uid: String(r.uid) } },
-        el(
-          "div",
-          { class: "rv-region__row" },
-          el(
-            "button",
-            {
-              type: "button",
-              class: "rv-region__pick",
-              "aria-pressed": String(selected),
-              "aria-label": `Region ${i + 1}: ${regionName(st, r)}, ${r.severity}, ${conf === null ? confText : `confidence ${conf}%`}${r.hidden ? ", hidden" : ""}`,
-              onclick: () => editor.select(selected ? null : r),
-            },
-            el("span", { class: "rv-swatch", style: { background: r.colour }, "aria-hidden": "true" }),
-            el("span", { class: "rv-region__num" }, `${i + 1}`),
-            el("span", { class: "rv-region__label" }, regionName(st, r)),
-            el("span", { class: `rv-sev rv-sev--${r.severity}` }, severityLabel(r.severity)),
-            el(
-              "span",
-              { class: "rv-conf", title: source },
-              conf === null ? confText : el("span", {}, el("span", { class: "rv-conf__bar", style: { "--c": `${conf}%` } }), `${conf}%`),
-            ),
-          ),
-          el("button", {
-            type: "button",
-            class: "rv-iconbtn rv-iconbtn--sm",
-            "aria-pressed": String(r.hidden),
-            "aria-label": `${r.hidden ? "Show" : "Hide"} region ${i + 1} (Alt+H)`,
-            title: `${r.hidden ? "Show" : "Hide"} (Alt+H)`,
-            onclick: () => editor.toggleHidden(r),
-          }, r.hidden ? "◌" : "◉"),
-          editable
-            ? el("button", {
-                type: "button",
-                class: "rv-iconbtn rv-iconbtn--sm rv-iconbtn--danger",
-                "aria-label": `Delete region ${i + 1} (Delete)`,
-                title: "Delete (Delete)",
-                onclick: () => { editor.select(r); editor.deleteSelected(); },
-              }, "✕")
-            : null,
-        ),
-        empty ? el("p", { class: "rv-region__warn" }, "Empty: paint it, or it is not saved.") : null,
-        selected && editable ? regionControls(r, i) : null,
-      );
-      return item;
+      return regionListItem(editor, r, i, {
+        selected,
+        editable,
+        name: regionName(st, r),
+        ariaLabel: `Region ${i + 1}: ${regionName(st, r)}, ${r.severity}, ${conf === null ? confText : `confidence ${conf}%`}${r.hidden ? ", hidden" : ""}`,
+        conf: conf === null ? confText : el("span", {}, el("span", { class: "rv-conf__bar", style: { "--c": `${conf}%` } }), `${conf}%`),
+        confTitle: source,
+        controls: () => regionControls(r, i),
+      });
     }),
   );
   const chosen = list.querySelector(".rv-region--selected");
@@ -407,11 +311,7 @@ function renderRegions() {
 }
 
 function regionControls(r, i) {
-  const typeSelect = el(
-    "select",
-    { id: `region-type-${r.uid}`, class: "rv-region__type", onchange: (e) => setLabel(e.target.value) },
-    ...S.classes.map((c, k) => el("option", { value: c.name, selected: c.name === r.label ? true : null }, `${k < 9 ? `${k + 1} · ` : ""}${typeName(c.name)}`)),
-  );
+  const typeSelect = regionTypeSelect(r, { classes: S.classes, typeName, setLabel, className: "rv-region__type" });
   const st = S.photos[S.current];
   const partSelect = el(
     "select",
@@ -419,11 +319,7 @@ function regionControls(r, i) {
     el("option", { value: "", selected: partChosen(st, r) === "" ? true : null }, "No part chosen"),
     ...(S.claim.parts || []).map((p) => el("option", { value: p.name, selected: p.name === partChosen(st, r) ? true : null }, p.display_name)),
   );
-  const sevSelect = el(
-    "select",
-    { id: `region-sev-${r.uid}`, class: "rv-region__sev", onchange: (e) => editor.setField("severity", e.target.value) },
-    ...S.severities.map((s, k) => el("option", { value: s, selected: s === r.severity ? true : null }, `Alt+${k + 1} · ${severityLabel(s)}`)),
-  );
+  const sevSelect = regionSeveritySelect(editor, r, { severities: S.severities, className: "rv-region__sev" });
   return el(
     "div",
     { class: "rv-region__edit" },
@@ -864,15 +760,7 @@ function regionPayload(st) {
       mask_rle: r.mask_rle,
     }));
   }
-  return st.regions
-    .filter((r) => !r.isEmpty())
-    .map((r) => ({
-      label: r.label,
-      severity: r.severity,
-      source_index: r.sourceIndex,
-      part: r.part || "",
-      mask_rle: encode(r.mask, st.mh, st.mw),
-    }));
+  return regionsPayload(st);
 }
 
 /** PUT the photo's regions when they changed (or when `force`: the adjuster accepts them).
@@ -930,19 +818,13 @@ async function acceptAndNext() {
 function goReadOnly(message) {
   S.readOnly = true;
   S.haveLock = false;
-  editor.readOnly = true;
-  editor.finishDrag();
-  app.classList.add("rv-app--readonly");
-  const banner = $("lock-banner");
-  banner.replaceChildren(
-    el("strong", {}, "Read-only. "),
+  readOnlyShow(editor, {
+    app,
     message,
-    " ",
-    el("a", { href: app.dataset.queueUrl }, "Back to the queue"),
-  );
-  banner.hidden = false;
-  for (const id of ["decide-approve", "decide-corrections", "decide-photos", "decide-deny", "add-region", "save"]) $(id).disabled = true;
-  for (const b of document.querySelectorAll(".rv-tool")) if (b.dataset.tool !== "select") b.disabled = true;
+    backUrl: app.dataset.queueUrl,
+    backText: "Back to the queue",
+    disable: ["decide-approve", "decide-corrections", "decide-photos", "decide-deny"],
+  });
   $("note-text").disabled = true;
   $("note-form").querySelector("button").disabled = true;
   editor.setTool("select");
@@ -974,36 +856,27 @@ function releaseLock() {
 }
 
 function trackActivity() {
-  const touch = () => { S.lastInteraction = Date.now(); };
-  for (const type of ["pointerdown", "keydown", "wheel"]) window.addEventListener(type, touch, { capture: true, passive: true });
-  let lastMove = 0;
-  window.addEventListener("pointermove", () => {
-    const now = Date.now();
-    if (now - lastMove > 1000) { lastMove = now; touch(); }
-  }, { passive: true });
-  let last = Date.now();
-  window.setInterval(() => {
-    const now = Date.now();
-    const delta = Math.min(now - last, 2000); // a sleeping laptop is not time on task
-    last = now;
-    if (document.visibilityState !== "visible" || now - S.lastInteraction > IDLE_AFTER_MS) return;
-    S.claimActiveMs += delta;
-    S.claimUnreportedMs += delta;
-    const st = S.photos[S.current];
-    if (st) st.activeMs += delta;
-    $("active-timer").textContent = `Active ${fmtDuration(S.claimActiveMs)}`;
-    app.dataset.activeMs = String(S.claimActiveMs);
-  }, 1000);
-  document.addEventListener("visibilitychange", () => { last = Date.now(); });
-  window.setInterval(() => {
-    if (!S.haveLock || S.decided) return;
-    if (Date.now() - S.lastInteraction > IDLE_AFTER_MS) return; // an idle adjuster lets it expire
-    const reported = Math.round(S.claimUnreportedMs);
-    api(`${API}lock/`, { method: "POST", body: { active_ms: reported } }).then(
-      () => { S.claimUnreportedMs = Math.max(0, S.claimUnreportedMs - reported); },
-      (err) => { if (err.code === "claim_locked") goReadOnly(err.message); },
-    );
-  }, LOCK_RENEW_MS);
+  activityTrack({
+    state: S,
+    idleAfterMs: IDLE_AFTER_MS,
+    lockRenewMs: LOCK_RENEW_MS,
+    onActive(delta) {
+      S.claimActiveMs += delta;
+      S.claimUnreportedMs += delta;
+      const st = S.photos[S.current];
+      if (st) st.activeMs += delta;
+      $("active-timer").textContent = `Active ${fmtDuration(S.claimActiveMs)}`;
+      app.dataset.activeMs = String(S.claimActiveMs);
+    },
+    onRenew() {
+      if (!S.haveLock || S.decided) return;
+      const reported = Math.round(S.claimUnreportedMs);
+      api(`${API}lock/`, { method: "POST", body: { active_ms: reported } }).then(
+        () => { S.claimUnreportedMs = Math.max(0, S.claimUnreportedMs - reported); },
+        (err) => { if (err.code === "claim_locked") goReadOnly(err.message); },
+      );
+    },
+  });
 }
 
 // ---- decisions and notes -------------------------------------------------------------------
@@ -1244,115 +1117,37 @@ function bindDecisions() {
 
 // ---- keyboard ------------------------------------------------------------------------------
 
-function onKeyDown(e) {
-  if (document.querySelector("dialog[open]")) return; // the dialog has the keyboard
-  if (isTextField(e.target)) return;
-  if (e.target && e.target.type === "range" && e.key.startsWith("Arrow")) return; // the slider's own keys
-  const ctrl = e.ctrlKey || e.metaKey;
-  const key = e.key;
-  const code = e.code;
-  const handled = () => { e.preventDefault(); e.stopPropagation(); };
-
-  if (ctrl && key === "Enter") { handled(); acceptAndNext(); return; }
-  if (ctrl && code === "Space") { handled(); if (S.current < S.photos.length - 1) goToPhoto(S.current + 1); return; }
-  if (ctrl && !e.altKey && (key === "z" || key === "Z")) { handled(); if (e.shiftKey) editor.redo(); else editor.undo(); return; }
-  if (ctrl && (key === "y" || key === "Y")) { handled(); editor.redo(); return; }
-  if (ctrl && (key === "s" || key === "S")) { handled(); savePhoto(S.photos[S.current]); return; }
-  if (ctrl) return;
-  if (e.altKey) {
-    if (code === "KeyH") { handled(); editor.toggleHidden(); return; }
-    const sev = { Digit1: 0, Digit2: 1, Digit3: 2, Numpad1: 0, Numpad2: 1, Numpad3: 2 }[code];
-    if (sev !== undefined) {
-      handled();
-      if (!editor.selected) announce("Select a region first.");
-      else {
-        editor.setField("severity", S.severities[sev]);
-        announce(`Severity ${S.severities[sev]}.`);
-      }
-    }
-    return;
-  }
-  if (key === " " && editor.pointerInside) {
-    handled();
-    if (!editor.spaceDown) { editor.spaceDown = true; editor.updateCursor(); editor.requestDraw(); }
-    return;
-  }
-  const isButton = e.target && e.target.closest && e.target.closest("button, a");
-  if (key === "Enter" && !isButton && editor.tool === "polygon") { handled(); editor.closePolygon(); return; }
-  if (/^[1-9]$/.test(key)) {
-    handled();
-    const cls = S.classes[Number(key) - 1];
-    if (!cls) return;
-    if (!editor.selected) { S.lastLabel = cls.name; announce(`New regions will be ${typeName(cls.name)}. Select a region to change its type.`); return; }
-    setLabel(cls.name);
-    announce(`Region type ${typeName(cls.name)}.`);
-    return;
-  }
-  switch (key) {
-    case "f": case "F": handled(); goToPhoto(S.current + 1); break;
-    case "d": case "D": handled(); goToPhoto(S.current - 1); break;
-    case "v": case "V": handled(); editor.setTool("select"); break;
-    case "b": case "B": handled(); if (!S.readOnly) editor.setTool("brush"); break;
-    case "e": case "E": handled(); if (!S.readOnly) editor.setTool("eraser"); break;
-    case "p": case "P": handled(); if (!S.readOnly) editor.setTool("polygon"); break;
-    case "n": case "N": handled(); editor.addRegion(); break;
-    case "m": case "M": handled(); editor.setCompare(!editor.compare); break;
-    case "t": case "T": handled(); editor.setShowTags(!editor.showTags); announce(editor.showTags ? "Tags shown." : "Tags hidden."); break;
-    case "[": handled(); editor.changeBrush(-1); break;
-    case "]": handled(); editor.changeBrush(1); break;
-    case "+": case "=": handled(); editor.zoomBy(1.25); break;
-    case "-": case "_": handled(); editor.zoomBy(0.8); break;
-    case "0": handled(); editor.fit(); break;
-    case "?": handled(); $("help-dialog").showModal(); break;
-    case "Delete": handled(); editor.deleteSelected(); break;
-    case "Backspace": handled(); if (!editor.removePolygonPoint()) editor.deleteSelected(); break;
-    case "Escape": if (!editor.cancelPolygon()) editor.select(null); break;
-    case "ArrowDown": if (!isButton || e.target.closest(".rv-regions")) { handled(); editor.selectByOffset(1); } break;
-    case "ArrowUp": if (!isButton || e.target.closest(".rv-regions")) { handled(); editor.selectByOffset(-1); } break;
-    default: break;
-  }
-}
+const onKeyDown = editorKeyHandler({
+  editor,
+  state: S,
+  severities: () => S.severities,
+  typeName,
+  setLabel,
+  newTypeHint: " Select a region to change its type.",
+  keys: {
+    submit: () => acceptAndNext(),
+    skip: () => { if (S.current < S.photos.length - 1) goToPhoto(S.current + 1); },
+    save: () => savePhoto(S.photos[S.current]),
+    next: () => goToPhoto(S.current + 1),
+    previous: () => goToPhoto(S.current - 1),
+    compare: () => editor.setCompare(!editor.compare),
+    tags: () => {
+      editor.setShowTags(!editor.showTags);
+      announce(editor.showTags ? "Tags shown." : "Tags hidden.");
+    },
+  },
+});
 
 function bindControls() {
-  document.addEventListener("keydown", onKeyDown);
-  document.addEventListener("keyup", (e) => {
-    if (e.key === " " && editor.spaceDown) {
-      editor.spaceDown = false;
-      editor.updateCursor();
-      editor.requestDraw();
-      e.preventDefault();
-    }
+  editorControlsBind(editor, {
+    onKeyDown,
+    save: () => savePhoto(S.photos[S.current]),
+    shortcuts: SHORTCUTS,
+    hasUnsaved: () => !S.readOnly && !S.decided && S.photos.some((st) => st.dirty),
+    onPageHide: releaseLock,
   });
-  window.addEventListener("blur", () => { editor.spaceDown = false; editor.updateCursor(); });
-  for (const button of document.querySelectorAll(".rv-tool")) {
-    button.addEventListener("click", () => editor.setTool(button.dataset.tool));
-  }
-  $("size-down").addEventListener("click", () => editor.changeBrush(-1));
-  $("size-up").addEventListener("click", () => editor.changeBrush(1));
-  $("add-region").addEventListener("click", () => editor.addRegion());
-  $("undo").addEventListener("click", () => editor.undo());
-  $("redo").addEventListener("click", () => editor.redo());
-  $("save").addEventListener("click", () => savePhoto(S.photos[S.current]));
-  $("zoom-in").addEventListener("click", () => editor.zoomBy(1.25));
-  $("zoom-out").addEventListener("click", () => editor.zoomBy(0.8));
-  $("zoom-fit").addEventListener("click", () => editor.fit());
   $("compare").addEventListener("click", () => editor.setCompare(!editor.compare));
   $("tags-toggle").addEventListener("click", () => editor.setShowTags(!editor.showTags));
-  $("opacity").addEventListener("input", (e) => {
-    editor.setOpacity(Number(e.target.value) / 100);
-    $("opacity-value").textContent = `${e.target.value}%`;
-  });
-  $("help-open").addEventListener("click", () => $("help-dialog").showModal());
-  $("help-list").replaceChildren(
-    el("dl", {}, ...SHORTCUTS.flatMap(([k, v]) => [el("dt", {}, ...k.split(" / ").flatMap((part, i) => [i ? " / " : "", el("kbd", {}, part)])), el("dd", {}, v)])),
-  );
-  window.addEventListener("beforeunload", (e) => {
-    if (!S.readOnly && !S.decided && S.photos.some((st) => st.dirty)) {
-      e.preventDefault();
-      e.returnValue = "";
-    }
-  });
-  window.addEventListener("pagehide", releaseLock);
 }
 
 // ---- start -------------------------------------------------------------------------------
