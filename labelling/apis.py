@@ -28,7 +28,13 @@ from config.errors import ApplicationError, NotFoundError
 from config.pagination import PageNumberPagination
 from config.parsers import JSONParser
 from config.schema import PAGE_NOT_FOUND, PAGE_PARAMETER, error_response, page_of
-from config.serializers import CappedJSONField, InputSerializer, NoInput, check_fields
+from config.serializers import (
+    CappedJSONField,
+    CappedListField,
+    InputSerializer,
+    NoInput,
+    check_fields,
+)
 from labelling import label_import, photo_import, selectors, services
 from labelling.models import ProjectItem, ProjectMember, QAReview
 from review.models import SEVERITIES
@@ -191,6 +197,10 @@ class LabellingQAReviewOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+# A label map of a few dozen types with colours and severity rules is a few kB.
+MAX_LABEL_MAP_JSON_BYTES = 64 * 1024
+
+
 class LabellingRegionInputSerializer(InputSerializer):
     label = serializers.CharField(max_length=60)
     severity = serializers.ChoiceField(choices=SEVERITIES)
@@ -214,9 +224,10 @@ class ProjectCollectionApi(APIView):
     class InputSerializer(InputSerializer):
         name = serializers.CharField(max_length=200)
         instructions = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
-        label_map = serializers.DictField(
+        label_map = CappedJSONField(
+            max_bytes=MAX_LABEL_MAP_JSON_BYTES,
             required=False,
-            help_text="An ml.labels label map; default: the active model's.",
+            help_text="An ml.labels label map (a JSON object); default: the active model's.",
         )
         qa_share = serializers.FloatField(min_value=0, max_value=1, default=0.2)
         scratch_share = serializers.FloatField(min_value=0, max_value=1, default=0.1)
@@ -281,10 +292,11 @@ class ProjectDetailApi(APIView):
         tags=["labelling"],
     )
     def patch(self, request: Request, project_id: str) -> Response:
-        project = selectors.project_get(user=request.user, project_id=project_id)
-        _require_manager(request)
+        # The input is checked before any object is looked up (docs/api.md).
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        project = selectors.project_get(user=request.user, project_id=project_id)
+        _require_manager(request)
         project = services.project_update(user=request.user, project=project, **data.validated_data)
         return Response(
             LabellingProjectOutputSerializer(project, context={"user": request.user}).data
@@ -313,10 +325,11 @@ class ProjectMembersApi(APIView):
         tags=["labelling"],
     )
     def post(self, request: Request, project_id: str) -> Response:
-        project = selectors.project_get(user=request.user, project_id=project_id)
-        _require_manager(request)
+        # The input is checked before any object is looked up (docs/api.md).
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        project = selectors.project_get(user=request.user, project_id=project_id)
+        _require_manager(request)
         member = selectors.user_by_username(username=data.validated_data["username"])
         membership = services.project_member_add(
             user=request.user, project=project, member=member, role=data.validated_data["role"]
@@ -356,12 +369,12 @@ class ProjectProgressApi(APIView):
 
 
 def _one_file(request: Request, serializer: serializers.Serializer):
+    check_fields(serializer, request.data)  # an unknown field is named before a missing file
     uploads = request.FILES.getlist("file")
     if not uploads:
         raise ApplicationError(ERR_NO_FILE, code="file_missing")
     if len(uploads) > 1:
         raise ApplicationError(ERR_ONE_FILE, code="too_many_files")
-    check_fields(serializer, request.data)
     return uploads[0]
 
 
@@ -375,6 +388,7 @@ class ProjectImportPhotoApi(APIView):
 
     permission_classes = [IsLabellingUser]
     parser_classes = [MultiPartParser, FormParser]
+    InputSerializer = LabellingFileInputSerializer
 
     @extend_schema(
         request={
@@ -395,9 +409,9 @@ class ProjectImportPhotoApi(APIView):
         tags=["labelling"],
     )
     def post(self, request: Request, project_id: str) -> Response:
+        upload = _one_file(request, self.InputSerializer())
         project = selectors.project_get(user=request.user, project_id=project_id)
         _require_manager(request)
-        upload = _one_file(request, LabellingFileInputSerializer())
         result = photo_import.item_ingest(
             project=project, fileobj=upload, name=upload.name or "", user=request.user
         )
@@ -410,6 +424,7 @@ class ProjectImportZipApi(APIView):
 
     permission_classes = [IsLabellingUser]
     parser_classes = [MultiPartParser, FormParser]
+    InputSerializer = LabellingFileInputSerializer
 
     @extend_schema(
         request={
@@ -425,9 +440,9 @@ class ProjectImportZipApi(APIView):
         tags=["labelling"],
     )
     def post(self, request: Request, project_id: str) -> Response:
+        upload = _one_file(request, self.InputSerializer())
         project = selectors.project_get(user=request.user, project_id=project_id)
         _require_manager(request)
-        upload = _one_file(request, LabellingFileInputSerializer())
         summary = photo_import.items_import_zip(project=project, fileobj=upload, user=request.user)
         return Response(LabellingImportSummarySerializer(summary.to_dict()).data)
 
@@ -454,10 +469,10 @@ class ProjectImportLabelsApi(APIView):
         tags=["labelling"],
     )
     def post(self, request: Request, project_id: str) -> Response:
-        project = selectors.project_get(user=request.user, project_id=project_id)
-        _require_manager(request)
         upload = _one_file(request, self.InputSerializer())
         fmt = self.InputSerializer().fields["format"].run_validation(request.data.get("format"))
+        project = selectors.project_get(user=request.user, project_id=project_id)
+        _require_manager(request)
         summary = label_import.labels_import(
             project=project, fileobj=upload, fmt=fmt, user=request.user
         )
@@ -545,7 +560,7 @@ class ItemLabelsApi(APIView):
 
     class InputSerializer(InputSerializer):
         base_version = serializers.IntegerField(min_value=0)
-        regions = serializers.ListField(child=LabellingRegionInputSerializer(), max_length=100)
+        regions = CappedListField(child=LabellingRegionInputSerializer(), max_length=100)
         active_ms = serializers.IntegerField(
             min_value=0, max_value=MAX_ACTIVE_MS, required=False, default=0
         )
@@ -559,10 +574,11 @@ class ItemLabelsApi(APIView):
         tags=["labelling"],
     )
     def put(self, request: Request, project_id: str, item_id: str) -> Response:
-        project = selectors.project_get(user=request.user, project_id=project_id)
-        item = selectors.item_get(project=project, item_id=item_id)
+        # The input is checked before any object is looked up (docs/api.md).
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        project = selectors.project_get(user=request.user, project_id=project_id)
+        item = selectors.item_get(project=project, item_id=item_id)
         v = data.validated_data
         labels = services.item_labels_save(
             item=item,
@@ -587,10 +603,11 @@ class ItemFlagApi(APIView):
         request=InputSerializer, responses={200: LabellingItemOutputSerializer}, tags=["labelling"]
     )
     def post(self, request: Request, project_id: str, item_id: str) -> Response:
-        project = selectors.project_get(user=request.user, project_id=project_id)
-        item = selectors.item_get(project=project, item_id=item_id)
+        # The input is checked before any object is looked up (docs/api.md).
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        project = selectors.project_get(user=request.user, project_id=project_id)
+        item = selectors.item_get(project=project, item_id=item_id)
         item = services.item_flag(item=item, user=request.user, **data.validated_data)
         return Response(LabellingItemOutputSerializer(item).data)
 
@@ -623,7 +640,7 @@ class ItemQAReviewApi(APIView):
     class InputSerializer(InputSerializer):
         outcome = serializers.ChoiceField(choices=QAReview.Outcome.values)
         note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-        regions = serializers.ListField(
+        regions = CappedListField(
             child=LabellingRegionInputSerializer(),
             max_length=100,
             required=False,
@@ -639,10 +656,11 @@ class ItemQAReviewApi(APIView):
         tags=["labelling"],
     )
     def post(self, request: Request, project_id: str, item_id: str) -> Response:
-        project = selectors.project_get(user=request.user, project_id=project_id)
-        item = selectors.item_get(project=project, item_id=item_id)
+        # The input is checked before any object is looked up (docs/api.md).
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        project = selectors.project_get(user=request.user, project_id=project_id)
+        item = selectors.item_get(project=project, item_id=item_id)
         v = data.validated_data
         regions = v.get("regions")
         review = services.item_qa_review(

@@ -143,7 +143,7 @@ def _clean_label_map(label_map: dict | None) -> dict:
         return dict(model_versions.model_version_active().label_map)
     try:
         return LabelMap.from_dict(label_map).to_dict()
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # not a label map
         raise ApplicationError(ERR_LABEL_MAP.format(error=exc), code="invalid_label_map") from None
 
 

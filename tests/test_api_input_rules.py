@@ -26,6 +26,7 @@ from claims.tests.factories import AdjusterFactory, CustomerFactory, DataTeamFac
 from config import parsers
 from config import serializers as input_rules
 from config.errors import ERR_BODY_TOO_LARGE
+from labelling.apis import IsLabellingUser
 from review import apis as review_apis
 
 pytestmark = pytest.mark.django_db
@@ -35,9 +36,18 @@ ROLE_FACTORIES = {
     IsCustomer: CustomerFactory,
     IsAdjuster: AdjusterFactory,
     IsDataTeam: DataTeamFactory,
+    IsLabellingUser: DataTeamFactory,  # the data team manages every labelling project
 }
 # Values for the ids in paths: the rules hold before any object is looked up.
-PATH_VALUES = {"claim_id": uuid.UUID(int=1), "photo_id": uuid.UUID(int=2), "export_id": "1"}
+PATH_VALUES = {
+    "claim_id": uuid.UUID(int=1),
+    "photo_id": uuid.UUID(int=2),
+    "export_id": "1",
+    "project_id": "1",
+    "item_id": uuid.UUID(int=3),
+    "user_id": "1",
+    "role": "labeller",
+}
 
 
 def _api_patterns(patterns=None, prefix=""):
@@ -85,6 +95,14 @@ def url_of(name: str) -> str:
     route = next(route for route, entry in pattern.items() if entry.name == name)
     kwargs = {key: value for key, value in PATH_VALUES.items() if f"<str:{key}>" in route}
     return reverse(name, kwargs=kwargs)
+
+
+def file_field(view: type[APIView]) -> str:
+    """The name of the file an upload endpoint takes (its input serializer's file field)."""
+    serializer = getattr(view, "InputSerializer", None)
+    fields = serializer().fields if serializer else {}
+    names = [n for n, f in fields.items() if isinstance(f, serializers.FileField)]
+    return names[0] if names else "image"
 
 
 def send_json(client: APIClient, method: str, url: str, body: str):
@@ -213,7 +231,7 @@ def test_every_write_endpoint_refuses_unknown_fields_by_name(name, method, view)
     else:
         image = SimpleUploadedFile("x.jpg", jpeg_bytes(), content_type="image/jpeg")
         response = getattr(client, method)(
-            url, {"image": image, "bogus_field": "1", "is_staff": "1"}, format="multipart"
+            url, {file_field(view): image, "bogus_field": "1", "is_staff": "1"}, format="multipart"
         )
 
     assert response.status_code == 400, response.content[:300]

@@ -51,6 +51,18 @@ def test_projects_api_data_team_creates_with_the_active_label_map(
     assert body["my_roles"] == ["labeller", "reviewer"]
 
 
+@pytest.mark.parametrize("label_map", [[1, 2], {"classes": "dent"}, "dent"])
+def test_projects_api_refuses_a_label_map_that_is_not_one(
+    client_for, data_team_member, model_version, label_map
+):
+    response = client_for(data_team_member).post(
+        _url("api-labelling-projects"), {"name": "Garage", "label_map": label_map}, format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid_label_map"
+
+
 def test_projects_api_a_labeller_cannot_create(client_for, labeller):
     response = client_for(labeller).post(
         _url("api-labelling-projects"), {"name": "Mine"}, format="json"
