@@ -37,6 +37,7 @@ from config.serializers import (
 )
 from labelling import label_import, photo_import, selectors, services
 from labelling.models import ProjectItem, ProjectMember, QAReview
+from review.apis import MaskRleField
 from review.models import SEVERITIES
 
 # One working day of active time: a larger figure from a screen is a clock bug, not work.
@@ -204,10 +205,8 @@ MAX_LABEL_MAP_JSON_BYTES = 64 * 1024
 class LabellingRegionInputSerializer(InputSerializer):
     label = serializers.CharField(max_length=60)
     severity = serializers.ChoiceField(choices=SEVERITIES)
-    mask_rle = CappedJSONField(
-        max_bytes=MAX_MASK_JSON_BYTES,
-        help_text='COCO compressed RLE on the item\'s mask grid: {"size": [h, w], "counts": str}.',
-    )
+    # COCO compressed RLE on the item's mask grid, documented as the review API documents it.
+    mask_rle = MaskRleField(max_bytes=MAX_MASK_JSON_BYTES)
     source_index = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     part = serializers.CharField(max_length=60, required=False, allow_blank=True)
 
@@ -502,14 +501,15 @@ class ItemListApi(APIView):
         ],
         responses={
             200: page_of("PaginatedLabellingItemList", LabellingItemOutputSerializer(many=True)),
+            400: error_response("`invalid`: a filter is malformed (see `details.fields`)."),
             404: PAGE_NOT_FOUND,
         },
         tags=["labelling"],
     )
     def get(self, request: Request, project_id: str) -> Response:
-        project = selectors.project_get(user=request.user, project_id=project_id)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        project = selectors.project_get(user=request.user, project_id=project_id)
         items = selectors.item_list(project=project, status=filters.validated_data.get("status"))
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(items, request, view=self)
