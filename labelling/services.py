@@ -292,9 +292,16 @@ def item_prelabel(*, item_id) -> ItemPrediction | None:
 def _prelabel_done(item: ProjectItem, error: str = "") -> None:
     """Move an item waiting for its pre-labels on; one already being labelled keeps its
     status (a re-run with a new model must not undo a labeller's progress)."""
+    now = timezone.now()
     ProjectItem.objects.filter(pk=item.pk, status__in=[S.NEW, S.PRELABELLING]).update(
-        status=S.PRELABELLED, prelabel_error=error, updated_at=timezone.now()
+        status=S.PRELABELLED, prelabel_error=error, updated_at=now
     )
+    if not error:
+        # The sweeper may have given up on it a moment before this delivery finished: the
+        # pre-labels exist now, so the item no longer says it has none (nobody started it).
+        ProjectItem.objects.filter(pk=item.pk, status=S.PRELABELLED).exclude(
+            prelabel_error=""
+        ).update(prelabel_error="", updated_at=now)
 
 
 def project_prelabel(*, project: LabellingProject, statuses: Iterable[str] = (S.NEW,)) -> int:

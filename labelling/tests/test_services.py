@@ -91,6 +91,22 @@ def test_item_prelabel_stores_one_prediction_per_model_version(project, segmente
     assert rle_to_mask(stored["mask_rle"]).sum() == stored["area"] > 0
 
 
+def test_item_prelabel_after_the_sweeper_gave_up_clears_its_reason(project, segmenter):
+    # given the sweeper left the item to be labelled from scratch, then a late delivery runs
+    item = item_make(project)
+    ProjectItem.objects.filter(pk=item.pk).update(
+        status=S.PRELABELLED,
+        prelabel_error=services.ERR_PRELABEL_GAVE_UP.format(attempts=3),
+    )
+
+    stored = services.item_prelabel(item_id=item.pk)
+
+    # then the pre-labels are there and the item no longer says they are missing
+    assert stored is not None
+    item.refresh_from_db()
+    assert (item.status, item.prelabel_error) == (S.PRELABELLED, "")
+
+
 def test_item_prelabel_keeps_the_status_of_an_item_being_labelled(project, segmenter, labeller):
     item = item_make(project)
     services.item_labels_save(item=item, user=labeller, base_version=0, regions=[])
