@@ -117,6 +117,17 @@ def _predicted(assessment) -> list[dict]:
     ]
 
 
+def stored_work(labels) -> PhotoWork:
+    """What the review of one photo did, read back from the ledger of its current labels
+    (``review.models.PhotoLabels``): the figures the simulation reports come from here."""
+    from review.models import OverrideLedgerEntry
+
+    entries = OverrideLedgerEntry.objects.filter(
+        photo_id=labels.photo_id, labels_version=labels.version
+    ).values("action", "source_index")
+    return PhotoWork.from_ledger(entries, final_regions=labels.regions.count())
+
+
 class SimulatedAdjuster:
     def __init__(self, user, effort: EffortModel = DEFAULT_EFFORT) -> None:
         self.user = user
@@ -127,7 +138,6 @@ class SimulatedAdjuster:
         ``truths``: photo id -> its ``TruthRegion`` list, where already computed."""
         from review import labels as review_labels
         from review import locks, services
-        from review.models import OverrideLedgerEntry
 
         locks.review_lock_take(claim=claim, adjuster=self.user)
         works: list[PhotoWork] = []
@@ -158,10 +168,7 @@ class SimulatedAdjuster:
                 regions=regions,
                 active_ms=int(self.effort.assisted_seconds(planned) * 1000),
             )
-            entries = OverrideLedgerEntry.objects.filter(
-                photo=photo, labels_version=labels.version
-            ).values("action", "source_index")
-            works.append(PhotoWork.from_ledger(entries, final_regions=labels.regions.count()))
+            works.append(stored_work(labels))
         effort = claim_effort(works, self.effort)
         changed = any(
             set(w.actions) - {"accepted"} or w.actions.get("accepted", 0) != w.final_regions

@@ -386,28 +386,26 @@ class Simulation:
         if foreign:
             raise SimulationError(ERR_NOT_OURS.format(n=foreign))
 
-    def _users(self):
+    @staticmethod
+    def _user(username: str, role):
+        """A simulation account (``USER_PREFIX``) with its role's group."""
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
 
-        from claims.roles import Role
-
-        users = get_user_model()
-        adjuster, _ = users.objects.get_or_create(username=f"{USER_PREFIX}adjuster")
-        group, _ = Group.objects.get_or_create(name=Role.ADJUSTER.value)
-        adjuster.groups.add(group)
-        return adjuster
-
-    def _customer(self, key: str):
-        from django.contrib.auth import get_user_model
-        from django.contrib.auth.models import Group
-
-        from claims.roles import Role
-
-        user, _ = get_user_model().objects.get_or_create(username=f"{USER_PREFIX}{key}")
-        group, _ = Group.objects.get_or_create(name=Role.CUSTOMER.value)
+        user, _ = get_user_model().objects.get_or_create(username=f"{USER_PREFIX}{username}")
+        group, _ = Group.objects.get_or_create(name=role.value)
         user.groups.add(group)
         return user
+
+    def _users(self):
+        from claims.roles import Role
+
+        return self._user("adjuster", Role.ADJUSTER)
+
+    def _customer(self, key: str):
+        from claims.roles import Role
+
+        return self._user(key, Role.CUSTOMER)
 
     def _activate_base(self, state: dict) -> str:
         from assessment import model_versions
@@ -497,9 +495,12 @@ class Simulation:
         rows = list(claim.photos.order_by("created_at", "pk"))
         return {str(row.pk): photo for row, photo in zip(rows, sim.photos, strict=True)}
 
-    def outcome(self, claim, sim: SimClaim, segmenter, truths: dict | None = None) -> dict:
-        """What the workers decided for ``claim``, against its ground truth (``truths``, if
-        given, receives each photo's ground-truth regions by photo id)."""
+    def outcome(
+        self, claim, sim: SimClaim, segmenter, rules, photos: dict, truths: dict | None = None
+    ) -> dict:
+        """What the workers decided for ``claim``, against its ground truth. ``rules``: the
+        active policy's (``PolicyRules``); ``photos``: photo id -> ClaimPhoto; ``truths``, if
+        given, receives each photo's ground-truth regions by photo id."""
         from assessment import part_pricing, services
         from assessment.configuration import price_book
         from assessment.models import AuditRecord, Decision
@@ -516,10 +517,6 @@ class Simulation:
             .order_by("created_at", "id")
             .first()
         )
-        photos = self._photos_by_id(claim, sim)
-        from assessment import configuration, policy
-
-        rules = policy.PolicyRules.from_dict(configuration.decision_policy_active().rules)
         truth = []
         n_truth = 0
         # The ground truth itself holds a type or severity the policy always gives a person:
@@ -616,7 +613,7 @@ class Simulation:
     # ----------------------------------------------------------------- run
 
     def run(self) -> list[dict]:
-        from assessment import model_versions
+        from assessment import configuration, model_versions, policy
         from claims.models import Claim
 
         self.require_own_database()
@@ -645,15 +642,18 @@ class Simulation:
                 ids = [self._file(sim) for sim in self._bar(sims, f"round {r}: filing")]
                 self._wait(ids)
                 segmenter = model_versions.segmenters.get(serving)
+                # The policy the workers decided this round's claims by (calibration adopts a
+                # new one only after the round).
+                rules = policy.PolicyRules.from_dict(configuration.decision_policy_active().rules)
                 outcomes = []
                 for sim, claim_id in self._bar(
                     list(zip(sims, ids, strict=True)), f"round {r}: reviewing"
                 ):
                     claim = Claim.objects.get(pk=claim_id)
                     truths: dict = {}
-                    out = self.outcome(claim, sim, segmenter, truths)
+                    photos = self._photos_by_id(claim, sim)
+                    out = self.outcome(claim, sim, segmenter, rules, photos, truths)
                     if claim.status == Claim.Status.IN_REVIEW:
-                        photos = self._photos_by_id(claim, sim)
                         result = adjuster.review(claim, photos, segmenter, truths)
                         out["assisted_s"] = round(result.effort.assisted_s, 2)
                         out["scratch_s"] = round(result.effort.scratch_s, 2)
@@ -687,15 +687,11 @@ class Simulation:
 
     def _stored_effort(self, claim) -> dict:
         """A claim reviewed before a stop: its effort read back from the stored ledger."""
-        from flywheel.effort import PhotoWork, claim_effort
-        from review.models import OverrideLedgerEntry, PhotoLabels
+        from flywheel.adjuster import stored_work
+        from flywheel.effort import claim_effort
+        from review.models import PhotoLabels
 
-        works = []
-        for labels in PhotoLabels.objects.filter(claim=claim):
-            entries = OverrideLedgerEntry.objects.filter(
-                photo_id=labels.photo_id, labels_version=labels.version
-            ).values("action", "source_index")
-            works.append(PhotoWork.from_ledger(entries, final_regions=labels.regions.count()))
+        works = [stored_work(labels) for labels in PhotoLabels.objects.filter(claim=claim)]
         if not works:
             return {}
         effort: Effort = claim_effort(works, self.effort)
