@@ -9,8 +9,9 @@ from assessment import selectors
 from assessment.audit import audit_record
 from assessment.models import AuditRecord, Contest, Decision
 from claims.models import Claim
+from claims.roles import Role, user_has_role
 from claims.services import claim_transition
-from config.errors import ConflictError
+from config.errors import ConflictError, ForbiddenError
 
 ERR_NOT_CONTESTABLE = "Only a decided claim can be contested (this claim is {status})."
 ERR_CONTEST_OPEN = "This claim is already being looked at again; you will hear the outcome."
@@ -20,6 +21,10 @@ ERR_CONTEST_SAME_ADJUSTER = (
     "The customer contests your decision on this claim: a senior adjuster, not you, decides it."
 )
 MSG_SENIOR_REVIEW = "Contested decision: a senior adjuster decides, not the first decider."
+ERR_SENIOR_REQUIRED = (
+    "The customer contests a decision on this claim: it is in the senior adjusters' queue, and "
+    "only a senior adjuster can take or decide it."
+)
 CONTEST_REASON_MAX = 1000  # characters: the API field's limit, kept whole in the audit record
 
 
@@ -110,11 +115,30 @@ def contest_reasons(*, contest: Contest) -> list[dict]:
     ]
 
 
+def contested_claim_ids(claim_ids) -> set:
+    """Which of ``claim_ids`` have an open contest: the senior adjusters' queue."""
+    return set(
+        Contest.objects.filter(claim_id__in=claim_ids, state=Contest.State.OPEN).values_list(
+            "claim_id", flat=True
+        )
+    )
+
+
+def require_senior_for_contest(*, claim: Claim, adjuster) -> None:
+    """A claim with an open contest is a senior adjuster's to take and decide: ForbiddenError
+    (403 ``senior_adjuster_required``) for anyone else."""
+    if user_has_role(adjuster, Role.SENIOR_ADJUSTER):
+        return
+    if Contest.objects.filter(claim=claim, state=Contest.State.OPEN).exists():
+        raise ForbiddenError(ERR_SENIOR_REQUIRED, code="senior_adjuster_required")
+
+
 def contest_answer(*, claim: Claim, decision: Decision, now=None) -> Contest | None:
     """Mark the claim's open contest answered by ``decision`` (an adjuster's, in the caller's
     transaction). A request for more photos answers nothing yet: the contest stays open until
-    the claim is decided again. The adjuster whose decision is contested may not act on it:
-    ConflictError, which rolls the caller's decision back."""
+    the claim is decided again. Only a senior adjuster acts on a contest (ForbiddenError), and
+    not the one whose decision is contested (ConflictError); either rolls the caller's
+    decision back."""
     contest = (
         Contest.objects.filter(claim=claim, state=Contest.State.OPEN)
         .select_related("decision")
@@ -122,6 +146,8 @@ def contest_answer(*, claim: Claim, decision: Decision, now=None) -> Contest | N
     )
     if contest is None:
         return None
+    if not user_has_role(decision.decided_by, Role.SENIOR_ADJUSTER):
+        raise ForbiddenError(ERR_SENIOR_REQUIRED, code="senior_adjuster_required")
     first = contest.decision.decided_by_id
     if first is not None and decision.decided_by_id == first:
         # The person whose decision is contested does not judge it again (senior review).

@@ -9,8 +9,15 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 class Role(StrEnum):
     CUSTOMER = "customer"
     ADJUSTER = "adjuster"
+    # An adjuster who also decides contested claims (the customer's appeal of any decision):
+    # every adjuster right, plus the senior queue. Granted by admins like every staff role.
+    SENIOR_ADJUSTER = "senior_adjuster"
     DATA_TEAM = "data_team"
     ADMIN = "admin"
+
+
+# The groups that carry a role: a senior adjuster is an adjuster too.
+ROLE_GROUPS = {Role.ADJUSTER: (Role.ADJUSTER.value, Role.SENIOR_ADJUSTER.value)}
 
 
 def user_has_role(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
@@ -18,7 +25,7 @@ def user_has_role(user: AbstractBaseUser | AnonymousUser, role: Role) -> bool:
         return False
     if role is Role.ADMIN:
         return user.is_superuser
-    return user.groups.filter(name=role.value).exists()
+    return user.groups.filter(name__in=ROLE_GROUPS.get(role, (role.value,))).exists()
 
 
 def user_roles(user: AbstractBaseUser | AnonymousUser) -> list[str]:
@@ -31,7 +38,7 @@ def user_roles(user: AbstractBaseUser | AnonymousUser) -> list[str]:
     return sorted(roles)
 
 
-STAFF_ROLES = (Role.ADJUSTER.value, Role.DATA_TEAM.value)
+STAFF_ROLES = (Role.ADJUSTER.value, Role.SENIOR_ADJUSTER.value, Role.DATA_TEAM.value)
 
 
 def user_is_staff(user: AbstractBaseUser | AnonymousUser) -> bool:

@@ -41,6 +41,14 @@ class NotFoundError(ApplicationError):
     code = "not_found"
 
 
+class ForbiddenError(ApplicationError):
+    """The caller may use this endpoint, but not on this object: a rule of roles said no (a
+    contested claim is a senior adjuster's)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "forbidden"
+
+
 class ConflictError(ApplicationError):
     """The request is valid but the object's current state forbids it (e.g. claim submitted)."""
 

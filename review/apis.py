@@ -33,6 +33,10 @@ from review.models import ADJUSTMENT_OPERATIONS, REGION_ORIGINS, SEVERITIES
 MAX_ACTIVE_MS = 8 * 3600 * 1000
 NOT_IN_REVIEW = "`claim_not_in_review`: the claim is not waiting for a person."
 LOCKED = "`claim_locked`: another adjuster holds the claim (see `details`), or you hold no lock."
+SENIOR_ONLY = (
+    "`permission_denied`: the caller is not an adjuster. `senior_adjuster_required`: the "
+    "customer contests a decision on this claim, and only a senior adjuster may take or decide it."
+)
 # A region's mask as COCO RLE: a few hundred bytes for a real dent; 256 KiB is a mask of
 # ~100,000 runs, past any drawing on the largest mask grid, yet cheap to refuse.
 MAX_MASK_JSON_BYTES = 256 * 1024
@@ -227,6 +231,9 @@ class QueueCountsSerializer(serializers.Serializer):
     mine = serializers.IntegerField()
     locked_by_others = serializers.IntegerField()
     by_reason = serializers.DictField(child=serializers.IntegerField())
+    senior_review = serializers.IntegerField(
+        help_text="Contested claims waiting in the senior adjusters' queue (listed to them only)."
+    )
 
 
 class ReviewQueueApi(APIView):
@@ -237,6 +244,12 @@ class ReviewQueueApi(APIView):
         damage_type = serializers.CharField(required=False, allow_blank=True, max_length=60)
         min_age_hours = serializers.FloatField(required=False, min_value=0)
         mine = serializers.BooleanField(required=False, default=False)
+        senior_review = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Only the senior adjusters' queue: claims whose customer contests a "
+            "decision (a senior adjuster's list; empty for anyone else).",
+        )
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.UUIDField()
@@ -255,6 +268,9 @@ class ReviewQueueApi(APIView):
         damage_types = serializers.ListField(child=serializers.CharField())
         photo_count = serializers.IntegerField()
         lock = LockOutputSerializer(allow_null=True)
+        senior_review = serializers.BooleanField(
+            help_text="A customer contests a decision on this claim: a senior adjuster decides."
+        )
 
     @extend_schema(
         operation_id="v1_review_queue_list",
@@ -278,6 +294,7 @@ class ReviewQueueApi(APIView):
             damage_type=data.get("damage_type") or None,
             min_age_hours=data.get("min_age_hours"),
             mine=data.get("mine", False),
+            senior_review=data.get("senior_review", False),
         )
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(queue.rows, request, view=self)
@@ -348,7 +365,11 @@ class ReviewLockApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: LockOutputSerializer, 409: error_response(f"{NOT_IN_REVIEW} {LOCKED}")},
+        responses={
+            200: LockOutputSerializer,
+            403: error_response(SENIOR_ONLY),
+            409: error_response(f"{NOT_IN_REVIEW} {LOCKED}"),
+        },
         tags=["review"],
     )
     def post(self, request: Request, claim_id: str) -> Response:
@@ -493,7 +514,11 @@ class ReviewDecisionApi(APIView):
         request=InputSerializer,
         responses={
             200: ReviewClaimOutputSerializer,
-            409: error_response(f"{NOT_IN_REVIEW} {LOCKED} `no_corrections`."),
+            403: error_response(SENIOR_ONLY),
+            409: error_response(
+                f"{NOT_IN_REVIEW} {LOCKED} `no_corrections`. `contest_needs_another_adjuster`: "
+                "the contested decision is yours."
+            ),
         },
         tags=["review"],
     )

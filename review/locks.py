@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from assessment.contests import require_senior_for_contest
 from claims.models import Claim, Photo
 from config.errors import ConflictError
 from review.models import ActiveTime, ReviewLock
@@ -80,11 +81,12 @@ def record_active_time(claim: Claim, adjuster, active_ms: int, photo: Photo | No
 
 def review_lock_take(*, claim: Claim, adjuster, active_ms: int = 0, now=None) -> ReviewLock:
     """Take or renew the lock on a claim in review; a live lock of someone else's is a 409,
-    a lapsed one is taken over."""
+    a lapsed one is taken over. A contested claim is taken by a senior adjuster only (403)."""
     now = now or timezone.now()
     with transaction.atomic():
         locked = claim_for_update(claim)
         require_in_review(locked)
+        require_senior_for_contest(claim=locked, adjuster=adjuster)
         lock = ReviewLock.objects.select_related("adjuster").filter(claim=locked).first()
         if lock is not None and lock.adjuster_id != adjuster.pk and lock.expires_at > now:
             raise _locked_error(lock)

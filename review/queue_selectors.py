@@ -27,8 +27,10 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
+from assessment.contests import contested_claim_ids
 from assessment.models import ClaimAssessment, Decision, Region
 from claims.models import Claim, Photo
+from claims.roles import Role, user_has_role
 from review.models import LabelRegion, ReviewLock
 
 # "Why this claim is here", most important first: what a person asked for, then what may be
@@ -119,13 +121,21 @@ def review_queue_list(
     damage_type: str | None = None,
     min_age_hours: float | None = None,
     mine: bool = False,
+    senior_review: bool = False,
     now: datetime | None = None,
 ) -> ReviewQueue:
-    """Claims in review, filtered and ordered by priority; ``counts`` cover the whole queue."""
+    """Claims in review, filtered and ordered by priority; ``counts`` cover the whole queue.
+
+    Contested claims (an open customer contest) are the senior adjusters' queue: a senior
+    adjuster sees them (``senior_review`` keeps only them), anyone else does not, though the
+    counts say how many wait there."""
     now = now or timezone.now()
     sla = float(settings.CLAIMVISION_REVIEW_SLA_HOURS)
     ref = float(settings.CLAIMVISION_REVIEW_ESTIMATE_REF)
     claims = list(Claim.objects.filter(status=Claim.Status.IN_REVIEW))
+    contested = contested_claim_ids([c.pk for c in claims])
+    if not user_has_role(user, Role.SENIOR_ADJUSTER):
+        claims = [c for c in claims if c.pk not in contested]
     ids = [c.pk for c in claims]
     assessments = {a.claim_id: a for a in ClaimAssessment.objects.filter(claim_id__in=ids)}
     photo_counts = dict(
@@ -194,6 +204,7 @@ def review_queue_list(
                 "damage_types": sorted(types.get(claim.pk, ())),
                 "photo_count": photo_counts.get(claim.pk, 0),
                 "lock": lock_view(locks.get(claim.pk), user=user, now=now),
+                "senior_review": claim.pk in contested,
             }
         )
 
@@ -206,6 +217,7 @@ def review_queue_list(
         "mine": sum(1 for r in rows if r["lock"] and r["lock"]["mine"]),
         "locked_by_others": sum(1 for r in rows if r["lock"] and not r["lock"]["mine"]),
         "by_reason": dict(sorted(by_reason.items())),
+        "senior_review": len(contested),
     }
 
     def keep(row: dict) -> bool:
@@ -214,6 +226,8 @@ def review_queue_list(
         if damage_type and damage_type not in row["damage_types"]:
             return False
         if min_age_hours is not None and row["waiting_hours"] < min_age_hours:
+            return False
+        if senior_review and not row["senior_review"]:
             return False
         return not (mine and not (row["lock"] and row["lock"]["mine"]))
 

@@ -401,7 +401,7 @@ def review_decide(
             decided_by=adjuster,
         )
         # A customer's open contest is answered by this decision (not by a photo request).
-        contest_answer(claim=locked, decision=decision, now=now)
+        contest = contest_answer(claim=locked, decision=decision, now=now)
         labels_versions = dict(
             PhotoLabels.objects.filter(claim=locked).values_list("photo_id", "version")
         )
@@ -427,6 +427,8 @@ def review_decide(
                 "estimate_before": estimate_before,
                 "estimate_after": estimate_after,
                 "summary": reason or reasons[0]["message"],
+                # The customer's contest this (senior) decision answers, when it answers one.
+                **({"contest": contest.pk} if contest else {}),
             },
         )
         target = (

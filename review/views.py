@@ -57,6 +57,8 @@ def queue(request: HttpRequest) -> HttpResponse:
             "age_filters": AGE_FILTERS,
             # The same short titles the queue rows and the screen use for each reason code.
             "reason_titles": REASON_TITLES,
+            # Senior adjusters also get the senior queue (contested claims) and its filter.
+            "senior": user_has_role(request.user, Role.SENIOR_ADJUSTER),
         },
     )
 

@@ -161,6 +161,15 @@ class AdjusterFactory(UserFactory):
             _add_roles(obj, [Role.ADJUSTER] if extracted is None else extracted)
 
 
+class SeniorAdjusterFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"senior{n}")
+
+    @factory.post_generation
+    def roles(obj, create, extracted, **kwargs):
+        if create:
+            _add_roles(obj, [Role.SENIOR_ADJUSTER] if extracted is None else extracted)
+
+
 class DataTeamFactory(UserFactory):
     username = factory.Sequence(lambda n: f"data{n}")
 

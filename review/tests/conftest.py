@@ -26,7 +26,12 @@ from claims.tests.conftest import (  # noqa: F401 - shared fixtures
     media_root,
     other_customer,
 )
-from claims.tests.factories import AdjusterFactory, ClaimFactory, PhotoFactory
+from claims.tests.factories import (
+    AdjusterFactory,
+    ClaimFactory,
+    PhotoFactory,
+    SeniorAdjusterFactory,
+)
 from review import locks
 from review.tests.factories import DENT_BOX, SCRATCH_BOX
 
@@ -39,6 +44,12 @@ def adjuster(db):
 @pytest.fixture
 def other_adjuster(db):
     return AdjusterFactory(first_name="Bob", last_name="Brown")
+
+
+@pytest.fixture
+def senior_adjuster(db):
+    """An adjuster who also decides contested claims (the senior queue)."""
+    return SeniorAdjusterFactory(first_name="Carol", last_name="Clark")
 
 
 @pytest.fixture
@@ -89,3 +100,8 @@ def adjuster_client(api_client_for, adjuster):
 @pytest.fixture
 def other_adjuster_client(api_client_for, other_adjuster):
     return api_client_for(other_adjuster)
+
+
+@pytest.fixture
+def senior_client(api_client_for, senior_adjuster):
+    return api_client_for(senior_adjuster)

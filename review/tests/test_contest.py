@@ -2,16 +2,20 @@
 contest record, the claim back in review marked for a senior adjuster with the customer's words
 first, an append-only audit record, and the contest's state in the customer API."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from assessment import contests
 from assessment import services as assessment_services
 from assessment.models import AuditRecord, Contest, Decision
 from claims.models import Claim
-from config.errors import ConflictError
+from config.errors import ConflictError, ForbiddenError
 from review import locks, queue_selectors, services
+from review.models import ReviewLock
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +34,7 @@ def decided_claim(locked_claim, adjuster) -> Claim:
 
 
 def test_contest_of_an_adjusters_decision_goes_to_a_senior_adjuster_and_is_audited(
-    customer_client, decided_claim, adjuster, customer
+    customer_client, decided_claim, adjuster, senior_adjuster, customer
 ):
     # when
     response = _contest(customer_client, decided_claim)
@@ -48,15 +52,20 @@ def test_contest_of_an_adjusters_decision_goes_to_a_senior_adjuster_and_is_audit
     # the queue's "why this claim is here" starts with the customer's words, senior marked
     row = next(
         r
-        for r in queue_selectors.review_queue_list(user=adjuster).rows
+        for r in queue_selectors.review_queue_list(user=senior_adjuster).rows
         if r["id"] == decided_claim.pk
     )
     codes = [r["code"] for r in row["reasons"]]
     assert codes[:2] == ["customer_contested", "senior_review"]
     assert TEXT in row["reasons"][0]["message"]
     assert adjuster.get_username() in row["reasons"][0]["message"]
-    senior = queue_selectors.review_queue_list(user=adjuster, reason="senior_review").rows
-    assert [r["id"] for r in senior] == [decided_claim.pk]
+    assert row["senior_review"] is True
+    senior = queue_selectors.review_queue_list(user=senior_adjuster, senior_review=True)
+    assert [r["id"] for r in senior.rows] == [decided_claim.pk]
+    # it is the senior adjusters' queue: other adjusters do not get it, only its count
+    others = queue_selectors.review_queue_list(user=adjuster)
+    assert decided_claim.pk not in [r["id"] for r in others.rows]
+    assert others.counts["senior_review"] == 1 and senior.counts["senior_review"] == 1
     # the audit trail has the contest, who and what was contested
     record = AuditRecord.objects.filter(claim_id=decided_claim.pk).order_by("-id").first()
     assert record.kind == AuditRecord.Kind.CUSTOMER_CONTEST
@@ -136,15 +145,15 @@ def test_contest_reason_is_optional_and_bounded(customer_client, decided_claim):
 
 
 def test_the_next_decision_answers_the_contest_and_a_photo_request_does_not(
-    customer_client, decided_claim, other_adjuster
+    customer_client, decided_claim, senior_adjuster
 ):
     _contest(customer_client, decided_claim)
-    locks.review_lock_take(claim=decided_claim, adjuster=other_adjuster)
+    locks.review_lock_take(claim=decided_claim, adjuster=senior_adjuster)
 
     # a request for photos leaves the contest open
     services.review_decide(
         claim=decided_claim,
-        adjuster=other_adjuster,
+        adjuster=senior_adjuster,
         action="request_photos",
         reason="Please add the rear door.",
     )
@@ -153,12 +162,18 @@ def test_the_next_decision_answers_the_contest_and_a_photo_request_does_not(
     # the decision after the new photos answers it
     Claim.objects.filter(pk=decided_claim.pk).update(status=Claim.Status.IN_REVIEW)
     decided_claim.refresh_from_db()
-    locks.review_lock_take(claim=decided_claim, adjuster=other_adjuster)
-    services.review_decide(claim=decided_claim, adjuster=other_adjuster, action="approve")
+    locks.review_lock_take(claim=decided_claim, adjuster=senior_adjuster)
+    services.review_decide(claim=decided_claim, adjuster=senior_adjuster, action="approve")
 
     contest = Contest.objects.get(claim=decided_claim)
     assert contest.state == Contest.State.ANSWERED
     assert contest.answer == Decision.objects.filter(claim=decided_claim).first()
+    # the senior's decision is audited as the answer to this contest
+    record = AuditRecord.objects.filter(
+        claim_id=decided_claim.pk, kind=AuditRecord.Kind.HUMAN_DECISION
+    ).order_by("-id")[0]
+    assert record.actor == senior_adjuster.get_username()
+    assert record.detail["contest"] == contest.pk
     data = customer_client.get(
         reverse("api-claim-detail", kwargs={"claim_id": decided_claim.pk})
     ).json()
@@ -188,27 +203,105 @@ def test_contest_of_an_automatic_decision_is_marked_automatic(
     assert record.detail["previous_automatic"] is True
 
 
-def test_the_adjuster_whose_decision_is_contested_cannot_decide_it_again(
-    customer_client, decided_claim, adjuster
+def test_a_senior_whose_own_decision_is_contested_cannot_decide_it_again(
+    customer_client, in_review_claim, senior_adjuster
 ):
-    # given: the customer contests what ``adjuster`` decided
-    _contest(customer_client, decided_claim)
-    locks.review_lock_take(claim=decided_claim, adjuster=adjuster)
+    # given: the customer contests what ``senior_adjuster`` decided
+    locks.review_lock_take(claim=in_review_claim, adjuster=senior_adjuster)
+    services.review_decide(claim=in_review_claim, adjuster=senior_adjuster, action="approve")
+    _contest(customer_client, in_review_claim)
+    locks.review_lock_take(claim=in_review_claim, adjuster=senior_adjuster)
 
     # when: the same adjuster tries to decide it again
     with pytest.raises(ConflictError) as refused:
-        services.review_decide(claim=decided_claim, adjuster=adjuster, action="approve")
+        services.review_decide(claim=in_review_claim, adjuster=senior_adjuster, action="approve")
 
     # then: refused, nothing recorded, the contest still open
     assert refused.value.code == "contest_needs_another_adjuster"
+    in_review_claim.refresh_from_db()
+    assert in_review_claim.status == Claim.Status.IN_REVIEW
+    assert Contest.objects.get(claim=in_review_claim).state == Contest.State.OPEN
+    assert Decision.objects.filter(claim=in_review_claim).first().outcome == "routed_to_review"
+
+
+def test_only_a_senior_adjuster_may_take_a_contested_claim(
+    customer_client, decided_claim, adjuster_client, other_adjuster_client, senior_client
+):
+    _contest(customer_client, decided_claim)
+    url = reverse("api-review-lock", kwargs={"claim_id": decided_claim.pk})
+
+    # the first decider and any other plain adjuster: 403 with the reason, no lock
+    for client in (adjuster_client, other_adjuster_client):
+        refused = client.post(url, {}, format="json")
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "senior_adjuster_required"
+    assert not ReviewLock.objects.filter(claim=decided_claim).exists()
+
+    # a senior adjuster takes it
+    taken = senior_client.post(url, {}, format="json")
+    assert taken.status_code == 200 and taken.json()["mine"] is True
+
+
+def test_a_plain_adjusters_decision_on_a_contested_claim_is_refused_even_holding_a_lock(
+    customer_client, decided_claim, other_adjuster
+):
+    # given: a lock row a plain adjuster holds (as an old screen might have), contest open
+    _contest(customer_client, decided_claim)
+    ReviewLock.objects.create(
+        claim=decided_claim,
+        adjuster=other_adjuster,
+        taken_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+
+    # when
+    with pytest.raises(ForbiddenError) as refused:
+        services.review_decide(
+            claim=decided_claim, adjuster=other_adjuster, action="deny", reason="Not covered."
+        )
+
+    # then: nothing recorded, the contest still open, still the senior queue's
+    assert refused.value.code == "senior_adjuster_required"
     decided_claim.refresh_from_db()
     assert decided_claim.status == Claim.Status.IN_REVIEW
     assert Contest.objects.get(claim=decided_claim).state == Contest.State.OPEN
-    assert Decision.objects.filter(claim=decided_claim).first().outcome == "routed_to_review"
+    assert not AuditRecord.objects.filter(
+        claim_id=decided_claim.pk,
+        kind=AuditRecord.Kind.HUMAN_DECISION,
+        actor=other_adjuster.get_username(),
+    ).exists()
+
+
+def test_senior_queue_in_the_api(
+    customer_client, decided_claim, make_in_review_claim, senior_client, adjuster_client
+):
+    # given: a contested claim, and another in review for the first time
+    _contest(customer_client, decided_claim)
+    fresh = make_in_review_claim()
+    url = reverse("api-review-queue")
+
+    # when
+    senior_all = senior_client.get(url).json()
+    senior_only = senior_client.get(url, {"senior_review": "1"}).json()
+    plain = adjuster_client.get(url).json()
+
+    # then: seniors see both and can keep only the contested one; others see the fresh one
+    assert {r["id"] for r in senior_all["results"]} == {str(decided_claim.pk), str(fresh.pk)}
+    assert [r["id"] for r in senior_only["results"]] == [str(decided_claim.pk)]
+    assert senior_only["results"][0]["senior_review"] is True
+    assert [r["id"] for r in plain["results"]] == [str(fresh.pk)]
+    assert plain["results"][0]["senior_review"] is False
+    assert plain["counts"] | {"by_reason": None} == {
+        "total": 1,
+        "mine": 0,
+        "locked_by_others": 0,
+        "by_reason": None,
+        "senior_review": 1,
+    }
 
 
 def test_contest_stays_first_when_the_photos_asked_for_arrive(
-    customer_client, decided_claim, other_adjuster, segmenter
+    customer_client, decided_claim, senior_adjuster, segmenter
 ):
     from claims import services as claims_services
     from claims.models import Photo
@@ -216,10 +309,10 @@ def test_contest_stays_first_when_the_photos_asked_for_arrive(
 
     # given: a contested claim whose new adjuster asked for another photo
     _contest(customer_client, decided_claim)
-    locks.review_lock_take(claim=decided_claim, adjuster=other_adjuster)
+    locks.review_lock_take(claim=decided_claim, adjuster=senior_adjuster)
     services.review_decide(
         claim=decided_claim,
-        adjuster=other_adjuster,
+        adjuster=senior_adjuster,
         action="request_photos",
         reason="Please add the rear door.",
     )

@@ -15,13 +15,17 @@ from claims.roles import Role
 DEMO_ACCOUNTS = [
     ("customer", Role.CUSTOMER, False),
     ("adjuster", Role.ADJUSTER, False),
+    ("senior", Role.SENIOR_ADJUSTER, False),
     ("datateam", Role.DATA_TEAM, False),
     ("admin", Role.ADMIN, True),
 ]
 
 
 class Command(BaseCommand):
-    help = "Create local demo accounts (customer, adjuster, data team, admin) and print them."
+    help = (
+        "Create local demo accounts (customer, adjuster, senior adjuster, data team, admin) "
+        "and print them."
+    )
 
     def handle(self, *args, **options) -> None:
         if settings.PRODUCTION:
@@ -40,7 +44,11 @@ class Command(BaseCommand):
                 username=username, defaults={"email": f"{username}@example.test"}
             )
             user.set_password(password)
-            user.is_staff = is_admin or role in (Role.ADJUSTER, Role.DATA_TEAM)
+            user.is_staff = is_admin or role in (
+                Role.ADJUSTER,
+                Role.SENIOR_ADJUSTER,
+                Role.DATA_TEAM,
+            )
             user.is_superuser = is_admin
             user.save()
             if role is not Role.ADMIN:

@@ -11,7 +11,9 @@ const SCREEN_URL = app.dataset.screenUrl;
 // Colleagues take and release claims all the time; half a minute keeps the lock column honest
 // at one indexed query per open queue page.
 const REFRESH_MS = 30000;
-const FILTERS = ["reason", "damage_type", "min_age_hours", "mine"];
+// senior_review exists on a senior adjuster's page only (the senior queue: contested claims).
+const SENIOR = app.dataset.senior === "true";
+const FILTERS = ["reason", "damage_type", "min_age_hours", "mine", ...(SENIOR ? ["senior_review"] : [])];
 
 let page = 1;
 let knownReasons = new Set();
@@ -147,7 +149,9 @@ function renderCounts(data) {
   const c = data.counts || {};
   $("queue-counts").textContent =
     `${c.total ?? data.count} in review · ${c.mine ?? 0} taken by you · ${c.locked_by_others ?? 0} taken by colleagues` +
-    (data.count !== c.total ? ` · ${data.count} match the filters` : "");
+    (data.count !== c.total ? ` · ${data.count} match the filters` : "") +
+    // Contested claims are listed to senior adjusters only; everyone else learns they wait.
+    (c.senior_review ? (SENIOR ? ` · ${c.senior_review} contested (senior queue)` : ` · ${c.senior_review} contested, waiting for a senior adjuster`) : "");
   const byReason = c.by_reason || {};
   for (const code of Object.keys(byReason)) if (!knownReasons.has(code)) addReasonOption(code);
   const selected = $("filter-reason").value;

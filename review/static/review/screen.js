@@ -842,6 +842,8 @@ async function takeLock() {
   } catch (err) {
     if (err.code === "claim_locked" || err.status === 409) {
       goReadOnly(err.message || "Another adjuster is reviewing this claim.");
+    } else if (err.code === "senior_adjuster_required") {
+      goReadOnly(err.message);
     } else {
       goReadOnly(`The claim could not be taken: ${err.message}`);
     }
