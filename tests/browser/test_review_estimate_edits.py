@@ -1,6 +1,7 @@
 """The adjuster edits the estimate by part on the review screen (Chromium, 1366x768): a line's
-hours changed and a line removed from the keyboard, the live total following each edit, and a
-part's evidence outlined on the photo when the part is focused."""
+hours changed and a line removed from the keyboard, the live total following each edit, a
+part's evidence outlined on the photo when the part is focused, and each operation's name shown
+whole in the closed operation select."""
 
 from decimal import Decimal
 
@@ -21,6 +22,29 @@ from tests.browser.test_review_screen import (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TOTAL_IS = "(want) => Number(document.getElementById('screen-app').dataset.estimateTotal) === want"
+SCREENSHOT = "/tmp/claimvision-review-estimate-operations-1366.png"
+# For each operation select on the screen and each of its options chosen (without a change
+# event, so nothing is saved): the select's rendered width and the width Chromium gives a copy
+# of it sized to its content (widest option, padding, arrow, border), in the same table cell.
+OPERATION_FITS = """() => [...document.querySelectorAll('select.rv-line__op')].flatMap((select) => {
+  const chosen = select.value;
+  const sized = select.cloneNode(true);
+  sized.removeAttribute('id');
+  for (const [name, value] of [['position', 'absolute'], ['visibility', 'hidden'],
+                               ['width', 'max-content'], ['max-width', 'none']]) {
+    sized.style.setProperty(name, value, 'important');
+  }
+  select.parentElement.append(sized);
+  const rows = [...select.options].map((option) => {
+    select.value = option.value;
+    sized.value = option.value;
+    return {id: select.id, text: option.text, width: select.getBoundingClientRect().width,
+            needed: sized.getBoundingClientRect().width};
+  });
+  sized.remove();
+  select.value = chosen;
+  return rows;
+})"""
 
 
 def _lines(claim) -> dict:
@@ -90,3 +114,36 @@ def test_review_estimate_line_hours_and_removal_change_the_total(open_page):
         EstimateAdjustment.objects.filter(claim=claim).values_list("action", flat=True)
     ) == ["change", "remove"]
     assert _live_total(page) == grown - refinish.total
+
+
+def test_review_estimate_operation_select_shows_the_longest_operation_whole(open_page):
+    # given: a dent on the front door, priced with repair, remove and refit, refinish and blend
+    adjuster = AdjusterFactory(username="dora")
+    claim, _ = claim_in_review(
+        photos=[[("dent", DENT, 0.9, "moderate", "front_door", 0.9)]],
+        waiting_hours=2,
+        estimate="500.00",
+        label_map=PRODUCT_LABEL_MAP,
+    )
+
+    # when: she opens the claim at 1366x768
+    page = open_page()
+    sign_in_to(page, adjuster.username, f"/review/claims/{claim.pk}/")
+    open_screen(page)
+    page.locator("#screen-app[data-estimate-state=ready]").wait_for()
+    page.locator("#line-op-front_door-repair").wait_for()
+    page.locator("#estimate").scroll_into_view_if_needed()
+    page.mouse.move(0, 0)
+    page.screenshot(path=SCREENSHOT, animations="disabled")
+
+    # then: every operation, "Remove and refit" the longest, fits its select when chosen
+    fits = page.evaluate(OPERATION_FITS)
+    assert {row["id"] for row in fits} >= {"line-op-front_door-repair", "add-op-front_door"}
+    assert "Remove and refit" in {row["text"] for row in fits}
+    clipped = [row for row in fits if row["width"] + 0.5 < row["needed"]]
+    assert clipped == []
+    # and: the wider select still leaves the part's lines and its add form inside the sidebar
+    part = page.locator("#part-front_door")
+    assert part.evaluate("(el) => el.scrollWidth <= el.clientWidth")
+    box, remove = part.bounding_box(), page.locator("#line-remove-front_door-repair").bounding_box()
+    assert box and remove and remove["x"] + remove["width"] <= box["x"] + box["width"]
