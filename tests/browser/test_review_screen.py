@@ -629,7 +629,7 @@ def test_review_live_estimate_and_the_confirm_step(open_page):
     dialog = page.get_by_role("dialog", name="Approve as assessed")
     dialog.locator("#confirm-total").wait_for()
     assert "812.40" in dialog.locator("#confirm-total").inner_text()
-    assert "your corrections are kept as labels" in dialog.inner_text()
+    assert "You made corrections on photo 1: they are kept" in dialog.inner_text()
     assert dialog.get_by_label("Reason").get_attribute("aria-required") == "false"
     assert (
         dialog.get_by_label("What the customer will read").input_value()
@@ -678,6 +678,62 @@ def test_review_live_estimate_and_the_confirm_step(open_page):
     assert decision.reasons[0]["detail"] == "Dent deeper than the model saw"
     # the untouched second photo was not saved as labels at decision time
     assert not PhotoLabels.objects.filter(photo=photos[1]).exists()
+
+
+def test_review_confirm_step_tells_accepting_from_correcting(open_page):
+    # given: a claim in review, every photo accepted as the model read it (Ctrl+Enter)
+    adjuster = AdjusterFactory()
+    claim, photos = claim_in_review(
+        photos=[
+            [("dent", DENT, 0.9, "moderate", "front_door", 0.9)],
+            [("scratch", SCRATCH, 0.8, "minor", "hood", 0.8)],
+        ],
+        waiting_hours=2,
+        estimate="300.00",
+        label_map=PRODUCT_LABEL_MAP,
+    )
+    page = open_page()
+    sign_in_to(page, adjuster.username, f"/review/claims/{claim.pk}/")
+    open_screen(page)
+    page.locator("#canvas").focus()
+    for index in range(len(photos)):  # one photo at a time: each press saves, then moves on
+        page.keyboard.press("Control+Enter")
+        page.wait_for_function(
+            "(i) => window.reviewScreen.S.photos[i].version > 0 && "
+            "(window.reviewScreen.S.current > i || i === window.reviewScreen.S.photos.length - 1)",
+            arg=index,
+        )
+    assert PhotoLabels.objects.filter(photo__claim=claim).count() == len(photos)
+
+    # when: approve as assessed: accepting is a check, not a correction, so no warning
+    page.get_by_role("button", name="Approve as assessed").click()
+    dialog = page.get_by_role("dialog", name="Approve as assessed")
+    dialog.locator("#confirm-total").wait_for()
+    assert "You made" not in dialog.inner_text()
+    page.keyboard.press("Escape")
+
+    # and: approve with corrections has nothing to pay differently: blocked, saying why
+    page.get_by_role("button", name="Approve with corrections").click()
+    dialog = page.get_by_role("dialog", name="Approve with corrections")
+    dialog.get_by_text("Nothing differs from the model's assessment").wait_for()
+    page.keyboard.press("Escape")
+
+    # when: one estimate line is edited (no region changed)
+    hours = page.get_by_label("Labour hours of Front door, Repair")
+    hours.fill("5")
+    hours.press("Tab")
+    page.wait_for_function("() => window.reviewScreen.S.claim.estimate_adjustments.length === 1")
+
+    # then: that is a correction: both dialogs say so, and the corrected approval is open
+    page.get_by_role("button", name="Approve as assessed").click()
+    dialog = page.get_by_role("dialog", name="Approve as assessed")
+    dialog.get_by_text("You made 1 estimate line edit: they are kept").wait_for()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Approve with corrections").click()
+    dialog = page.get_by_role("dialog", name="Approve with corrections")
+    dialog.locator("#confirm-total").wait_for()
+    assert "1 estimate line edit" in dialog.inner_text()
+    assert "Nothing differs" not in dialog.inner_text()
 
 
 def test_review_retyped_region_has_no_model_confidence_and_tags_toggle(open_page):

@@ -951,10 +951,26 @@ function photoList(numbers) {
   return numbers.length === 1 ? `photo ${numbers[0]}` : `photos ${numbers.slice(0, -1).join(", ")} and ${numbers[numbers.length - 1]}`;
 }
 
+/** Whether a person changed what the model said on this photo: edits on screen, or saved
+ * labels that are not the model's regions accepted as they were (a region edited, added or
+ * deleted). Accepting a photo without change is a check, not a correction. */
+function photoChanged(st) {
+  if (st.dirty) return true;
+  const labels = st.photo.labels;
+  if (!labels || !st.version) return false;
+  const regions = labels.regions || [];
+  return regions.some((r) => r.origin !== "accepted") || regions.length !== (st.photo.predicted || []).length;
+}
+
 /** The dialog's summary: what the decision pays and what it does, from the server's preview. */
 function confirmSummary(outcome, preview) {
   const parts = [];
-  const corrected = S.photos.filter((st) => st.dirty || st.version).map((st) => st.index + 1);
+  const corrected = S.photos.filter(photoChanged).map((st) => st.index + 1);
+  const lineEdits = (S.claim.estimate_adjustments || []).length;
+  const changes = [
+    ...(corrected.length ? [`corrections on ${photoList(corrected)}`] : []),
+    ...(lineEdits ? [`${lineEdits} estimate line edit${lineEdits === 1 ? "" : "s"}`] : []),
+  ].join(" and ");
   if (!preview) {
     parts.push(el("p", { class: "rv-error" }, "The estimate could not be computed; the decision records the server's figures."));
     return { parts, blocked: false };
@@ -964,12 +980,12 @@ function confirmSummary(outcome, preview) {
   const row = (label, value, id) => [el("dt", {}, label), el("dd", { id }, value)];
   if (outcome === "approve") {
     parts.push(el("dl", { class: "rv-confirm__facts" }, ...row("Pays", modelTotal === null ? "No estimate" : money(modelTotal, preview.model.currency), "confirm-total"), ...row("Estimate", "as the model assessed it")));
-    if (corrected.length) parts.push(el("p", { class: "rv-warn" }, `You corrected ${photoList(corrected)}: your corrections are kept as labels, but this pays the model's estimate. Use “Approve with corrections” to pay the corrected one (${money(c.total, c.currency)}).`));
+    if (changes) parts.push(el("p", { class: "rv-warn" }, `You made ${changes}: they are kept, but this pays the model's estimate. Use “Approve with corrections” to pay the corrected one (${money(c.total, c.currency)}).`));
     return { parts, blocked: false };
   }
   if (outcome === "approve_with_corrections") {
-    if (!corrected.length) {
-      parts.push(el("p", { class: "rv-error" }, "No corrections on any photo yet: correct a photo first, or approve as assessed."));
+    if (!changes) {
+      parts.push(el("p", { class: "rv-error" }, "Nothing differs from the model's assessment yet (photos accepted without change are not corrections): correct a region or an estimate line first, or approve as assessed."));
       return { parts, blocked: true };
     }
     const diff = modelTotal === null ? null : Number(c.total) - Number(modelTotal);
@@ -977,7 +993,7 @@ function confirmSummary(outcome, preview) {
       "dl",
       { class: "rv-confirm__facts" },
       ...row("Pays", money(c.total, c.currency), "confirm-total"),
-      ...row("Lines", `${c.lines.length} estimate line${c.lines.length === 1 ? "" : "s"}, corrections on ${photoList(corrected)}`),
+      ...row("Lines", `${c.lines.length} estimate line${c.lines.length === 1 ? "" : "s"}, ${changes}`),
       ...(modelTotal === null ? [] : row("Model's estimate", `${money(modelTotal, preview.model.currency)}${diff ? ` (${diff > 0 ? "+" : "−"}${money(Math.abs(diff), c.currency)})` : " (same amount)"}`)),
     ));
     if (c.unpriced.length) parts.push(el("p", { class: "rv-warn" }, `${c.unpriced.length} region${c.unpriced.length > 1 ? "s have" : " has"} no price rule and ${c.unpriced.length > 1 ? "are" : "is"} not in the total.`));
