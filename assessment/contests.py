@@ -16,7 +16,14 @@ from config.errors import ConflictError, ForbiddenError
 ERR_NOT_CONTESTABLE = "Only a decided claim can be contested (this claim is {status})."
 ERR_CONTEST_OPEN = "This claim is already being looked at again; you will hear the outcome."
 MSG_CONTEST_AUTOMATIC = "The customer contests the automatic decision ({outcome})."
-MSG_CONTEST_HUMAN = "The customer contests the adjuster's decision ({outcome}, by {adjuster})."
+MSG_CONTEST_HUMAN = "The customer contests {adjuster}'s decision ({outcome})."
+# What a person decided, in the words of "{adjuster}'s decision (...)": the outcomes' display
+# names say "by an adjuster", which the sentence already does.
+HUMAN_OUTCOME_WORDS = {
+    Decision.Outcome.APPROVED: "approved",
+    Decision.Outcome.APPROVED_WITH_CORRECTIONS: "approved with corrections",
+    Decision.Outcome.DENIED: "denied",
+}
 ERR_CONTEST_SAME_ADJUSTER = (
     "The customer contests your decision on this claim: a senior adjuster, not you, decides it."
 )
@@ -102,7 +109,8 @@ def contest_reasons(*, contest: Contest) -> list[dict]:
         message = MSG_CONTEST_AUTOMATIC.format(outcome=outcome)
     else:
         adjuster = previous.decided_by.get_username() if previous.decided_by else "an adjuster"
-        message = MSG_CONTEST_HUMAN.format(outcome=outcome, adjuster=adjuster)
+        words = HUMAN_OUTCOME_WORDS.get(previous.outcome, outcome)
+        message = MSG_CONTEST_HUMAN.format(outcome=words, adjuster=adjuster)
     if contest.reason:
         message += f" The customer wrote: \u201c{contest.reason}\u201d"
     return [

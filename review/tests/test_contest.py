@@ -57,8 +57,10 @@ def test_contest_of_an_adjusters_decision_goes_to_a_senior_adjuster_and_is_audit
     )
     codes = [r["code"] for r in row["reasons"]]
     assert codes[:2] == ["customer_contested", "senior_review"]
-    assert TEXT in row["reasons"][0]["message"]
-    assert adjuster.get_username() in row["reasons"][0]["message"]
+    assert row["reasons"][0]["message"] == (
+        f"The customer contests {adjuster.get_username()}'s decision (approved)."
+        f" The customer wrote: \u201c{TEXT}\u201d"
+    )
     assert row["senior_review"] is True
     senior = queue_selectors.review_queue_list(user=senior_adjuster, senior_review=True)
     assert [r["id"] for r in senior.rows] == [decided_claim.pk]

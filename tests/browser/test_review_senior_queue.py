@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CONTEST_REASONS = [
     {
         "code": "customer_contested",
-        "message": "The customer contests the adjuster's decision (approved, by first).",
+        "message": "The customer contests first's decision (approved).",
         "detail": "The rear door is missing.",
     },
     {"code": "senior_review", "message": "Contested decision: a senior adjuster decides."},
