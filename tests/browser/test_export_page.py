@@ -106,6 +106,17 @@ def test_export_page_starts_follows_and_downloads_an_export(desk, reviewed_photo
     assert link.get_attribute("href") == f"/api/v1/exports/{job.pk}/download/"
     assert "1" in row.locator("td.num").inner_text()
     wait_until(desk, "document.getElementById('export-live').textContent.includes('is ready')")
+    # and: at 1366x768 the table fits its card, the download column is not cut off at its edge
+    card = desk.locator(".dx-list .rv-table-card")
+    widths = card.evaluate(
+        "c => { const t = c.querySelector('table');"
+        " return [c.scrollWidth, c.clientWidth, t.scrollWidth, t.clientWidth]; }"
+    )
+    assert widths[0] <= widths[1] and widths[2] <= widths[3], widths
+    box, link_box = card.bounding_box(), link.bounding_box()
+    assert box["x"] <= link_box["x"], (box, link_box)
+    assert link_box["x"] + link_box["width"] <= box["x"] + box["width"], (box, link_box)
+    assert box["x"] + box["width"] <= VIEWPORT["viewport"]["width"]
     desk.evaluate("window.scrollTo(0, 0)")
     desk.mouse.move(0, 0)
     desk.screenshot(path=SCREENSHOT, full_page=False, animations="disabled")

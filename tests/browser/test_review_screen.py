@@ -907,3 +907,49 @@ def test_review_screen_hides_the_claim_confidence_in_a_random_audit(open_page):
     assert _meaning_shown(meaning) not in body
     # and: the region confidences stay, as on every claim
     assert editor_eval(page, "return editor.regions.length;") == 1
+
+
+def test_review_region_list_shows_every_type_name_whole(open_page):
+    # given: a photo with one region of each type of the bundled label map, the longest display
+    # name once more on a part, with the widest severity chip and a two-digit confidence
+    longest = max(PRODUCT_LABEL_MAP.classes, key=lambda c: len(c.display_name))
+    regions = [
+        (c.name, (200 + 220 * k, 300, 60, 40), 0.55, "moderate")
+        for k, c in enumerate(PRODUCT_LABEL_MAP.classes)
+    ]
+    regions.append((longest.name, (700, 800, 90, 50), 0.55, "moderate", "front_bumper", 0.8))
+    claim, _ = claim_in_review(
+        photos=[regions],
+        waiting_hours=1,
+        estimate="400.00",
+        label_map=PRODUCT_LABEL_MAP,
+    )
+    page = open_page()
+
+    # when: the adjuster opens the claim at 1366x768
+    sign_in_to(page, AdjusterFactory().username, f"/review/claims/{claim.pk}/")
+    open_screen(page)
+
+    # then: every row's type name shows whole, no ellipsis, the longest one included
+    rows = page.locator("#regions > li")
+    assert rows.count() == len(regions)
+    names = rows.locator(".rv-region__label")
+    texts = names.all_inner_texts()
+    assert longest.display_name in texts and f"{longest.display_name} · Front bumper" in texts
+    clipped = names.evaluate_all(
+        "els => els.filter(e => e.scrollWidth > e.clientWidth)"
+        ".map(e => [e.textContent, e.scrollWidth, e.clientWidth])"
+    )
+    assert clipped == []
+    # and: the severity chip, the confidence and both icon buttons stay inside their row
+    outside = rows.evaluate_all(
+        """lis => lis.flatMap(li => {
+          const box = li.getBoundingClientRect();
+          return [...li.querySelectorAll('.rv-sev, .rv-conf, .rv-iconbtn')]
+            .filter(e => { const r = e.getBoundingClientRect();
+                           return r.left < box.left || r.right > box.right; })
+            .map(e => e.className);
+        })"""
+    )
+    assert outside == []
+    page.locator(".rv-side").screenshot(path="/tmp/review-region-names.png")

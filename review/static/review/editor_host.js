@@ -83,7 +83,8 @@ export function renderUndo(st, { readOnly }) {
   $("redo").disabled = readOnly || !st || !st.redo.length;
 }
 
-/** One region of the side list: the pick button (swatch, number, ``name``, severity, ``conf``),
+/** One region of the side list: the pick button (swatch, number, ``name``, then severity and
+ * ``conf`` as one group that moves to a second line when the name needs the room),
  * hide and delete, the empty warning and, while it is selected and editable, ``controls()``. */
 export function regionListItem(editor, r, i, { selected, editable, name, ariaLabel, conf, confTitle = null, controls }) {
   return el(
@@ -104,8 +105,12 @@ export function regionListItem(editor, r, i, { selected, editable, name, ariaLab
         el("span", { class: "rv-swatch", style: { background: r.colour }, "aria-hidden": "true" }),
         el("span", { class: "rv-region__num" }, `${i + 1}`),
         el("span", { class: "rv-region__label" }, name),
-        el("span", { class: `rv-sev rv-sev--${r.severity}` }, humanize(r.severity)),
-        el("span", { class: "rv-conf", title: confTitle }, conf),
+        el(
+          "span",
+          { class: "rv-region__meta" },
+          el("span", { class: `rv-sev rv-sev--${r.severity}` }, humanize(r.severity)),
+          el("span", { class: "rv-conf", title: confTitle }, conf),
+        ),
       ),
       el("button", {
         type: "button",
