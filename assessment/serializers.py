@@ -25,10 +25,14 @@ class DecisionSerializer(serializers.Serializer):
 
 class CustomerDecisionSerializer(DecisionSerializer):
     """The decision as customers see it: reasons in their words only, never a fraud signal or
-    an internal threshold (assessment.selectors.decision_reasons_for_customer)."""
+    an internal threshold (assessment.selectors.decision_reasons_for_customer), nor which
+    policy or model version decided (staff read those: DecisionSerializer)."""
 
     outcome_display = serializers.SerializerMethodField()
     reasons = serializers.SerializerMethodField()
+    # Internal: the policy and model versions are for staff and the audit trail only.
+    policy_version = None
+    model_version = None
 
     def get_outcome_display(self, decision) -> str:
         # In the request's language; an outcome added later falls back to its English label.

@@ -155,3 +155,36 @@ def test_regions_of_a_model_without_a_part_head_have_no_part(
     shown = api_client_for(customer).get(f"/api/v1/claims/{assessing_claim.pk}/").json()
     assessed = next(p for p in shown["photos"] if p["id"] == str(photo.pk))["assessment"]
     assert (assessed["regions"][0]["part"], assessed["regions"][0]["part_share"]) == (None, None)
+
+
+INTERNAL_DECISION_FIELDS = {"model_version", "policy_version"}
+
+
+def _keys(value) -> set[str]:
+    """Every key anywhere in a JSON value."""
+    if isinstance(value, dict):
+        return set(value).union(*(_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_keys(v) for v in value))
+    return set()
+
+
+def test_claim_api_decision_hides_the_policy_and_model_versions(
+    segmenter, assessing_claim, customer, api_client_for
+):
+    # given a claim the policy decided, with its policy and model version recorded
+    segmenter.regions = [region("dent", 0.95, "minor")]
+    for photo in assessing_claim.photos.all():
+        services.photo_assess(photo_id=photo.pk)
+    decided = Decision.objects.get(claim=assessing_claim)
+    assert decided.policy_id is not None and decided.model_version.version == "test-v1"
+
+    # when the customer reads the claim and the list of claims
+    client = api_client_for(customer)
+    one = client.get(f"/api/v1/claims/{assessing_claim.pk}/").json()
+    listed = client.get("/api/v1/claims/").json()["results"]
+
+    # then no decision says which policy or model version decided it (staff read those)
+    decisions = [one["decision"], *(c["decision"] for c in listed)]
+    assert [d["outcome"] for d in decisions] == [decided.outcome] * 2
+    assert all(not _keys(d) & INTERNAL_DECISION_FIELDS for d in decisions)

@@ -160,3 +160,8 @@ def test_schema_shows_customers_the_customer_decision(schema):
         decision.get("$ref")
     ]
     assert "#/components/schemas/CustomerDecision" in refs
+    # without the policy and model versions, which the staff decision keeps
+    customer = schema["components"]["schemas"]["CustomerDecision"]["properties"]
+    staff = schema["components"]["schemas"]["Decision"]["properties"]
+    assert not {"policy_version", "model_version"} & set(customer)
+    assert {"policy_version", "model_version"} <= set(staff)

@@ -135,6 +135,10 @@ def test_review_detail_shows_the_claim(adjuster_client, in_review_claim, first_p
     assert body["reference"] == in_review_claim.reference
     assert body["status"] == "in_review"
     assert body["decision"]["outcome"] == "routed_to_review"
+    # staff, unlike customers, see which policy and model version decided
+    decided = Decision.objects.get(claim=in_review_claim)
+    assert body["decision"]["policy_version"] == decided.policy.version
+    assert body["decision"]["model_version"] == decided.model_version.version
     assert body["assessment"]["source"] == "model"
     assert body["lock"] is None
     photo = body["photos"][0]

@@ -116,8 +116,10 @@ def test_real_worker_assesses_photos_and_decides_the_claim(active_model, start_w
     stored = PhotoAssessment.objects.filter(photo__claim_id=claim_id)
     assert set(stored.values_list("model_version__version", flat=True)) == {active_model.version}
     assert ClaimAssessment.objects.get(claim_id=claim_id).currency == "EUR"
+    decided = Decision.objects.get(claim_id=claim_id)
+    assert decided.model_version.version == active_model.version
     body = client.get(f"/api/v1/claims/{claim_id}/").json()
-    assert body["decision"]["model_version"] == active_model.version
+    assert "model_version" not in body["decision"]  # internal: staff read it
     assert body["decision"]["automatic"] is (body["status"] == "auto_decided")
     if body["status"] == "auto_decided":  # the model's record is the claim's
         assert body["assessment"]["currency"] == "EUR"
