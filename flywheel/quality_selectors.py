@@ -411,10 +411,32 @@ def percentile(values: Iterable[float], q: float) -> float | None:
     return values[int(rank) - 1]
 
 
+UNKNOWN = "(unknown)"  # a region with no damage type or no part
+
+
+def damage_type_display(name: str) -> str:
+    """A damage type as every other page names it: the label map's display name."""
+    from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP, display_from_name
+
+    for label_map in (PRODUCT_LABEL_MAP, DEFAULT_LABEL_MAP):
+        if name in label_map.names:
+            return label_map.by_name(name).display_name
+    return display_from_name(name) if name != UNKNOWN else name
+
+
+def part_display(name: str) -> str:
+    """A car part as every other page names it: the part map's display name."""
+    from ml.labels import DEFAULT_PART_MAP, display_from_name
+
+    if name in DEFAULT_PART_MAP.names:
+        return DEFAULT_PART_MAP.display(name)
+    return display_from_name(name) if name != UNKNOWN else name
+
+
 def _rates_by(regions: list[RegionItem], key: Callable[[RegionItem], str]) -> list[dict]:
     rows: dict = {}
     for r in regions:
-        name = key(r) or "(unknown)"
+        name = key(r) or UNKNOWN
         row = rows.setdefault(name, {"name": name, "regions": 0, "overridden": 0, "added": 0})
         if r.added:
             row["added"] += 1
@@ -583,11 +605,26 @@ def quality_dashboard_get(*, filters: QualityFilter, user) -> QualityDashboard:
 
 # --------------------------------------------------------------------------- CSV rows
 
-CSV_HEADER = ("week_start", "model_version", "figure", "group", "value", "n")
+# ``group`` is the code (damage type, part, review outcome), ``group_name`` the name the page
+# shows for it; appended last so the older columns keep their places.
+CSV_HEADER = ("week_start", "model_version", "figure", "group", "value", "n", "group_name")
 
 
-def _figure_rows(summary: dict) -> Iterable[tuple[str, str, float | None, int]]:
-    """(figure, group, value, n) for one summary: the tidy long format of the CSV."""
+def _figure_rows(summary: dict) -> Iterable[tuple[str, str, float | None, int, str]]:
+    """(figure, group, value, n, group_name) for one summary: the tidy long format of the CSV,
+    every row named as the page names it."""
+    for figure, group, value, n in _figure_values(summary):
+        if figure.endswith("_by_type"):
+            name = damage_type_display(group)
+        elif figure.endswith("_by_part"):
+            name = part_display(group)
+        else:
+            name = group
+        yield figure, group, value, n, name
+
+
+def _figure_values(summary: dict) -> Iterable[tuple[str, str, float | None, int]]:
+    """(figure, group, value, n) for one summary, the group as its code."""
     yield "auto_rate", "", summary["auto_rate"], summary["decided"]
     yield "review_rate", "", summary["review_rate"], summary["decided"]
     yield "random_audits", "", summary["random_audits"], summary["decided"]

@@ -21,6 +21,8 @@ from flywheel.quality_selectors import (
     ERR_DATES_ORDER,
     REVIEW_KINDS,
     QualityFilter,
+    damage_type_display,
+    part_display,
     quality_csv_rows,
     quality_dashboard_get,
     quality_versions,
@@ -202,39 +204,18 @@ def _charts(dashboard) -> dict:
         if any(p["n_auto"] for p in overall["coverage_risk"])
         else None,
         "by_type": charts.bar_rows(
-            _named(overall["override_by_type"], _type_display),
+            _named(overall["override_by_type"], damage_type_display),
             "Share of model regions overridden, by damage type",
         )
         if overall["override_by_type"]
         else None,
         "by_part": charts.bar_rows(
-            _named(overall["override_by_part"], _part_display),
+            _named(overall["override_by_part"], part_display),
             "Share of model regions overridden, by car part",
         )
         if overall["override_by_part"]
         else None,
     }
-
-
-def _type_display(name: str) -> str:
-    """A damage type as every other page names it: the label map's display name."""
-    from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP, display_from_name
-
-    for label_map in (PRODUCT_LABEL_MAP, DEFAULT_LABEL_MAP):
-        if name in label_map.names:
-            return label_map.by_name(name).display_name
-    return display_from_name(name) if name != UNKNOWN else name
-
-
-def _part_display(name: str) -> str:
-    from ml.labels import DEFAULT_PART_MAP, display_from_name
-
-    if name in DEFAULT_PART_MAP.names:
-        return DEFAULT_PART_MAP.display(name)
-    return display_from_name(name) if name != UNKNOWN else name
-
-
-UNKNOWN = "(unknown)"
 
 
 def _named(rows: list[dict], display) -> list[dict]:
@@ -262,8 +243,8 @@ def quality_page(request: HttpRequest) -> HttpResponse:
             "tiles": _tiles(overall, dashboard.queue),
             "versions": _version_rows(dashboard.by_version),
             "charts": _charts(dashboard),
-            "by_type": _rate_rows(_named(overall["override_by_type"], _type_display)),
-            "by_part": _rate_rows(_named(overall["override_by_part"], _part_display)),
+            "by_type": _rate_rows(_named(overall["override_by_type"], damage_type_display)),
+            "by_part": _rate_rows(_named(overall["override_by_part"], part_display)),
             "active": [
                 {
                     "kind": kind,

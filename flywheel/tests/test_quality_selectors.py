@@ -340,7 +340,9 @@ def test_quality_csv_rows_one_block_per_week_and_version(scenario):
     assert auto[("2026-11-02", "qd-v1")] == pytest.approx(0.6)
     assert auto[("all", "all")] == pytest.approx(3 / 7)
     dent = [r for r in rows if r[:4] == ("all", "all", "override_rate_by_type", "dent")]
-    assert dent == [("all", "all", "override_rate_by_type", "dent", pytest.approx(2 / 3), 3)]
+    assert dent == [
+        ("all", "all", "override_rate_by_type", "dent", pytest.approx(2 / 3), 3, "Dent")
+    ]
 
 
 def test_quality_at_patches_creation_time(db):

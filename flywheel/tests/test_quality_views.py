@@ -141,8 +141,8 @@ def test_quality_csv_downloads_the_figures(client, scenario):
     rows = _csv(response)
     assert tuple(rows[0]) == CSV_HEADER
     auto = {(r[0], r[1]): r for r in rows if r[2] == "auto_rate"}
-    assert auto[("2026-11-02", "qd-v1")][4:] == ["0.6", "5"]
-    assert auto[("all", "all")][4:] == ["0.428571", "7"]
+    assert auto[("2026-11-02", "qd-v1")][4:6] == ["0.6", "5"]
+    assert auto[("all", "all")][4:6] == ["0.428571", "7"]
     saved = [r for r in rows if r[:3] == ["all", "all", "time_saved"]]
     assert len(saved) == 1 and 0 < float(saved[0][4]) < 1
 
@@ -166,7 +166,44 @@ def test_quality_csv_of_nothing_is_the_header_and_empty_figures(client, db):
     rows = _csv(client.get(CSV_URL))
     assert tuple(rows[0]) == CSV_HEADER
     auto = [r for r in rows if r[2] == "auto_rate"]
-    assert auto == [["all", "all", "auto_rate", "", "", "0"]]
+    assert auto == [["all", "all", "auto_rate", "", "", "0", ""]]
+
+
+def test_quality_csv_names_types_and_parts_as_the_page_does(client):
+    # given a broken part the adjuster deleted and a glass crack the adjuster drew on a door
+    version = model_version_create("qd-names")
+    claim = ClaimFactory(submitted=True, status=Claim.Status.IN_REVIEW)
+    labels_save(
+        claim=claim,
+        photo=PhotoFactory(claim=claim),
+        version=version,
+        adjuster=AdjusterFactory(),
+        when=WEEK_1,
+        entries=[
+            entry("deleted", 0, from_label="broken_part", from_part="front_bumper"),
+            entry("added", None, region_index=0, to_label="glass_crack", to_part="front_door"),
+        ],
+        final_regions=1,
+    )
+    client.force_login(DataTeamFactory())
+
+    # when the CSV is downloaded
+    rows = _csv(client.get(CSV_URL))
+
+    # then each type and part keeps its code and has the label and part maps' display name
+    header = rows[0]
+    named = {
+        (r[header.index("figure")], r[header.index("group")]): r[header.index("group_name")]
+        for r in rows[1:]
+        if r[:2] == ["all", "all"]
+    }
+    assert named[("override_rate_by_type", "broken_part")] == "Broken or missing part"
+    assert named[("added_by_type", "glass_crack")] == "Cracked glass"
+    assert named[("override_rate_by_part", "front_bumper")] == "Front bumper"
+    assert named[("added_by_part", "front_door")] == "Front door"
+    # and the page names them the same way
+    html = client.get(PAGE).content.decode()
+    assert "Broken or missing part" in html and "broken_part" not in html
 
 
 def test_quality_page_link_in_the_data_team_nav(client):
