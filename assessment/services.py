@@ -18,6 +18,7 @@ and ``assessment.audit``.
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -352,8 +353,9 @@ def _claim_assess_and_decide(
         estimate_total=float(quote.total),
         claim_confidence=claim_confidence.value,
     )
-    outcome = policy.decide(rules_in_force, facts, names=selectors.label_names(model_version))
-    gaps = unpriced_reasons(quote=quote, photos=[str(p.pk) for p in reading.photos])
+    names = selectors.label_names(model_version)
+    outcome = policy.decide(rules_in_force, facts, names=names)
+    gaps = unpriced_reasons(quote=quote, photos=[str(p.pk) for p in reading.photos], names=names)
     if gaps:
         # The policy's no_price_rule already routes these regions; these say which part and
         # operation the price table lacks.
@@ -478,10 +480,16 @@ def line_items(lines) -> list[list]:
     return [[line.part, line.operation, f"{float(line.labour_hours):.2f}"] for line in lines]
 
 
-def unpriced_reasons(*, quote: part_pricing.ClaimEstimate, photos: list[str]) -> list:
+def unpriced_reasons(
+    *,
+    quote: part_pricing.ClaimEstimate,
+    photos: list[str],
+    names: Mapping[str, str] | None = None,
+) -> list:
     """Why the estimate by part is incomplete: one reason for all damage on no known part, one
     per part and operation (or repair time) the price table lacks. Regions without a part are
-    left to the policy's ``no_price_rule``."""
+    left to the policy's ``no_price_rule``. ``names``: type name -> the label map's display
+    name, so a reason names a damage type as the policy's own reasons and every page do."""
     numbers = {photo_id: n for n, photo_id in enumerate(photos, start=1)}
     unknown = sorted(
         {
@@ -506,7 +514,9 @@ def unpriced_reasons(*, quote: part_pricing.ClaimEstimate, photos: list[str]) ->
         elif gap.reason == part_pricing.NO_REPAIR_TIME:
             code = "no_repair_time"
             message = MSG_NO_REPAIR_TIME.format(
-                part=words, label=policy.type_in_words(gap.damage_type), severity=gap.severity
+                part=words,
+                label=policy.type_in_words(gap.damage_type, names),
+                severity=gap.severity,
             )
         else:
             continue

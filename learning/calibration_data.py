@@ -18,8 +18,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from assessment import policy
-from assessment.models import AuditRecord, ClaimAssessment, Decision
+from assessment import policy, selectors
+from assessment.models import AuditRecord, ClaimAssessment, Decision, ModelVersion
 from claims.models import Photo
 from learning.backtest import ClaimRecord
 from learning.claim_confidence import ClaimConfidenceRecord, line_items_kept
@@ -118,6 +118,12 @@ def _records_for(claim_ids: list, final: dict) -> dict:
         if current_versions.get(entry["photo_id"]) == entry["labels_version"]:
             ledger_changes[entry["claim_id"]].append(entry["action"])
 
+    label_names = {
+        v.version: selectors.label_names(v)
+        for v in ModelVersion.objects.filter(
+            version__in={a.model_version for a in automated.values()}
+        )
+    }
     result = {}
     for claim_id in claim_ids:
         audit = automated.get(claim_id)
@@ -131,7 +137,7 @@ def _records_for(claim_ids: list, final: dict) -> dict:
         )
         result[claim_id] = ClaimRecord(
             claim=audit.claim_reference,
-            facts=_facts(audit, photos),
+            facts=_facts(audit, photos, label_names.get(audit.model_version, {})),
             changed=outcome in CHANGED_OUTCOMES or bool(changes),
             detail={
                 "outcome": outcome,
@@ -146,10 +152,11 @@ def _records_for(claim_ids: list, final: dict) -> dict:
     return result
 
 
-def _facts(audit: AuditRecord, photos: dict) -> policy.ClaimFacts:
+def _facts(audit: AuditRecord, photos: dict, names: dict[str, str]) -> policy.ClaimFacts:
     """The facts ``_claim_assess_and_decide`` built, rebuilt from its audit record: photos in
     upload order; a photo in the inputs without scores had failed; a region was unpriced when
-    the decision fired ``no_price_rule`` for its type and severity."""
+    the decision fired ``no_price_rule`` for its type and severity. ``names``: the decided
+    model's label map names, as the decision's messages name the types."""
     scores = audit.scores or {}
     scored = scores.get("photos", {})
     unpriced_messages = {
@@ -172,7 +179,7 @@ def _facts(audit: AuditRecord, photos: dict) -> policy.ClaimFacts:
                         label=r["label"],
                         confidence=float(r["confidence"]),
                         severity=r["severity"],
-                        priced=_unpriced_message(r) not in unpriced_messages,
+                        priced=unpriced_messages.isdisjoint(_unpriced_messages(r, names)),
                     )
                     for r in (score or {}).get("regions", [])
                 ],
@@ -189,10 +196,15 @@ def _facts(audit: AuditRecord, photos: dict) -> policy.ClaimFacts:
     )
 
 
-def _unpriced_message(region: dict) -> str:
-    return policy.REASON_MESSAGES["no_price_rule"].format(
-        value=0, threshold=0, label=region["label"], severity=region["severity"]
-    )
+def _unpriced_messages(region: dict, names: dict[str, str]) -> set[str]:
+    """The ``no_price_rule`` message a decision wrote for the region: the type named as the
+    label map names it (policy.type_in_words), or by its code in a record written before."""
+    return {
+        policy.REASON_MESSAGES["no_price_rule"].format(
+            value=0, threshold=0, label=label, severity=region["severity"]
+        )
+        for label in (policy.type_in_words(region["label"], names), region["label"])
+    }
 
 
 # --------------------------------------------------------------------------- claim confidence

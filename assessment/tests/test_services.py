@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from assessment import configuration, contests, model_versions, services
+from assessment import configuration, contests, model_versions, part_pricing, selectors, services
 from assessment.models import (
     AuditRecord,
     ClaimAssessment,
@@ -19,6 +19,7 @@ from assessment.tests.conftest import region
 from claims.models import Claim
 from claims.tests.factories import ClaimFactory, PhotoFactory
 from config.errors import ConflictError
+from ml.labels import PRODUCT_LABEL_MAP
 
 pytestmark = pytest.mark.django_db
 
@@ -269,3 +270,60 @@ def test_audit_record_refuses_update_and_delete_in_the_database(segmenter, asses
         ):
             cursor.execute(statement, [record.pk])
     assert AuditRecord.objects.get(pk=record.pk).outcome == original
+
+
+def test_claim_decision_reasons_name_damage_types_as_the_label_map(
+    product_segmenter, assessing_claim
+):
+    # given the damage-v2 model finding a minor broken part on a bumper (a type always checked
+    # by a person, repaired), and a price table without a repair time for it
+    configuration.price_table_active().repair_times.filter(
+        damage_type__in=["broken_part", "*"]
+    ).delete()
+    product_segmenter.regions = [
+        region("broken_part", 0.97, "minor", label_map=PRODUCT_LABEL_MAP, part="front_bumper")
+    ]
+
+    # when the claim is decided
+    _assess_all(assessing_claim)
+
+    # then the policy's and the estimate's reasons name the type as the label map does
+    reasons = {r["code"]: r["message"] for r in Decision.objects.get(claim=assessing_claim).reasons}
+    assert reasons["always_human_type"] == (
+        "Damage of type broken or missing part is always checked by an adjuster."
+    )
+    assert reasons["no_repair_time"] == services.MSG_NO_REPAIR_TIME.format(
+        part="Front bumper", label="broken or missing part", severity="minor"
+    )
+    assert not any("broken_part" in m or "broken part" in m for m in reasons.values())
+
+
+def test_unpriced_reasons_name_damage_types_as_the_label_map(product_model_version):
+    # given a part whose repair time for a broken part the price table lacks
+    gap = part_pricing.Unpriced(
+        photo_id="p1",
+        region_index=0,
+        damage_type="broken_part",
+        severity="minor",
+        part="front_bumper",
+        operation="repair",
+        reason=part_pricing.NO_REPAIR_TIME,
+    )
+    quote = part_pricing.ClaimEstimate(
+        currency="EUR", parts=[], lines=[], total=Decimal(0), unpriced=[gap]
+    )
+
+    # when the reasons are written with the model's label map names (as the decision does)
+    reasons = services.unpriced_reasons(
+        quote=quote, photos=["p1"], names=selectors.label_names(product_model_version)
+    )
+
+    # then the type reads as its display name
+    assert [(r.code, r.message) for r in reasons] == [
+        (
+            "no_repair_time",
+            services.MSG_NO_REPAIR_TIME.format(
+                part="Front bumper", label="broken or missing part", severity="minor"
+            ),
+        )
+    ]

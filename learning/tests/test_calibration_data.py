@@ -9,6 +9,7 @@ from assessment.tests.conftest import region
 from claims.models import Claim, Photo
 from claims.tests.factories import AdjusterFactory, ClaimFactory, PhotoFactory
 from learning.calibration_data import calibration_records_list
+from ml.labels import PRODUCT_LABEL_MAP
 from review import labels as review_labels
 from review import locks as review_locks
 from review import services as review_services
@@ -169,3 +170,30 @@ def test_calibration_records_list_uses_the_last_automated_decision_before_review
     assert sorted(p.confidence for p in record.facts.photos) == [0.4, 0.9]
     assert record.changed is False
     assert record.detail["outcome"] == Decision.Outcome.APPROVED
+
+
+def test_calibration_records_list_finds_unpriced_regions_named_by_the_label_map(
+    product_segmenter, customer, adjuster
+):
+    # given a broken part on no known part, which the decision left to a person to price, its
+    # reason naming the type as the label map does ("broken or missing part")
+    product_segmenter.regions = [
+        region(
+            "broken_part", 0.97, "moderate", label_map=PRODUCT_LABEL_MAP, part=None, part_share=0.2
+        )
+    ]
+    claim = ClaimFactory(owner=customer, submitted=True, status="assessing")
+    PhotoFactory(claim=claim, status=Photo.Status.PREPARED)
+    for photo in claim.photos.all():
+        services.photo_assess(photo_id=photo.pk)
+    routed = Decision.objects.get(claim=claim)
+    assert "No price rule covers broken or missing part (moderate); an adjuster prices it." in {
+        r["message"] for r in routed.reasons
+    }
+    _review(claim, adjuster, "approve")
+
+    # when the back-test records are read
+    (record,) = calibration_records_list().records
+
+    # then the region replays as unpriced, as the policy saw it
+    assert [(r.label, r.priced) for r in record.facts.photos[0].regions] == [("broken_part", False)]
