@@ -7,7 +7,12 @@ from assessment import contests, policy, services
 from assessment.models import Decision
 from assessment.tests.conftest import region
 from claims.models import Claim, Photo
-from claims.tests.factories import AdjusterFactory, ClaimFactory, PhotoFactory
+from claims.tests.factories import (
+    AdjusterFactory,
+    ClaimFactory,
+    PhotoFactory,
+    SeniorAdjusterFactory,
+)
 from learning.calibration_data import calibration_records_list
 from ml.labels import PRODUCT_LABEL_MAP
 from review import labels as review_labels
@@ -125,9 +130,7 @@ def test_calibration_records_list_from_reviewed_claims(routed_claim, adjuster):
     assert record.facts.estimate_total == float(approved.assessment.estimate_total)
 
 
-def test_calibration_records_list_keeps_contested_automatic_decisions(
-    segmenter, customer, adjuster
-):
+def test_calibration_records_list_keeps_contested_automatic_decisions(segmenter, customer):
     # given a claim decided automatically, contested by the customer, then denied
     segmenter.photo_confidence = 0.95
     segmenter.regions = [region("dent", 0.9, "minor", box=DENT_BOX)]
@@ -137,7 +140,7 @@ def test_calibration_records_list_keeps_contested_automatic_decisions(
     claim.refresh_from_db()
     assert claim.status == Claim.Status.AUTO_DECIDED
     contests.claim_contest(claim=claim, user=customer, reason="The dent was there before.")
-    _review(claim, adjuster, "deny", reason="Pre-existing damage.")
+    _review(claim, SeniorAdjusterFactory(), "deny", reason="Pre-existing damage.")  # contested
 
     # when
     (record,) = calibration_records_list().records
