@@ -145,7 +145,6 @@ class ClaimAssessmentSerializer(serializers.Serializer):
     estimate_total = serializers.DecimalField(max_digits=12, decimal_places=2)
     lines = EstimateLineSerializer(many=True)
     damaged_parts = DamagedPartSerializer(many=True)
-    model_version = serializers.CharField(source="model_version.version")
     source = serializers.CharField()
     legend = serializers.SerializerMethodField()
     label_names = serializers.SerializerMethodField()
@@ -186,9 +185,11 @@ class ClaimConfidenceSerializer(serializers.Serializer):
 
 class StaffClaimAssessmentSerializer(ClaimAssessmentSerializer):
     """The claim assessment as staff read it: with the claim confidence (null where none was
-    computed, and in a blind review, context ``blind``: a random audit). Customers get
-    ``ClaimAssessmentSerializer``, without it."""
+    computed, and in a blind review, context ``blind``: a random audit) and the model version.
+    Customers get ``ClaimAssessmentSerializer``, without either."""
 
+    # Which model version assessed the claim: for staff and the audit trail, not customers.
+    model_version = serializers.CharField(source="model_version.version")
     claim_confidence = serializers.SerializerMethodField()
 
     @extend_schema_field(ClaimConfidenceSerializer(allow_null=True))
@@ -220,7 +221,9 @@ class RegionSerializer(serializers.Serializer):
 
 
 class PhotoAssessmentSerializer(serializers.Serializer):
-    model_version = serializers.CharField(source="model_version.version")
+    """A photo's assessment in the customer API (no model version: staff read that in the
+    review API)."""
+
     photo_confidence = serializers.FloatField()
     mask_width = serializers.IntegerField()
     mask_height = serializers.IntegerField()
