@@ -6,7 +6,8 @@ Starts the embedded default exactly as `make run` does (config/supervisord.conf:
 worker, beat) on a temporary state folder, seeds the demo accounts, then drives Chromium
 (Debian's, through Playwright) as each user: the customer files a claim with three photos on a
 phone, the model assesses it, the adjuster reviews and decides on a desktop, the customer reads
-the decision, the data team opens its export page. Every page is saved as a PNG.
+the decision, the data team opens its export page, the customer contests the decision and a
+senior adjuster finds it in the senior queue. Every page is saved as a PNG.
 
 The photos come from ``../shared/datasets/bilgi-car-damage`` (CC BY 4.0, "Bilgi University Car
 Damage v1" on Roboflow; PROVENANCE.md there), chosen by hand for showing no licence plate; the
@@ -198,6 +199,34 @@ def customer_reads_the_decision(browser, stack: Stack, out: Path, claim_url: str
     context.close()
 
 
+def customer_contests(browser, stack: Stack, out: Path, claim_url: str) -> None:
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+    page = context.new_page()
+    sign_in(page, stack, "customer")
+    page.goto(claim_url)
+    page.wait_for_load_state("networkidle")
+    page.locator("#contest-open").click()
+    page.locator("#contest-reason").fill("The scratch on the rear door is missing from the estimate.")
+    page.locator("#contest-send").click()
+    page.locator("#contest-state").wait_for()
+    shoot(page, out, "9-customer-contested.png")
+    context.close()
+
+
+def senior_adjuster_queue(browser, stack: Stack, out: Path) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    sign_in(page, stack, "senior")
+    page.goto(f"{stack.base}/review/?senior_review=1")
+    page.locator("#queue-rows a[href*='/review/claims/']").first.wait_for()
+    shoot(page, out, "10-senior-queue.png", full_page=False)
+    page.locator("#queue-rows a[href*='/review/claims/']").first.click()
+    page.locator("#screen-app[data-state=ready]").wait_for()
+    page.wait_for_timeout(1500)  # masks drawn on the canvas
+    shoot(page, out, "11-senior-review.png", full_page=False)
+    context.close()
+
+
 def data_team_exports(browser, stack: Stack, out: Path) -> None:
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
@@ -229,6 +258,8 @@ def main(argv: list[str] | None = None) -> None:
             adjuster_reviews(browser, stack, args.out)
             customer_reads_the_decision(browser, stack, args.out, claim_url)
             data_team_exports(browser, stack, args.out)
+            customer_contests(browser, stack, args.out, claim_url)
+            senior_adjuster_queue(browser, stack, args.out)
             browser.close()
         (args.out / "CREDITS.txt").write_text(CREDIT + "\n")
     finally:
