@@ -3,7 +3,8 @@ versions, pricing with the active table, and the audit trail of every change.
 
 Every decision policy and price table that is created, changed or activated is recorded (who,
 when, what it was before and after), because together they decide which claims are paid
-automatically and how much.
+automatically and how much; so is every model version registered or moved to shadow
+(activation has its own ``model_activated`` record).
 
 Records are ``AuditRecord`` rows of kind ``config_changed`` (no claim), with ``outcome`` the
 action and ``detail`` ``{"object", "before", "after"}``; snapshots are plain JSON so a record
@@ -90,7 +91,8 @@ def price_table_snapshot(table: PriceTable | None) -> dict | None:
 def configuration_change_record(
     *, obj: str, action: str, before: dict | None, after: dict | None, actor=None
 ) -> AuditRecord:
-    """One ``config_changed`` record; ``obj`` is ``decision_policy`` or ``price_table``."""
+    """One ``config_changed`` record; ``obj`` is ``decision_policy``, ``price_table`` or
+    ``model_version`` (assessment.model_versions)."""
     identity = after or before or {}
     return AuditRecord.objects.create(
         claim_id=None,

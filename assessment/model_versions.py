@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 
 from assessment import model_artifacts, model_registry
+from assessment.configuration import CHANGED, CREATED, configuration_change_record
 from assessment.models import AuditRecord, ModelVersion
 from config.errors import ApplicationError, ConflictError
 
@@ -43,12 +44,41 @@ def model_version_register(
     *, model_dir: Path, activate: bool = False, actor=None, reason: str = ""
 ) -> ModelVersion:
     """Record a model directory (model.json + artifacts) as a version; idempotent by version."""
-    model_version, _ = model_registry.model_version_get_or_create(ModelVersion, model_dir=model_dir)
+    model_version, created = model_registry.model_version_get_or_create(
+        ModelVersion, model_dir=model_dir
+    )
+    if created:
+        model_version_change_record(model_version=model_version, before=None, actor=actor)
     if activate and model_version.status != ModelVersion.Status.ACTIVE:
         model_version = model_version_activate(
             model_version=model_version, actor=actor, reason=reason
         )
     return model_version
+
+
+def model_version_snapshot(model_version: ModelVersion) -> dict:
+    """What the audit trail keeps of a version: which files, and what it does now."""
+    return {
+        "version": model_version.version,
+        "status": model_version.status,
+        "path": model_version.path,
+        "artifact_sha256": model_version.artifact_sha256,
+    }
+
+
+def model_version_change_record(
+    *, model_version: ModelVersion, before: dict | None, actor=None
+) -> AuditRecord:
+    """A ``config_changed`` record of a version registered (``before`` None) or moved to
+    another status other than active (shadow, back to candidate); activation has its own
+    ``model_activated`` record (``model_registry.model_version_make_active``)."""
+    return configuration_change_record(
+        obj="model_version",
+        action=CREATED if before is None else CHANGED,
+        before=before,
+        after=model_version_snapshot(model_version),
+        actor=actor,
+    )
 
 
 def model_version_activate(
@@ -120,6 +150,8 @@ def model_version_install(
     model_version, created = model_registry.model_version_get_or_create(
         ModelVersion, model_dir=model_dir, meta=meta
     )
+    if created:
+        model_version_change_record(model_version=model_version, before=None, actor=actor)
     activated = False
     if activate and model_version.status != ModelVersion.Status.ACTIVE:
         model_version = model_version_activate(

@@ -121,7 +121,7 @@ class ModelVersionRegistryAdmin(admin.ModelAdmin):
         self._run(
             request,
             queryset,
-            lambda v: promotion.model_version_set_shadow(model_version=v),
+            lambda v: promotion.model_version_set_shadow(model_version=v, actor=request.user),
             "{version} now runs in shadow.",
         )
 

@@ -105,18 +105,30 @@ def promotion_decide(
 # --------------------------------------------------------------------------- registry actions
 
 
-def model_version_set_shadow(*, model_version: ModelVersion) -> ModelVersion:
+def model_version_set_shadow(*, model_version: ModelVersion, actor=None) -> ModelVersion:
     """Run ``model_version`` beside the active one on live claims; it decides nothing.
 
-    At most one shadow: a previous shadow goes back to being a candidate.
+    At most one shadow: a previous shadow goes back to being a candidate. Each status change
+    is audited (``config_changed``, who, before and after).
     """
     if model_version.status == ModelVersion.Status.ACTIVE:
         raise ValueError(ERR_ALREADY_ACTIVE.format(version=model_version.version))
     with transaction.atomic():
-        ModelVersion.objects.filter(status=ModelVersion.Status.SHADOW).exclude(
-            pk=model_version.pk
-        ).update(status=ModelVersion.Status.CANDIDATE)
-        ModelVersion.objects.filter(pk=model_version.pk).update(status=ModelVersion.Status.SHADOW)
+        moved = [
+            (version, ModelVersion.Status.CANDIDATE)
+            for version in ModelVersion.objects.select_for_update()
+            .filter(status=ModelVersion.Status.SHADOW)
+            .exclude(pk=model_version.pk)
+        ]
+        if model_version.status != ModelVersion.Status.SHADOW:
+            moved.append((model_version, ModelVersion.Status.SHADOW))
+        for version, status in moved:
+            before = model_versions.model_version_snapshot(version)
+            version.status = status
+            version.save(update_fields=["status"])
+            model_versions.model_version_change_record(
+                model_version=version, before=before, actor=actor
+            )
     model_version.refresh_from_db()
     return model_version
 

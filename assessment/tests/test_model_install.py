@@ -264,3 +264,59 @@ def test_upgrade_migration_does_nothing_while_the_starter_is_still_the_bundled_m
 
     assert ModelVersion.objects.get(status="active") == starter
     assert _activations() == []
+
+
+# --------------------------------------------------------------------------- registration audit
+
+
+def _version_changes() -> list[AuditRecord]:
+    return list(
+        AuditRecord.objects.filter(
+            kind=AuditRecord.Kind.CONFIG_CHANGED, detail__object="model_version"
+        ).order_by("id")
+    )
+
+
+def test_registering_a_version_is_audited_once(tmp_path):
+    # given an admin and a model folder
+    admin = UserFactory(username="ops")
+    folder = model_dir_make(tmp_path / "cand", "cand-1", DEFAULT_LABEL_MAP.to_dict())
+
+    # when it is installed without activating, then installed and registered again
+    model_versions.model_version_install(model_dir=folder, activate=False, actor=admin)
+    model_versions.model_version_install(model_dir=folder, activate=False, actor=admin)
+    model_versions.model_version_register(model_dir=folder)
+
+    # then one record: who registered which files, as what
+    (record,) = _version_changes()
+    assert (record.actor, record.outcome) == ("ops", "created")
+    assert record.detail["before"] is None
+    after = record.detail["after"]
+    assert (after["version"], after["status"]) == ("cand-1", "candidate")
+    assert after["artifact_sha256"] == ModelVersion.objects.get(version="cand-1").artifact_sha256
+
+
+def test_moving_versions_to_shadow_is_audited_for_each_version_it_moves(tmp_path):
+    from learning import promotion
+
+    # given two registered candidates, the first in shadow
+    admin = UserFactory(username="ops")
+    first, second = (
+        model_versions.model_version_register(
+            model_dir=model_dir_make(tmp_path / name, name, DEFAULT_LABEL_MAP.to_dict())
+        )
+        for name in ("shadow-a", "shadow-b")
+    )
+    promotion.model_version_set_shadow(model_version=first, actor=admin)
+    registered = len(_version_changes())
+
+    # when the second goes into shadow
+    promotion.model_version_set_shadow(model_version=second, actor=admin)
+
+    # then the first went back to candidate and the second into shadow, both recorded
+    moves = [
+        (r.detail["after"]["version"], r.detail["before"]["status"], r.detail["after"]["status"])
+        for r in _version_changes()[registered:]
+    ]
+    assert moves == [("shadow-a", "shadow", "candidate"), ("shadow-b", "candidate", "shadow")]
+    assert all(r.actor == "ops" for r in _version_changes()[registered:])
