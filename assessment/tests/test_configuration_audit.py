@@ -6,6 +6,7 @@ from django.urls import reverse
 from assessment import configuration
 from assessment.models import AuditRecord, DecisionPolicy, PriceTable
 from claims.tests.factories import UserFactory
+from ml.labels import DEFAULT_LABEL_MAP
 
 pytestmark = pytest.mark.django_db
 
@@ -232,6 +233,12 @@ def test_the_policy_form_opens_with_the_active_rules(staff_client):
     form = response.context["adminform"].form
     assert form["max_auto_estimate"].initial == active.rules["max_auto_estimate"]
     assert set(form["always_human_types"].initial) == set(active.rules["always_human_types"])
+    # each type is offered by its display name, as every other page names it
+    choices = dict(form.fields["always_human_types"].choices)
+    assert choices["broken_part"] == "Broken or missing part"
+    assert choices["tire_flat"] == DEFAULT_LABEL_MAP.by_name("tire_flat").display_name
+    assert choices["dent"] == "Dent" and "background" not in choices
+    assert b">broken_part<" not in response.content
 
 
 @pytest.mark.django_db
