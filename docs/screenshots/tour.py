@@ -206,7 +206,9 @@ def customer_contests(browser, stack: Stack, out: Path, claim_url: str) -> None:
     page.goto(claim_url)
     page.wait_for_load_state("networkidle")
     page.locator("#contest-open").click()
-    page.locator("#contest-reason").fill("The scratch on the rear door is missing from the estimate.")
+    page.locator("#contest-reason").fill(
+        "The scratch on the rear door is missing from the estimate."
+    )
     page.locator("#contest-send").click()
     page.locator("#contest-state").wait_for()
     shoot(page, out, "9-customer-contested.png")
