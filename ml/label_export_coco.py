@@ -1,5 +1,6 @@
 """COCO for ``ml.label_export``: ``coco/instances.json`` (RLE masks) and, when asked,
-``coco/instances_polygons.json``, each region's severity, source and score as attributes."""
+``coco/instances_polygons.json``, each region's severity, source and score as attributes, each
+category's display name beside its ``name`` (the code tools and imports key on)."""
 
 from __future__ import annotations
 
@@ -73,7 +74,12 @@ class _CocoFormat(_Members):
 
     def _categories(self) -> list[dict[str, Any]]:
         return [
-            {"id": c.id, "name": c.name, "supercategory": "damage"}
+            {
+                "id": c.id,
+                "name": c.name,
+                "display_name": c.display_name,
+                "supercategory": "damage",
+            }
             for c in sorted(self.label_map.classes, key=lambda c: c.id)
         ]
 

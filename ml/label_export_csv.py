@@ -13,6 +13,7 @@ from ml.label_export_core import (
     ExportImage,
     _Members,
 )
+from ml.labels import DEFAULT_PART_MAP
 
 REGION_CSV_FIELDS = (
     "photo_id",
@@ -33,6 +34,9 @@ REGION_CSV_FIELDS = (
     "bbox_w",
     "bbox_h",
     "part",
+    # Display names, appended so the columns above keep their positions for existing readers.
+    "label_name",
+    "part_name",
 )
 LEDGER_CSV_FIELDS = (
     "photo_id",
@@ -100,6 +104,8 @@ class _CsvFormat(_Members):
                     "bbox_w": w,
                     "bbox_h": h,
                     "part": region.part,
+                    "label_name": self.label_map.by_name(region.label).display_name,
+                    "part_name": DEFAULT_PART_MAP.display(region.part) if region.part else None,
                 }
             )
         for entry in image.ledger:

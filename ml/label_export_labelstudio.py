@@ -5,6 +5,7 @@ config that matches them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
@@ -118,15 +119,25 @@ def ls_part_names(seen: Sequence[str] = ()) -> list[str]:
     return names + sorted(set(seen) - set(names))
 
 
+def _ls_html(text: str) -> str:
+    """``html="..."`` for a display name: Label Studio shows the attribute as HTML in place of
+    ``value`` (which stays the exported result), so the name is HTML-escaped text, then quoted
+    for XML."""
+    return quoteattr(escape(text, quote=False))
+
+
 def label_studio_config(label_map: LabelMap, parts: Sequence[str] | None = None) -> str:
     """A labelling config matching the exported tasks (brush labels, severity and car part per
-    region). ``parts``: the part choices, by default :func:`ls_part_names`."""
+    region). ``parts``: the part choices, by default :func:`ls_part_names`. Labels and part
+    choices keep the code as ``value`` and show the display name (``html``)."""
     labels = "\n".join(
-        f"    <Label value={quoteattr(c.name)} background={quoteattr(c.colour)}/>"
+        f"    <Label value={quoteattr(c.name)} html={_ls_html(c.display_name)}"
+        f" background={quoteattr(c.colour)}/>"
         for c in sorted(label_map.classes, key=lambda c: c.id)
     )
     part_choices = "\n".join(
-        f"    <Choice value={quoteattr(p)}/>" for p in (ls_part_names() if parts is None else parts)
+        f"    <Choice value={quoteattr(p)} html={_ls_html(DEFAULT_PART_MAP.display(p))}/>"
+        for p in (ls_part_names() if parts is None else parts)
     )
     return (
         "<View>\n"

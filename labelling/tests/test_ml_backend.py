@@ -17,7 +17,7 @@ from claims.tests.factories import jpeg_bytes
 from labelling import ml_backend, ml_backend_views
 from ml.inference import Prediction, Region
 from ml.label_export_core import upsample_mask
-from ml.label_export_labelstudio import ls_rle_to_mask
+from ml.label_export_labelstudio import label_studio_config, ls_rle_to_mask
 from ml.labels import PRODUCT_LABEL_MAP
 
 TOKEN = "ls-secret-token"
@@ -106,6 +106,21 @@ def test_label_config_parse_reads_controls_and_their_image():
         ("polygonlabels", "outline", "image", "image"),
     ]
     assert controls[0].labels == ("Dent", "Paint damage", "Rust")
+
+
+def test_label_config_parse_reads_the_exported_config_by_code_not_display_name():
+    # given: the config a label export writes, whose labels show display names (html)
+    config = label_studio_config(PRODUCT_LABEL_MAP)
+    assert 'html="Broken or missing part"' in config
+
+    # when
+    (control,) = ml_backend.label_config_parse(label_config=config)
+    mapping = ml_backend.label_mapping(label_map=PRODUCT_LABEL_MAP, labels=control.labels)
+
+    # then: the labels are the codes, and every class maps onto its own code
+    assert control.labels == tuple(c.name for c in PRODUCT_LABEL_MAP.classes)
+    assert mapping.labels == {c.name: c.name for c in PRODUCT_LABEL_MAP.classes}
+    assert mapping.skipped == ()
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from learning.splits import split_for_claim
 from ml import label_export as lx
 from ml.coco import Region as MaskRegion
 from ml.coco import rle_to_mask, semantic_mask
+from ml.labels import LabelMap
 from review import labels as review_labels
 from review import locks as review_locks
 from review.models import LabelRegion, OverrideLedgerEntry
@@ -97,6 +98,11 @@ def test_export_job_round_trips_every_format_against_the_stored_labels(
     assert img["photo_id"] == str(photos[0].pk) and img["split"] == split_for_claim(claim.pk)
     anns = coco.loadAnns(coco.getAnnIds(imgIds=img["id"]))
     assert [a["category_id"] for a in anns] == [2, 3]  # scratch, crack in the label map
+    # each category: the code as its name, the exported label map's display name beside it
+    label_map = LabelMap.from_dict(json.loads(zf.read("manifest.json"))["label_map"])
+    assert {i: (c["name"], c["display_name"]) for i, c in coco.cats.items()} == {
+        c.id: (c.name, c.display_name) for c in label_map.classes
+    }
     for ann, region in zip(anns, stored, strict=True):
         assert np.array_equal(coco.annToMask(ann).astype(bool), _stored(region))
         assert ann["attributes"]["source"] == "human"
@@ -299,6 +305,8 @@ def test_export_carries_the_part_of_each_reviewed_region(
     assert [a["attributes"]["part"] for a in anns] == ["front_bumper", "hood", None]
     rows = list(csv.DictReader(io.StringIO(zf.read("csv/regions.csv").decode())))
     assert [r["part"] for r in rows] == ["front_bumper", "hood", ""]
+    assert [r["part_name"] for r in rows] == ["Front bumper", "Hood", ""]
+    assert [r["label_name"] for r in rows] == ["Dent", "Crack", "Scratch"]
     (task,) = json.loads(zf.read("label_studio/tasks.json"))
     parts = [
         (r["id"], r["value"]["choices"])
@@ -307,7 +315,8 @@ def test_export_carries_the_part_of_each_reviewed_region(
     ]
     assert parts == [("h0", ["front_bumper"]), ("h1", ["hood"])]
     config = zf.read("label_studio/label_config.xml").decode()
-    assert '<Choice value="front_bumper"/>' in config and '<Choice value="hood"/>' in config
+    assert '<Choice value="front_bumper" html="Front bumper"/>' in config
+    assert '<Choice value="hood" html="Hood"/>' in config
     # and the override ledger names the part of each entry where it is known
     ledger = list(csv.DictReader(io.StringIO(zf.read("csv/override_ledger.csv").decode())))
     by_action = {r["action"]: r for r in ledger if r["action"] != "added"}

@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import zipfile
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -15,6 +16,27 @@ from ml import label_export as lx
 from ml.labels import DEFAULT_LABEL_MAP
 
 H, W = 60, 90
+# regions.csv's columns before display names were added; readers may index them by position
+REGION_CSV_FIELDS_BEFORE_NAMES = [
+    "photo_id",
+    "claim_id",
+    "split",
+    "reviewed",
+    "source",
+    "region_index",
+    "label",
+    "category_id",
+    "severity",
+    "score",
+    "model_version",
+    "reviewer",
+    "area_px",
+    "bbox_x",
+    "bbox_y",
+    "bbox_w",
+    "bbox_h",
+    "part",
+]
 
 
 def _box(y0, y1, x0, x1, h=H, w=W):
@@ -121,6 +143,11 @@ def test_export_coco_reads_back_with_pycocotools_pixel_for_pixel(exported, tmp_p
 
     assert counts["images"] == 2 and counts["label_regions"] == 4
     assert {c["name"]: c["id"] for c in coco.loadCats(coco.getCatIds())}["dent"] == 1
+    # the code stays the name tools key on; the label map's display name rides beside it
+    assert {i: c["display_name"] for i, c in coco.cats.items()} == {
+        c.id: c.display_name for c in DEFAULT_LABEL_MAP.classes
+    }
+    assert (coco.cats[4]["name"], coco.cats[4]["display_name"]) == ("glass_shatter", "Broken glass")
     first = coco.loadAnns(coco.getAnnIds(imgIds=sorted(coco.getImgIds())[0]))[0]
     assert first["attributes"]["part"] == "front_door"
     for img_id, image in zip(sorted(coco.getImgIds()), images, strict=True):
@@ -182,7 +209,13 @@ def test_export_label_studio_tasks_hold_predictions_and_annotations(exported):
     path, images, _ = exported
     with zipfile.ZipFile(path) as zf:
         tasks = json.loads(zf.read("label_studio/tasks.json"))
-        assert b"BrushLabels" in zf.read("label_studio/label_config.xml")
+        config = ElementTree.fromstring(zf.read("label_studio/label_config.xml"))  # noqa: S314
+
+    # codes stay the values the results carry; Label Studio shows the display names (html)
+    labels = [(e.get("value"), e.get("html")) for e in config.iter("Label")]
+    assert labels == [(c.name, c.display_name) for c in DEFAULT_LABEL_MAP.classes]
+    parts = {e.get("value"): e.get("html") for e in config.find("Choices[@name='part']")}
+    assert parts["front_door"] == "Front door" and parts["other"] == "Other"
 
     reviewed, model_only = tasks
     pred = reviewed["predictions"][0]
@@ -213,6 +246,10 @@ def test_export_csv_has_a_row_per_region_and_per_ledger_entry(exported):
 
     assert len(regions) == 4 and regions[0]["label"] == "dent" and regions[0]["bbox_w"] == "40"
     assert [r["part"] for r in regions[:2]] == ["front_door", ""]  # the part, where known
+    assert [r["label_name"] for r in regions] == ["Dent", "Scratch", "Crack", "Broken lamp"]
+    assert [r["part_name"] for r in regions[:2]] == ["Front door", ""]
+    # the display names are appended: every earlier column keeps its position
+    assert list(regions[0]) == [*REGION_CSV_FIELDS_BEFORE_NAMES, "label_name", "part_name"]
     assert [r["action"] for r in ledger] == ["reshaped", "added"]
     assert counts["ledger_entries"] == 2
 

@@ -5,7 +5,9 @@ The rules are those tools' documented ones, applied by ``ml.tests.tool_loaders``
 extracted as a data team would, and nothing is renamed or added by hand.
 """
 
+import html
 import zipfile
+from xml.etree import ElementTree as ET
 
 import cv2
 import numpy as np
@@ -24,6 +26,11 @@ def _export(tmp_path, images, *, polygons=True):
     with zipfile.ZipFile(path) as zf:
         zf.extractall(out)
     return out
+
+
+def _ls_choices(config: str, name: str) -> list[ET.Element]:
+    """The ``<Choice>`` tags of the config's ``<Choices name=...>``."""
+    return list(ET.fromstring(config).find(f"Choices[@name='{name}']"))  # noqa: S314
 
 
 def _grow(mask: np.ndarray) -> np.ndarray:
@@ -152,6 +159,33 @@ def test_label_studio_config_escapes_class_names(tmp_path):
     assert tasks[0]["annotations"][0]["result"][0]["value"]["brushlabels"] == ['dent "deep" & wide']
 
 
+def test_label_studio_config_shows_display_names_as_escaped_html(tmp_path):
+    # given: a display name with characters that are markup in XML and in HTML
+    from ml.labels import LabelMap
+
+    mapping = DEFAULT_LABEL_MAP.to_dict()
+    mapping["classes"][0]["display"] = 'Dent <b>"deep"</b> & wide'
+    label_map = LabelMap.from_dict(mapping)
+    reviewed, _ = _images()
+
+    # when
+    path = tmp_path / "e.zip"
+    lx.write_label_export(path, [reviewed], label_map=label_map, formats=["labelstudio"])
+    with zipfile.ZipFile(path) as zf:
+        zf.extractall(tmp_path / "x")
+    root = tmp_path / "x" / "label_studio"
+
+    # then: the value stays the code, and the html attribute, once read as XML, is HTML text
+    # that shows the display name literally (no tag of its own)
+    config = (root / "label_config.xml").read_text()
+    labels = ET.fromstring(config).iter("Label")  # noqa: S314 - the export under test
+    (dent,) = [e for e in labels if e.get("value") == "dent"]
+    assert dent.get("html") == 'Dent &lt;b&gt;"deep"&lt;/b&gt; &amp; wide'
+    assert html.unescape(dent.get("html")) == 'Dent <b>"deep"</b> & wide'
+    tasks = label_studio_load(root / "tasks.json", root / "label_config.xml")
+    assert tasks[0]["annotations"][0]["result"][0]["value"]["brushlabels"] == ["dent"]
+
+
 def test_label_studio_part_choices_load_and_list_every_exported_part(tmp_path):
     # given: a region on a bundled part and one on a part of another model's part map
     reviewed, _ = _images()
@@ -163,7 +197,9 @@ def test_label_studio_part_choices_load_and_list_every_exported_part(tmp_path):
     # then: the config offers the bundled parts and the foreign one; the tasks load against it
     config = (root / "label_studio" / "label_config.xml").read_text()
     assert '<Choices name="part" toName="image" perRegion="true">' in config
-    assert all(f'<Choice value="{p}"/>' in config for p in (*DEFAULT_PART_MAP.names, "sill"))
+    choices = {e.get("value"): e.get("html") for e in _ls_choices(config, "part")}
+    assert choices == {p: DEFAULT_PART_MAP.display(p) for p in (*DEFAULT_PART_MAP.names, "sill")}
+    assert choices["sill"] == "Sill"  # a foreign part gets its display name too
     (task,) = label_studio_load(
         root / "label_studio" / "tasks.json", root / "label_studio" / "label_config.xml"
     )
