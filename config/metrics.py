@@ -74,6 +74,14 @@ DECISIONS = Counter(
     "(auto_approved, no_damage, routed_to_review).",
     ["outcome"],
 )
+# Two bounded labels: outcome is one of the four Decision outcome codes an adjuster can give,
+# contest is "true" or "false", so at most eight series.
+REVIEW_DECISIONS = Counter(
+    "claimvision_review_decisions_total",
+    "Adjusters' claim decisions committed, by outcome (approved, approved_with_corrections, "
+    "denied, more_photos) and whether the decision answered a customer's contest.",
+    ["outcome", "contest"],
+)
 INFERENCE_SECONDS = Histogram(
     "claimvision_model_inference_seconds",
     "Time the segmentation model took to read one photo (decode, network, post-processing).",
@@ -84,6 +92,10 @@ INFERENCE_SECONDS = Histogram(
 
 def decision_count(*, outcome: str) -> None:
     DECISIONS.labels(outcome=outcome).inc()
+
+
+def review_decision_count(*, outcome: str, contest: bool) -> None:
+    REVIEW_DECISIONS.labels(outcome=outcome, contest="true" if contest else "false").inc()
 
 
 def inference_timer(*, model_version: str):

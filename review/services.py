@@ -17,6 +17,7 @@ from assessment.contests import contest_answer
 from assessment.model_versions import model_version_active
 from assessment.models import AuditRecord, ClaimAssessment, Decision
 from claims.models import Claim
+from config import metrics
 from config.errors import ApplicationError, ConflictError
 from review import estimate_selectors, locks
 from review.labels import PART_NAMES
@@ -439,5 +440,10 @@ def review_decide(
         claim = claim_transition(claim=locked, to=target)
         ReviewLock.objects.filter(claim=locked).delete()
         locks.record_active_time(locked, adjuster, active_ms)
+        # Counted once the decision is committed: a rolled-back one was never made.
+        answered = contest is not None
+        transaction.on_commit(
+            lambda: metrics.review_decision_count(outcome=outcome, contest=answered)
+        )
     logger.info("claim %s: %s by %s", claim.reference, outcome, adjuster.get_username())
     return claim

@@ -83,6 +83,7 @@ def test_metrics_with_the_token_expose_every_metric(token, single_process):
     # given one claim in review and one task run in this process
     ClaimFactory(submitted=True, status="in_review")
     metrics.decision_count(outcome="auto_approved")
+    metrics.review_decision_count(outcome="denied", contest=True)
 
     response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
 
@@ -95,6 +96,7 @@ def test_metrics_with_the_token_expose_every_metric(token, single_process):
         "claimvision_task_retries_total",
         "claimvision_tasks_running",
         "claimvision_decisions_total",
+        "claimvision_review_decisions_total",
         "claimvision_model_inference_seconds",
         "claimvision_queue_depth",
         "claimvision_broker_up",
@@ -102,6 +104,7 @@ def test_metrics_with_the_token_expose_every_metric(token, single_process):
     ):
         assert f"# TYPE {name} " in text, name
     assert 'claimvision_claims{status="in_review"} 1.0' in text
+    assert 'claimvision_review_decisions_total{contest="true",outcome="denied"}' in text
     assert "claimvision_broker_up 1.0" in text  # the test run's broker
     for queue in ("assessment", "claims", "exports", "shadow", "training"):
         assert f'claimvision_queue_depth{{queue="{queue}"}}' in text
