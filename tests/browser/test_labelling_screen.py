@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from claims.tests.factories import PASSWORD, UserFactory
-from labelling import tasks
-from labelling.models import ItemPrediction, ProjectItem, ProjectMember, QAReview
+from labelling import services, tasks
+from labelling.models import ItemLock, ItemPrediction, ProjectItem, ProjectMember, QAReview
 from labelling.tests.factories import MemberFactory, ProjectFactory, item_make
 from ml.coco import mask_to_rle
 from ml.labels import DEFAULT_LABEL_MAP
@@ -210,3 +210,51 @@ def test_labelling_screen_label_submit_and_qa_accept(new_page, labelling_project
     assert "lena" in row.inner_text() and "1.00" in row.inner_text()
     path = screenshot(qa, "labelling-project.png", full_page=True)
     assert path.stat().st_size < SCREENSHOT_LIMIT_BYTES
+
+
+def test_labelling_screen_qa_next_with_unsent_corrections_asks_first(new_page, labelling_project):
+    # given: lena submitted both items (every submitted item goes to QA), each with the dent
+    project, labeller, _reviewer, first, second = labelling_project
+    for item in (first, second):
+        dent = item.predictions.get().regions[0]
+        region = {k: dent[k] for k in ("label", "severity", "mask_rle")}
+        services.item_labels_save(
+            item=item, user=labeller, base_version=0, regions=[region], submit=True
+        )
+    qa = new_page(VIEWPORT)
+    sign_in_to(qa, "rui", f"/labelling/{project.pk}/")
+    qa.get_by_role("button", name="Start QA").click()
+    qa.wait_for_url(f"**/labelling/{project.pk}/qa/{first.pk}/")
+    ready(qa)
+
+    # when: rui corrects the dent's severity (select it, Alt+3: severe) and presses F
+    qa.locator("#canvas").focus()
+    qa.keyboard.press("ArrowDown")
+    qa.keyboard.press("Alt+3")
+    regions = qa.locator("#regions > li")
+    assert "Severe" in regions.nth(0).inner_text()
+    assert qa.locator("#save-state").inner_text() == "Corrected (sent with your decision)"
+    asked: list[tuple[str, str]] = []
+
+    def refuse(dialog) -> None:
+        asked.append((dialog.type, dialog.message))
+        dialog.dismiss()
+
+    qa.once("dialog", refuse)  # the question opens inside the key's handler: answer it there
+    qa.keyboard.press("f")
+    wait_until(qa, "!window.labellingScreen.S.busy")
+
+    # then: he was asked; refused, the screen stays on the item with his correction and lock
+    assert len(asked) == 1 and asked[0][0] == "confirm"
+    assert "not sent" in asked[0][1]
+    assert qa.url.endswith(f"/labelling/{project.pk}/qa/{first.pk}/")
+    assert "Severe" in regions.nth(0).inner_text()
+    assert screen_eval(qa, "return S.st.dirty && S.haveLock;") is True
+    assert ItemLock.objects.get(item=first).user.username == "rui"
+
+    # when: he accepts with Ctrl+Enter, the correction goes with his decision
+    qa.keyboard.press("Control+Enter")
+    qa.wait_for_url(f"**/labelling/{project.pk}/qa/{second.pk}/")
+    first.refresh_from_db()
+    assert first.status == ProjectItem.Status.ACCEPTED
+    assert [(r["label"], r["severity"]) for r in first.labels.regions] == [("dent", "severe")]

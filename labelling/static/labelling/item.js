@@ -33,7 +33,7 @@ const statusName = (status) => STATUS_NAMES[status] || humanize(status);
 export const SHORTCUTS = [
   ["Ctrl+Enter", MODE === "qa" ? "Accept the labels and go to the next item" : "Submit the labels and go to the next item"],
   ["Ctrl+Space", MODE === "qa" ? "Skip: the next item, this one stays in QA" : "Skip: put this item aside, go to the next"],
-  ["F / D", "Next / previous item"],
+  ["F / D", MODE === "qa" ? "Next / previous item (asks first when your corrections are not sent)" : "Next / previous item"],
   ...(MODE === "label" ? [["Ctrl+S", "Save without submitting"]] : []),
   ...EDITING_SHORTCUTS,
   ["+ / − / 0", "Zoom in / out / fit"],
@@ -297,6 +297,24 @@ async function saveLabels({ submit = false } = {}) {
   }
 }
 
+/** Whether leaving now would lose work: a labeller's unsaved labels, or a reviewer's
+ * corrections not yet sent (QA has no draft: they are stored only with Accept or Send back).
+ * The page's "leave the page?" question and the QA moves below both ask it. */
+function hasUnsaved() {
+  return Boolean(!S.readOnly && !S.leaving && S.st && S.st.dirty);
+}
+
+const QA_LEAVE_QUESTION = "Your corrections to this item are not sent: they are kept only with Accept or Send back. Leave this item and lose them?";
+
+/** In QA, ask before moving on with unsent corrections. Asked before the queue is (which
+ * releases the item): refused, the screen stays as it was, corrections and lock kept. */
+function qaLeaveConfirmed() {
+  if (MODE !== "qa" || !hasUnsaved()) return true;
+  if (window.confirm(QA_LEAVE_QUESTION)) return true;
+  announce("Still on this item: your corrections are kept. Accept or send back to store them.");
+  return false;
+}
+
 /** Ask the queue for the next item (releasing this one) and go there. */
 async function goNext(direction = "next") {
   try {
@@ -333,6 +351,7 @@ function submitAndNext() {
 function skip() {
   return withBusy(async () => {
     showError("");
+    if (!qaLeaveConfirmed()) return;
     if (MODE === "label" && !S.readOnly) {
       try {
         await api(`${API}skip/`, { method: "POST" });
@@ -348,6 +367,7 @@ function skip() {
 function step(direction) {
   return withBusy(async () => {
     if (MODE === "label" && S.st && S.st.dirty && !(await saveLabels())) return;
+    if (!qaLeaveConfirmed()) return;
     await goNext(direction);
   });
 }
@@ -466,7 +486,7 @@ function bindControls() {
     onKeyDown,
     save: () => saveLabels(),
     shortcuts: SHORTCUTS,
-    hasUnsaved: () => !S.readOnly && !S.leaving && S.st && S.st.dirty && MODE === "label",
+    hasUnsaved,
     onPageHide: releaseLock,
   });
   if ($("submit")) $("submit").addEventListener("click", () => submitAndNext());
