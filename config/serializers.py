@@ -107,3 +107,14 @@ class CappedJSONField(serializers.JSONField):
                 ERR_JSON_TOO_LARGE.format(max_bytes=self.max_bytes), code="max_length"
             )
         return value
+
+
+class QueryBooleanField(serializers.BooleanField):
+    """A yes/no filter in a query string: ``1``/``true``/``0``/``false`` (DRF's spellings) or
+    absent (the default). DRF reads an empty value (``?mine=``) of an optional field as absent;
+    the schema says boolean, so an empty value is refused (400) like any other non-boolean."""
+
+    def get_value(self, dictionary):
+        if self.field_name in dictionary and dictionary.get(self.field_name) == "":
+            return ""  # not a valid boolean: to_internal_value refuses it
+        return super().get_value(dictionary)

@@ -24,7 +24,7 @@ from claims.permissions import IsAdjuster
 from config.pagination import PageNumberPagination
 from config.parsers import JSONParser
 from config.schema import PAGE_NOT_FOUND, PAGE_PARAMETER, error_response, page_of
-from config.serializers import CappedJSONField, InputSerializer, NoInput
+from config.serializers import CappedJSONField, InputSerializer, NoInput, QueryBooleanField
 from review import estimate_selectors, locks, queue_selectors, selectors, services
 from review import labels as review_labels
 from review.models import ADJUSTMENT_OPERATIONS, REGION_ORIGINS, SEVERITIES
@@ -243,8 +243,8 @@ class ReviewQueueApi(APIView):
         reason = serializers.CharField(required=False, allow_blank=True, max_length=60)
         damage_type = serializers.CharField(required=False, allow_blank=True, max_length=60)
         min_age_hours = serializers.FloatField(required=False, min_value=0)
-        mine = serializers.BooleanField(required=False, default=False)
-        senior_review = serializers.BooleanField(
+        mine = QueryBooleanField(required=False, default=False)
+        senior_review = QueryBooleanField(
             required=False,
             default=False,
             help_text="Only the senior adjusters' queue: claims whose customer contests a "

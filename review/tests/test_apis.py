@@ -127,6 +127,16 @@ def test_review_queue_lists_claims_in_review(adjuster_client, in_review_claim, a
     assert adjuster_client.get(queue_url(), {"min_age_hours": "-1"}).status_code == 400
 
 
+def test_review_queue_refuses_an_empty_or_non_boolean_yes_no_filter(adjuster_client):
+    # the schema says boolean: an empty value is not "absent", it is not a boolean
+    for name in ("mine", "senior_review"):
+        for value in ("", "maybe"):
+            response = adjuster_client.get(queue_url(), {name: value})
+            assert response.status_code == 400, (name, value)
+            assert response.json()["error"]["details"]["fields"][name]
+        assert adjuster_client.get(queue_url(), {name: "0"}).status_code == 200
+
+
 def test_review_detail_shows_the_claim(adjuster_client, in_review_claim, first_photo):
     response = adjuster_client.get(detail_url(in_review_claim.pk))
 
