@@ -258,3 +258,26 @@ def test_labelling_screen_qa_next_with_unsent_corrections_asks_first(new_page, l
     first.refresh_from_db()
     assert first.status == ProjectItem.Status.ACCEPTED
     assert [(r["label"], r["severity"]) for r in first.labels.regions] == [("dent", "severe")]
+
+
+def test_labelling_screen_skip_keeps_the_labellers_unsaved_work(new_page, labelling_project):
+    # given: lena opens the first item and makes the model's dent severe (not saved yet)
+    project, _labeller, _reviewer, first, _second = labelling_project
+    page = new_page(VIEWPORT)
+    sign_in_to(page, "lena", f"/labelling/{project.pk}/")
+    page.get_by_role("button", name="Start labelling").click()
+    page.wait_for_url(f"**/labelling/{project.pk}/items/{first.pk}/")
+    ready(page)
+    page.locator("#canvas").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Alt+3")
+    assert page.locator("#save-state").inner_text() == "Unsaved changes"
+
+    # when: she puts the item aside (Ctrl+Space)
+    page.keyboard.press("Control+Space")
+    page.wait_for_url(lambda url: f"/items/{first.pk}/" not in url)
+
+    # then: the item is skipped and her correction is stored with it, for when she comes back
+    first.refresh_from_db()
+    assert first.status == ProjectItem.Status.SKIPPED
+    assert [(r["label"], r["severity"]) for r in first.labels.regions] == [("dent", "severe")]

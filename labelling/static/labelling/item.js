@@ -352,6 +352,8 @@ function skip() {
   return withBusy(async () => {
     showError("");
     if (!qaLeaveConfirmed()) return;
+    // Put aside is not thrown away: the labeller's unsaved work is saved first, as F / D do.
+    if (MODE === "label" && S.st && S.st.dirty && !(await saveLabels())) return;
     if (MODE === "label" && !S.readOnly) {
       try {
         await api(`${API}skip/`, { method: "POST" });
