@@ -19,7 +19,7 @@ from assessment.models import (
     RepairTime,
 )
 from claims.images import QUALITY_WARNINGS
-from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP, display_from_name
+from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP, damage_type_display
 
 
 class PriceRuleInline(admin.TabularInline):
@@ -159,10 +159,8 @@ class DecisionPolicyForm(forms.ModelForm):
             else configuration.decision_policy_active().rules
         ).to_dict()
         # Each type by the one name people read (the label map's display name), stored by code.
-        names = {c.name: c.display_name for c in DEFAULT_LABEL_MAP.classes}
-        names.update({c.name: c.display_name for c in PRODUCT_LABEL_MAP.classes})
-        for name in rules["always_human_types"]:
-            names.setdefault(name, display_from_name(name))
+        known = {n for m in (PRODUCT_LABEL_MAP, DEFAULT_LABEL_MAP) for n in m.names[1:]}
+        names = {n: damage_type_display(n) for n in known | set(rules["always_human_types"])}
         self.fields["always_human_types"].choices = sorted(names.items(), key=lambda c: c[1])
         for name in self.RULE_FIELDS:
             self.fields[name].initial = rules[name]

@@ -416,12 +416,9 @@ UNKNOWN = "(unknown)"  # a region with no damage type or no part
 
 def damage_type_display(name: str) -> str:
     """A damage type as every other page names it: the label map's display name."""
-    from ml.labels import DEFAULT_LABEL_MAP, PRODUCT_LABEL_MAP, display_from_name
+    from ml.labels import damage_type_display as display
 
-    for label_map in (PRODUCT_LABEL_MAP, DEFAULT_LABEL_MAP):
-        if name in label_map.names:
-            return label_map.by_name(name).display_name
-    return display_from_name(name) if name != UNKNOWN else name
+    return display(name) if name != UNKNOWN else name
 
 
 def part_display(name: str) -> str:

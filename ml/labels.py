@@ -360,6 +360,16 @@ class PartMap:
         return cls(names=tuple(data["names"]), name=str(data.get("name", "parts")))
 
 
+def damage_type_display(name: str) -> str:
+    """A damage type's display name outside any one model's label map (an admin form, a
+    dashboard over several models): the product label map's, else the bundled default's, else
+    the name in words."""
+    for label_map in (PRODUCT_LABEL_MAP, DEFAULT_LABEL_MAP):
+        if name in label_map.names:
+            return label_map.by_name(name).display_name
+    return display_from_name(name)
+
+
 PART_OTHER = "other"
 DEFAULT_PART_MAP = PartMap(
     name="claimvision-parts-1",
