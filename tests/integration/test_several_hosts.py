@@ -173,7 +173,9 @@ def _start_web(host: Host) -> str:
         try:
             requests.get(f"{base}/api/v1/claims/", timeout=2)  # any answer: it is up
             return base
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not listening yet, or its first request (the app loading in a busy machine's
+            # worker) outlasted the poll's 2 s: ask again until the deadline.
             time.sleep(0.3)
     raise AssertionError(f"web host not up:\n{host.output()[-3000:]}")
 
